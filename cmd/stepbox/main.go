@@ -1,0 +1,15 @@
+// Command stepbox builds a Linux container one kernel feature at a time, shows
+// the evidence for each step, inspects the isolation of any process on a host,
+// and runs containers.
+package main
+
+import (
+	"os"
+)
+
+// version is set by the Makefile (-ldflags "-X main.version=…").
+var version = "dev"
+
+func main() {
+	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,238 @@
+package testutil
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Kernel objects the leak checker looks at. Each is a set of strings, so a
+// before/after difference names exactly what was left.
+type objects struct {
+	mounts    map[string]bool // "mountpoint fstype source" of the caller's mount namespace
+	cgroups   map[string]bool // directories under /sys/fs/cgroup, every hierarchy
+	netns     map[string]bool // network namespaces held by a bind mount or /run/netns
+	links     map[string]bool // network interfaces of the caller's network namespace
+	processes map[string]bool // descendants left alive (we are their subreaper)
+}
+
+// Main runs a test package and fails it when a mount, cgroup, network
+// namespace, link or process made during the run survives it. Use it in
+// TestMain of every package that makes kernel objects:
+//
+//	func TestMain(m *testing.M) { testutil.Main(m) }
+//
+// The process becomes a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER), so
+// a process that escaped by double fork is reparented to the test binary and
+// found, instead of vanishing under PID 1.
+func Main(m *testing.M) {
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	before := snapshot()
+	code := m.Run()
+	if leaks := waitForLeaks(before, 5*time.Second); len(leaks) > 0 {
+		fmt.Fprintln(os.Stderr, "LEAK CHECK FAILED: this package left kernel objects behind:")
+		for _, l := range leaks {
+			fmt.Fprintln(os.Stderr, "  "+l)
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// Leaks compares the objects now with a snapshot taken by Snapshot; tests that
+// want to prove one operation is clean (not only the whole package) use it.
+type Leaks struct{ before objects }
+
+// Snapshot records the kernel objects present now.
+func Snapshot() *Leaks { return &Leaks{before: snapshot()} }
+
+// Check fails t when anything made since the snapshot is still there after
+// waiting up to timeout for asynchronous teardown (cgroup removal, netns exit).
+func (l *Leaks) Check(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	if leaks := waitForLeaks(l.before, timeout); len(leaks) > 0 {
+		t.Errorf("left behind:\n  %s", strings.Join(leaks, "\n  "))
+	}
+}
+
+func waitForLeaks(before objects, timeout time.Duration) []string {
+	deadline := time.Now().Add(timeout)
+	for {
+		reapZombies()
+		leaks := diff(before, snapshot())
+		if len(leaks) == 0 || time.Now().After(deadline) {
+			return leaks
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func snapshot() objects {
+	return objects{
+		mounts:    mounts(),
+		cgroups:   cgroups(),
+		netns:     heldNetns(),
+		links:     links(),
+		processes: children(),
+	}
+}
+
+func diff(before, after objects) []string {
+	var out []string
+	add := func(kind string, b, a map[string]bool) {
+		var l []string
+		for k := range a {
+			if !b[k] {
+				l = append(l, kind+": "+k)
+			}
+		}
+		sort.Strings(l)
+		out = append(out, l...)
+	}
+	add("mount", before.mounts, after.mounts)
+	add("cgroup", before.cgroups, after.cgroups)
+	add("network namespace", before.netns, after.netns)
+	add("link", before.links, after.links)
+	add("process", before.processes, after.processes)
+	return out
+}
+
+func mounts() map[string]bool {
+	set := map[string]bool{}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return set
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 64<<10), 1<<20)
+	for s.Scan() {
+		// 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw  (proc(5))
+		fields := strings.Fields(s.Text())
+		sep := -1
+		for i, f := range fields {
+			if f == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || len(fields) < sep+3 || len(fields) < 5 {
+			continue
+		}
+		set[fields[4]+" "+fields[sep+1]+" "+fields[sep+2]] = true
+	}
+	return set
+}
+
+func cgroups() map[string]bool {
+	set := map[string]bool{}
+	_ = filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			// cgroupfs has no symlinks or nested filesystems beyond the
+			// hierarchies themselves; a depth bound keeps the walk cheap.
+			if strings.Count(p, "/") > 9 {
+				return fs.SkipDir
+			}
+			set[p] = true
+		}
+		return nil
+	})
+	return set
+}
+
+// heldNetns lists network namespaces kept alive without a process: bind
+// mounts of nsfs files (ip netns add) and entries in /run/netns.
+func heldNetns() map[string]bool {
+	set := map[string]bool{}
+	for m := range mounts() {
+		if f := strings.Fields(m); len(f) == 3 && f[1] == "nsfs" {
+			set["nsfs mount at "+f[0]] = true
+		}
+	}
+	if ents, err := os.ReadDir("/run/netns"); err == nil {
+		for _, e := range ents {
+			set["/run/netns/"+e.Name()] = true
+		}
+	}
+	return set
+}
+
+func links() map[string]bool {
+	set := map[string]bool{}
+	if ents, err := os.ReadDir("/sys/class/net"); err == nil {
+		for _, e := range ents {
+			set[e.Name()] = true
+		}
+	}
+	return set
+}
+
+// children lists this process's living children other than its own threads'
+// helpers: anything started by a test (or reparented to us) that still runs.
+func children() map[string]bool {
+	set := map[string]bool{}
+	self := os.Getpid()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ppid, state, comm, ok := stat(pid)
+		if !ok || ppid != self || state == "Z" {
+			continue
+		}
+		set[fmt.Sprintf("pid %d (%s)", pid, comm)] = true
+	}
+	return set
+}
+
+// reapZombies collects exited children reparented to us, so an orphan that has
+// already died is not reported as alive; one still running is.
+func reapZombies() {
+	self := os.Getpid()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, state, _, ok := stat(pid); ok && ppid == self && state == "Z" {
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		}
+	}
+}
+
+func stat(pid int) (ppid int, state, comm string, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, "", "", false
+	}
+	// comm may hold spaces and parentheses: the last ')' ends it (proc(5)).
+	s := string(b)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < 0 {
+		return 0, "", "", false
+	}
+	rest := strings.Fields(s[end+1:])
+	if len(rest) < 2 {
+		return 0, "", "", false
+	}
+	ppid, err = strconv.Atoi(rest[1])
+	return ppid, rest[0], s[open+1 : end], err == nil
+}
