@@ -34,10 +34,16 @@ type objects struct {
 // The process becomes a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER), so
 // a process that escaped by double fork is reparented to the test binary and
 // found, instead of vanishing under PID 1.
-func Main(m *testing.M) {
+//
+// cleanup functions run after the tests and before the check: fixtures the
+// whole package shared (a root filesystem, say) are removed there.
+func Main(m *testing.M, cleanup ...func()) {
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	before := snapshot()
 	code := m.Run()
+	for _, f := range cleanup {
+		f()
+	}
 	if leaks := waitForLeaks(before, 5*time.Second); len(leaks) > 0 {
 		fmt.Fprintln(os.Stderr, "LEAK CHECK FAILED: this package left kernel objects behind:")
 		for _, l := range leaks {
