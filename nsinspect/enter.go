@@ -135,11 +135,7 @@ func (r Reader) readInside(pid int, s *Snapshot) {
 	if len(joins) == 0 {
 		return
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		entered := false
+	onSpareThread(func() (entered bool) {
 		for _, j := range joins {
 			if j.fd >= 0 {
 				err := unix.Setns(j.fd, j.flag)
@@ -154,7 +150,31 @@ func (r Reader) readInside(pid int, s *Snapshot) {
 				setErr(j.typ, fe)
 			}
 		}
-		if !entered {
+		return entered
+	})
+}
+
+// onSpareThread runs fn on a goroutine locked to an OS thread that is not
+// the process's main thread. fn reports whether it changed the thread's
+// namespaces; if it did, the thread stays locked, so the runtime ends it when
+// the goroutine returns instead of reusing it.
+//
+// The main thread is refused because /proc/PID/ns/* show the thread-group
+// leader's namespaces to every reader, and because the runtime cannot end
+// it: it would wedge in the foreign namespaces for the life of the process.
+// While a goroutine holds the main thread locked, the scheduler must run any
+// other goroutine elsewhere, so the hand-off below lands on another thread.
+func onSpareThread(fn func() (entered bool)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			onSpareThread(fn)
+			runtime.UnlockOSThread()
+			return
+		}
+		if !fn() {
 			runtime.UnlockOSThread()
 		}
 	}()

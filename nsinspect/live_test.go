@@ -180,6 +180,19 @@ func TestUnshareHostname(t *testing.T) {
 	if after != before {
 		t.Fatalf("the host's hostname changed from %q to %q", before, after)
 	}
+	// No thread of ours may be left in the target's namespace: not the main
+	// thread (whose links /proc/PID/ns shows), not one back in the pool.
+	for i := 0; i < 50; i++ {
+		take(t, pid)
+	}
+	want := selfNamespace("uts")
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/self/task/"+task.Name()+"/ns/uts", &st); err == nil && st.Ino != want.Inode {
+			t.Errorf("thread %s is in uts:[%d], not ours uts:[%d]", task.Name(), st.Ino, want.Inode)
+		}
+	}
 	self := take(t, os.Getpid())
 	if self.UTS.Hostname != before {
 		t.Errorf("our own hostname read as %q after inspecting the target, want %q: a thread leaked back?", self.UTS.Hostname, before)
