@@ -1,0 +1,152 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+
+	"golang.org/x/sys/unix"
+)
+
+// Finalize does what must come after the runtime wrote its sysctls and set
+// the hostname, in the already entered root: it makes the read-only paths
+// read-only, masks the masked paths, makes /dev read-only if its mount asked
+// for that, and finally remounts "/" read-only if o.Readonly. Paths that do
+// not exist are skipped; every path is resolved inside the root without
+// following a symlink or a /proc magic link out of it.
+func Finalize(o *Options) error {
+	plan, err := parseMounts(o.Mounts)
+	if err != nil {
+		return err
+	}
+	r, err := openRoot("/")
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	for _, p := range o.ReadonlyPaths {
+		if err := readonlyPath(r, p); err != nil {
+			return err
+		}
+	}
+	var null *os.File
+	defer func() {
+		if null != nil {
+			null.Close()
+		}
+	}()
+	for _, p := range o.MaskedPaths {
+		if err := maskPath(r, p, &null); err != nil {
+			return err
+		}
+	}
+	for _, m := range plan {
+		if m.dest == "/dev" && !m.opts.IsBind() && m.opts.Flags&unix.MS_RDONLY != 0 {
+			if err := readonlyMount(r, "/dev", false); err != nil {
+				return err
+			}
+		}
+	}
+	if o.Readonly {
+		if err := setAttr(r.dir, unix.MOUNT_ATTR_RDONLY, 0, false); err != nil {
+			return fmt.Errorf("remount / read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+// readonlyPath binds p onto itself, recursively, and makes the new mounts
+// read-only, nosuid, nodev and noexec (runc's readonlyPath).
+func readonlyPath(r *root, p string) error {
+	p = path.Clean("/" + p)
+	h, err := r.open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read-only path %s: %w", p, err)
+	}
+	defer h.Close()
+	if err := r.mountOn(h, p, fdPath(h), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("read-only path %s: %w", p, err)
+	}
+	top, err := r.mountRoot(p, h)
+	if err != nil {
+		return fmt.Errorf("read-only path %s: %w", p, err)
+	}
+	defer top.Close()
+	const attrs = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+	if err := setAttr(top, attrs, 0, true); err != nil {
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	return nil
+}
+
+// readonlyMount makes the mount at p read-only.
+func readonlyMount(r *root, p string, recursive bool) error {
+	h, err := r.open(p)
+	if err != nil {
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	defer h.Close()
+	if err := setAttr(h, unix.MOUNT_ATTR_RDONLY, 0, recursive); err != nil {
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	return nil
+}
+
+// maskPath hides p: a file gets /dev/null bound over it, a directory an
+// empty read-only tmpfs (runc's maskPath). *null caches the checked
+// /dev/null.
+func maskPath(r *root, p string, null **os.File) error {
+	p = path.Clean("/" + p)
+	h, err := r.open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = r.mountOn(h, p, "tmpfs", "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0555")
+	} else {
+		if *null == nil {
+			if *null, err = openDevNull(r); err != nil {
+				return fmt.Errorf("mask %s: %w", p, err)
+			}
+		}
+		err = r.mountOn(h, p, fdPath(*null), "", unix.MS_BIND, "")
+	}
+	if err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	return nil
+}
+
+// openDevNull opens the container's /dev/null for masking and checks that it
+// is the null device, character 1:3, and not a symlink or another file put in
+// its place: binding "/dev/null" by name over masked paths let a container
+// that replaced it with a link to a procfs file unmask and write what should
+// have been hidden (CVE-2025-31133).
+func openDevNull(r *root) (*os.File, error) {
+	h, err := r.openNoFollow("/dev/null")
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		h.Close()
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		h.Close()
+		return nil, fmt.Errorf("/dev/null is %s, not the null device (character 1:3): refused (CVE-2025-31133)", fileKind(st.Mode))
+	}
+	return h, nil
+}
