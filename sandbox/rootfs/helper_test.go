@@ -65,17 +65,17 @@ type helperConfig struct {
 }
 
 type helperReport struct {
-	SetupErr    string                  `json:",omitempty"`
-	FinalizeErr string                  `json:",omitempty"`
-	ConsoleErr  string                  `json:",omitempty"`
-	Pid         int                     `json:",omitempty"`
-	Results     map[string]probeResult  `json:",omitempty"`
-	Mounts      []string                `json:",omitempty"` // "mountpoint fstype" inside, after everything
-	Leftover    []string                `json:",omitempty"` // Outer: mounts the inner helper left in the outer namespace
-	Inner       *helperReport           `json:",omitempty"`
-	SetupTimes  []time.Duration         `json:",omitempty"`
-	FinalTimes  []time.Duration         `json:",omitempty"`
-	Extra       map[string]string       `json:",omitempty"`
+	SetupErr    string                 `json:",omitempty"`
+	FinalizeErr string                 `json:",omitempty"`
+	ConsoleErr  string                 `json:",omitempty"`
+	Pid         int                    `json:",omitempty"`
+	Results     map[string]probeResult `json:",omitempty"`
+	Mounts      []string               `json:",omitempty"` // "mountpoint fstype" inside, after everything
+	Leftover    []string               `json:",omitempty"` // Outer: mounts the inner helper left in the outer namespace
+	Inner       *helperReport          `json:",omitempty"`
+	SetupTimes  []time.Duration        `json:",omitempty"`
+	FinalTimes  []time.Duration        `json:",omitempty"`
+	Extra       map[string]string      `json:",omitempty"`
 }
 
 func helperMain(raw string) int {

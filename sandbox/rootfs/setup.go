@@ -102,7 +102,7 @@ func Setup(o *Options) error {
 type setup struct {
 	o       *Options
 	r       *root
-	cgroups *[]cgroupHierarchy// the host's cgroup layout, read once when a cgroup mount needs it
+	cgroups *[]cgroupHierarchy // the host's cgroup layout, read once when a cgroup mount needs it
 }
 
 // mountPlan is one OCI mount, checked and parsed.
