@@ -2,20 +2,21 @@ package rootfs
 
 import (
 	"fmt"
-	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
-// BindConsole binds the pty peer (the container's end of its console, opened
-// with the TIOCGPTPEER ioctl from the container's own /dev/ptmx) onto
-// /dev/console. Call it after Setup, in the entered root. The target must be
+// BindConsole binds the pty peer, the descriptor of the container's end of
+// its console (opened with the TIOCGPTPEER ioctl from the container's own
+// /dev/ptmx), onto /dev/console. Call it after Setup, in the entered root,
+// before Finalize. The target must be
 // the empty regular file Setup made: a symlink or anything else put there is
 // refused, so the bind cannot be redirected onto a procfs file that masking or
 // read-only paths protect (CVE-2025-52565).
-func BindConsole(peer *os.File) error {
+func BindConsole(peer int) error {
 	var st unix.Stat_t
-	if err := unix.Fstat(int(peer.Fd()), &st); err != nil {
+	if err := unix.Fstat(peer, &st); err != nil {
 		return fmt.Errorf("bind console: %w", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
@@ -37,5 +38,5 @@ func BindConsole(peer *os.File) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return fmt.Errorf("bind console: /dev/console is %s, not the empty file Setup made: refused", fileKind(st.Mode))
 	}
-	return r.mountOn(h, "/dev/console", fdPath(peer), "", unix.MS_BIND, "")
+	return r.mountOn(h, "/dev/console", "/proc/self/fd/"+strconv.Itoa(peer), "", unix.MS_BIND, "")
 }

@@ -76,6 +76,7 @@ type helperReport struct {
 	SetupTimes  []time.Duration        `json:",omitempty"`
 	FinalTimes  []time.Duration        `json:",omitempty"`
 	Extra       map[string]string      `json:",omitempty"`
+	Options     Options                // as the helper was given them
 }
 
 func helperMain(raw string) int {
@@ -100,7 +101,7 @@ func helperMain(raw string) int {
 }
 
 func helperRun(cfg helperConfig) helperReport {
-	rep := helperReport{Pid: os.Getpid(), Results: map[string]probeResult{}}
+	rep := helperReport{Pid: os.Getpid(), Results: map[string]probeResult{}, Options: cfg.Options}
 	o := cfg.Options
 	if cfg.Overlay {
 		if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
@@ -177,9 +178,8 @@ func helperConsole() error {
 	if errno != 0 {
 		return fmt.Errorf("TIOCGPTPEER: %w", errno)
 	}
-	peer := os.NewFile(uintptr(fd), "pty-peer")
-	defer peer.Close()
-	return BindConsole(peer)
+	defer unix.Close(int(fd))
+	return BindConsole(int(fd))
 }
 
 // sabotage plays the hostile container between Setup and Finalize.
@@ -443,6 +443,9 @@ func (n nsConfig) sysProcAttr() *syscall.SysProcAttr {
 		a.Cloneflags |= unix.CLONE_NEWUSER
 		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: mappedRoot, Size: mappedSize}}
 		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: mappedRoot, Size: mappedSize}}
+		// Become the namespace's root before execve, so the helper has its
+		// capabilities there (user_namespaces(7), "Capabilities").
+		a.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	return a
 }
@@ -457,7 +460,10 @@ func runHelper(t testing.TB, ns nsConfig, cfg helperConfig) (helperReport, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// /proc/self/exe, not os.Args[0]: the mapped root of a user namespace
+	// may not search the directories the test binary lies in, and the
+	// magic link needs no search permission on them.
+	cmd := exec.Command("/proc/self/exe", "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
 	cmd.SysProcAttr = ns.sysProcAttr()
 	if cfg.Outer {

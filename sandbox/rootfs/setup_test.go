@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func containerProbes() []probe {
 		{Op: "openw", Path: "/proc/sysrq-trigger"},
 		{Op: "openw", Path: "/proc/sys/kernel/panic"},
 		{Op: "openw", Path: "/proc/sys/kernel/hostname"},
+		{Op: "openw", Path: "/proc/sys/net/ipv4/ip_forward"},
 		{Op: "fstype", Path: "/proc/sys"},
 		{Op: "create", Path: "/sys/stepbox-x"},
 		{Op: "create", Path: "/sys/fs/cgroup/stepbox-x"},
@@ -110,8 +112,14 @@ func checkContainer(t *testing.T, rep helperReport) {
 	} else {
 		want(t, rep, "openw", "/proc/sysrq-trigger", "", "ENOENT")
 	}
-	want(t, rep, "openw", "/proc/sys/kernel/panic", "", "EROFS")
-	want(t, rep, "openw", "/proc/sys/kernel/hostname", "", "EROFS")
+	// In a user namespace the host's sysctls belong to an unmapped owner and
+	// permission fails first (EACCES); the read-only mount stands behind it,
+	// as the fstype probe of /proc/sys shows.
+	for _, p := range []string{"/proc/sys/kernel/panic", "/proc/sys/kernel/hostname", "/proc/sys/net/ipv4/ip_forward"} {
+		if got := rep.Results["openw "+p]; !(got.Err == "EROFS" || got.Err == "EACCES" && rep.Options.UserNS) {
+			t.Errorf("openw %s = %+v, want EROFS", p, got)
+		}
+	}
 	want(t, rep, "fstype", "/proc/sys", "proc ro", "")
 	want(t, rep, "create", "/sys/stepbox-x", "", "EROFS")
 	want(t, rep, "create", "/sys/fs/cgroup/stepbox-x", "", "EROFS")
@@ -143,4 +151,163 @@ func TestSetupDefaultContainer(t *testing.T) {
 func hostHas(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
+}
+
+func TestSetupUserNamespace(t *testing.T) {
+	testutil.RequiresRoot(t)
+	leaks := testutil.Snapshot()
+	root := testRootfs(t, true)
+	o := defaultOptions(root)
+	probes := append(containerProbes(), probe{Op: "stat", Path: "/dev/null"}, probe{Op: "read", Path: "/proc/self/uid_map"})
+	rep, _ := runHelper(t, nsConfig{userns: true}, helperConfig{Options: o, Probes: probes})
+	checkContainer(t, rep)
+	want(t, rep, "read", "/proc/self/uid_map", "         0     100000      65536\n", "")
+	// The container's root owns its network namespace's sysctls: only the
+	// read-only mount refuses the write.
+	want(t, rep, "openw", "/proc/sys/net/ipv4/ip_forward", "", "EROFS")
+	// The file made inside belongs on the host to the mapped root.
+	want(t, rep, "create", "/root/written", "", "")
+	var st os.FileInfo
+	st, err := os.Stat(filepath.Join(root, "root/written"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != mappedRoot {
+		t.Errorf("file made by container root is owned by %d on the host, want %d", uid, mappedRoot)
+	}
+	leaks.Check(t, time.Second)
+}
+
+// Without its own network namespace a user namespace cannot mount sysfs; the
+// host's /sys is bound read-only instead.
+func TestSetupUserNamespaceWithoutNetNS(t *testing.T) {
+	testutil.RequiresRoot(t)
+	leaks := testutil.Snapshot()
+	root := testRootfs(t, true)
+	rep, _ := runHelper(t, nsConfig{userns: true, noNetNS: true}, helperConfig{
+		Options: defaultOptions(root),
+		Probes:  append(containerProbes(), probe{Op: "ls", Path: "/sys/class/net"}, probe{Op: "fstype", Path: "/sys/kernel"}),
+	})
+	checkContainer(t, rep)
+	if got := rep.Results["ls /sys/class/net"].Out; !strings.Contains(got, "lo") {
+		t.Errorf("/sys/class/net = %q, want the host's interfaces", got)
+	}
+	leaks.Check(t, time.Second)
+}
+
+func TestSetupCgroupNamespace(t *testing.T) {
+	testutil.RequiresRoot(t)
+	leaks := testutil.Snapshot()
+	root := testRootfs(t, false)
+	rep, _ := runHelper(t, nsConfig{cgroupNS: true}, helperConfig{
+		Options: defaultOptions(root),
+		Probes: append(containerProbes(),
+			probe{Op: "ls", Path: "/sys/fs/cgroup"},
+			probe{Op: "read", Path: "/proc/self/cgroup"},
+			probe{Op: "fstype", Path: "/sys/fs/cgroup"},
+			probe{Op: "fstype", Path: "/sys/fs/cgroup/memory"},
+			probe{Op: "fstype", Path: "/sys/fs/cgroup/unified"},
+		),
+	})
+	checkContainer(t, rep)
+	checkCgroupMounts(t, rep)
+	for _, line := range strings.Split(strings.TrimSpace(rep.Results["read /proc/self/cgroup"].Out), "\n") {
+		if !strings.HasSuffix(line, ":/") {
+			t.Errorf("in its cgroup namespace the container sees %q, want its cgroup as /", line)
+		}
+	}
+	leaks.Check(t, time.Second)
+}
+
+func TestSetupCgroupNamespaceInUserNamespace(t *testing.T) {
+	testutil.RequiresRoot(t)
+	leaks := testutil.Snapshot()
+	root := testRootfs(t, true)
+	rep, _ := runHelper(t, nsConfig{cgroupNS: true, userns: true}, helperConfig{
+		Options: defaultOptions(root),
+		Probes: append(containerProbes(),
+			probe{Op: "ls", Path: "/sys/fs/cgroup"},
+			probe{Op: "fstype", Path: "/sys/fs/cgroup"},
+			probe{Op: "fstype", Path: "/sys/fs/cgroup/memory"},
+			probe{Op: "fstype", Path: "/sys/fs/cgroup/unified"},
+		),
+	})
+	checkContainer(t, rep)
+	checkCgroupMounts(t, rep)
+	leaks.Check(t, time.Second)
+}
+
+// checkCgroupMounts checks /sys/fs/cgroup against the host's layout: the same
+// hierarchies, read-only.
+func checkCgroupMounts(t *testing.T, rep helperReport) {
+	t.Helper()
+	host, err := os.ReadDir("/sys/fs/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range host {
+		names = append(names, e.Name())
+	}
+	got := rep.Results["ls /sys/fs/cgroup"].Out
+	if hostHas("/sys/fs/cgroup/memory") {
+		if got != strings.Join(names, " ") {
+			t.Errorf("/sys/fs/cgroup = %q, want the host's hierarchies %q", got, names)
+		}
+		want(t, rep, "fstype", "/sys/fs/cgroup", "tmpfs ro", "")
+		want(t, rep, "fstype", "/sys/fs/cgroup/memory", "cgroup ro", "")
+	}
+	if hostHas("/sys/fs/cgroup/unified") {
+		want(t, rep, "fstype", "/sys/fs/cgroup/unified", "cgroup2 ro", "")
+	}
+}
+
+func TestSetupHostCgroupsAreOwnOnly(t *testing.T) {
+	testutil.RequiresRoot(t)
+	if !hostHas("/sys/fs/cgroup/memory") {
+		t.Skip("needs a v1 memory hierarchy")
+	}
+	leaks := testutil.Snapshot()
+	root := testRootfs(t, false)
+	rep, _ := runHelper(t, nsConfig{}, helperConfig{
+		Options: defaultOptions(root),
+		Probes: append(containerProbes(),
+			probe{Op: "ls", Path: "/sys/fs/cgroup"},
+			probe{Op: "ls", Path: "/sys/fs/cgroup/pids"},
+			probe{Op: "fstype", Path: "/sys/fs/cgroup"},
+			probe{Op: "fstype", Path: "/sys/fs/cgroup/memory"},
+			probe{Op: "fstype", Path: "/sys/fs/cgroup/unified"},
+		),
+	})
+	checkContainer(t, rep)
+	checkCgroupMounts(t, rep)
+	// Without a cgroup namespace the container gets its own cgroup of each
+	// hierarchy, not the host's tree: the pids hierarchy's root lists every
+	// child cgroup of the host, the container's own directory does not.
+	hostRoot, _ := os.ReadDir("/sys/fs/cgroup/pids")
+	var dirs int
+	for _, e := range hostRoot {
+		if e.IsDir() {
+			dirs++
+		}
+	}
+	if own := readOwnCgroup(t, "pids"); own == "/" && dirs > 0 {
+		t.Logf("the test runs in the root pids cgroup; the bind shows the host root")
+	} else if got := rep.Results["ls /sys/fs/cgroup/pids"].Out; strings.Contains(got, "stepbox") {
+		t.Errorf("the container sees other cgroups: %s", got)
+	}
+	leaks.Check(t, time.Second)
+}
+
+func readOwnCgroup(t *testing.T, controller string) string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 && f[1] == controller {
+			return f[2]
+		}
+	}
+	return ""
 }
