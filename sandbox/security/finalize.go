@@ -1,0 +1,178 @@
+package security
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/internal/hint"
+)
+
+// Finalize gives the calling thread the payload's identity and privileges.
+// It must run on the thread that will execve(2) the payload, locked to its
+// goroutine with runtime.LockOSThread: the capability sets, the bounding
+// set, keepcaps and no_new_privs belong to a thread, not to the process
+// (capabilities(7), prctl(2)), and execve keeps only the calling thread.
+//
+// The steps, in the order the kernel requires:
+//
+//  1. check caps (CheckCapabilities), before anything changes;
+//  2. drop from the bounding set every capability not in caps.Bounding
+//     (prctl PR_CAPBSET_DROP; needs CAP_SETPCAP, so it comes while the
+//     thread is still privileged);
+//  3. PR_SET_KEEPCAPS, so that the permitted set survives the switch from
+//     uid 0 to another uid (which otherwise clears it);
+//  4. setgroups(additionalGids), setresgid(gid), setresuid(uid): Go's
+//     syscall package applies these to every thread of the process (since
+//     Go 1.16), so no thread stays root behind the payload's back;
+//  5. capset(2) the effective, permitted and inheritable sets of this
+//     thread (the uid switch emptied the effective set);
+//  6. clear the ambient set and raise caps.Ambient (PR_CAP_AMBIENT_RAISE):
+//     a payload that is not root keeps across execve only its ambient
+//     capabilities, because its binary has no file capabilities
+//     (capabilities(7), "Transformation of capabilities during execve()").
+//     A root payload gets its bounding set as effective anyway: the kernel
+//     treats root's file sets as full;
+//  7. clear keepcaps;
+//  8. set no_new_privs when asked (prctl PR_SET_NO_NEW_PRIVS).
+//
+// A nil caps leaves the capability sets alone (the uid switch still clears
+// them for a user other than root). The seccomp filter comes after this
+// (Filter.Load), except when noNewPrivs is false and the payload will lack
+// CAP_SYS_ADMIN: the kernel then refuses the filter, so load it before
+// Finalize, and let the filter allow what Finalize calls (docker's default
+// profile does). The umask is the caller's.
+func Finalize(user specs.User, caps *specs.LinuxCapabilities, noNewPrivs bool) error {
+	var sets capSets
+	if caps != nil {
+		var err error
+		if sets, err = parseCapSets(caps); err != nil {
+			return err
+		}
+		if err := sets.check(); err != nil {
+			return err
+		}
+		if err := dropBounding(sets.bounding); err != nil {
+			return err
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_KEEPCAPS): %w", err)
+	}
+	if err := setIDs(user); err != nil {
+		return err
+	}
+	if caps != nil {
+		if err := capset(sets); err != nil {
+			return err
+		}
+		if err := setAmbient(sets.ambient); err != nil {
+			return err
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_KEEPCAPS, 0): %w", err)
+	}
+	if noNewPrivs {
+		return SetNoNewPrivileges()
+	}
+	return nil
+}
+
+// dropBounding removes from the thread's bounding set every capability the
+// kernel knows that keep lacks, unnamed future ones included.
+func dropBounding(keep uint64) error {
+	for c := 0; c <= LastCap(); c++ {
+		if keep&(1<<c) != 0 || !inBoundingSet(c) {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			err = fmt.Errorf("prctl(PR_CAPBSET_DROP, %s): %w", capName(c), err)
+			if errors.Is(err, unix.EPERM) {
+				return hint.With(err, "dropping from the bounding set needs CAP_SETPCAP; call Finalize before any other capability change")
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func capName(c int) string {
+	if c < len(capabilityNames) {
+		return capabilityNames[c]
+	}
+	return fmt.Sprintf("capability %d", c)
+}
+
+// setIDs switches groups, gid and uid, in that order: after setresuid the
+// thread may no longer have CAP_SETGID to change the others.
+func setIDs(u specs.User) error {
+	gids := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		gids[i] = int(g)
+	}
+	if err := syscall.Setgroups(gids); err != nil {
+		// In a user namespace whose setgroups file says "deny" (an
+		// unprivileged one, user_namespaces(7)), setgroups always fails;
+		// with no groups asked for there is nothing to do.
+		if !(errors.Is(err, syscall.EPERM) && len(gids) == 0 && setgroupsDenied()) {
+			return fmt.Errorf("setgroups %v: %w", u.AdditionalGids, err)
+		}
+	}
+	if err := syscall.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return hint.With(fmt.Errorf("setresgid %d: %w", u.GID, err), "in a user namespace the gid must be mapped")
+	}
+	if err := syscall.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return hint.With(fmt.Errorf("setresuid %d: %w", u.UID, err), "in a user namespace the uid must be mapped")
+	}
+	return nil
+}
+
+func setgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && bytes.Equal(bytes.TrimSpace(b), []byte("deny"))
+}
+
+// capset sets the thread's effective, permitted and inheritable sets
+// (capset(2), version 3: two 32-bit words per set).
+func capset(s capSets) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for i := range data {
+		shift := 32 * i
+		data[i].Effective = uint32(s.effective >> shift)
+		data[i].Permitted = uint32(s.permitted >> shift)
+		data[i].Inheritable = uint32(s.inheritable >> shift)
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset (effective %s, permitted %s, inheritable %s): %w",
+			maskString(s.effective), maskString(s.permitted), maskString(s.inheritable), err)
+	}
+	return nil
+}
+
+func maskString(m uint64) string { return fmt.Sprintf("%#x", m) }
+
+// setAmbient makes the thread's ambient set exactly amb.
+func setAmbient(amb uint64) error {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		if errors.Is(err, unix.EINVAL) && amb == 0 {
+			return nil // a kernel before 4.3 has no ambient set
+		}
+		return fmt.Errorf("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %w", err)
+	}
+	for c := range capabilityNames {
+		if amb&(1<<c) == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+			return fmt.Errorf("prctl(PR_CAP_AMBIENT_RAISE, %s): %w", capabilityNames[c], err)
+		}
+	}
+	return nil
+}
