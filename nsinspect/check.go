@@ -30,6 +30,7 @@ type Check struct {
 	Status      Status `json:"status"`
 	Target      string `json:"target"`    // the target's value, short
 	Reference   string `json:"reference"` // the reference's value, short
+	Note        string `json:"note"`      // the first clause of Detail, for a table cell
 	Detail      string `json:"detail"`    // one sentence: what was seen and what it means
 	Remediation string `json:"remediation,omitempty"`
 }
@@ -56,11 +57,29 @@ func unknownCheck(c Check, who string, fe *FieldError) Check {
 	if c.Reference == "" {
 		c.Reference = "?"
 	}
-	c.Detail = "cannot read the " + who + "'s " + fe.Path + ": " + errText(fe)
+	c.Detail = "unreadable" + errnoSuffix(fe) + ": the " + who + "'s " + fe.Path + ": " + errText(fe)
 	if fe.Denied() {
 		c.Remediation = "run stepbox as root: reading another process's namespaces needs CAP_SYS_PTRACE, entering them CAP_SYS_ADMIN"
 	}
 	return c
+}
+
+func errnoSuffix(fe *FieldError) string {
+	if fe.Errno == "" {
+		return ""
+	}
+	return " (" + fe.Errno + ")"
+}
+
+// noteOf is the first clause of a detail: up to its first ": " or "; ".
+func noteOf(detail string) string {
+	cut := len(detail)
+	for _, sep := range []string{": ", "; "} {
+		if i := strings.Index(detail, sep); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	return detail[:cut]
 }
 
 func errText(fe *FieldError) string {
@@ -128,5 +147,8 @@ func Compare(target, reference Snapshot) []Check {
 		checkInterfaces(target, reference),
 		checkSysVIPC(target, reference),
 	)
+	for i := range out {
+		out[i].Note = noteOf(out[i].Detail)
+	}
 	return out
 }

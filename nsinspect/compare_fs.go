@@ -18,12 +18,12 @@ func checkRootPivot(t, r Snapshot) Check {
 	c.Target, c.Reference = text(t.Root), text(r.Root)
 	if t.Root.Dev == r.Root.Dev && t.Root.Inode == r.Root.Inode {
 		c.Status = Fail
-		c.Detail = "its / is the reference's /: every host file its ids may read is in reach"
+		c.Detail = "host's /: every host file its ids may read is in reach"
 		c.Remediation = "pivot_root(2) into a root filesystem of its own"
 		return c
 	}
 	c.Status = Pass
-	c.Detail = "its / is another directory than the reference's (pivot_root or chroot)"
+	c.Detail = "own root: its / is another directory than the reference's (pivot_root or chroot)"
 	return c
 }
 
@@ -41,12 +41,12 @@ func checkPropagation(t, r Snapshot) Check {
 	tm, ok1 := rootMount(t.Mounts.Entries)
 	rm, ok2 := rootMount(r.Mounts.Entries)
 	if !ok1 || !ok2 {
-		c.Status, c.Detail = Unknown, "no mount for / in the mount table"
+		c.Status, c.Detail = Unknown, "no / mount: the mount table has none"
 		return c
 	}
 	c.Target, c.Reference = propText(tm), propText(rm)
 	if t.Namespace("mnt").Same(r.Namespace("mnt")) {
-		c.Status, c.Detail = Skipped, "same mount namespace as the reference (see ns.mnt)"
+		c.Status, c.Detail = Skipped, "same mount namespace: see ns.mnt"
 		return c
 	}
 	hostGroups := map[int]bool{}
@@ -64,7 +64,7 @@ func checkPropagation(t, r Snapshot) Check {
 	switch {
 	case tm.Shared != 0 && hostGroups[tm.Shared]:
 		c.Status = Fail
-		c.Detail = "/ is in the host's peer group shared:" + strconv.Itoa(tm.Shared) + ": mounts propagate both ways"
+		c.Detail = "shared with host: / is in the host's peer group shared:" + strconv.Itoa(tm.Shared) + ", mounts propagate both ways"
 		c.Remediation = "mount --make-rprivate / (or rslave) before pivot_root"
 	case len(sharedWithHost) > 0:
 		c.Status = Warn
@@ -122,7 +122,7 @@ func checkSensitiveMounts(t, r Snapshot) Check {
 	}
 	c.Target, c.Reference = strconv.Itoa(len(t.Mounts.Entries))+" mounts", strconv.Itoa(len(r.Mounts.Entries))+" mounts"
 	if t.Namespace("mnt").Same(r.Namespace("mnt")) {
-		c.Status, c.Detail = Skipped, "same mount namespace as the reference: it sees every host mount (see ns.mnt)"
+		c.Status, c.Detail = Skipped, "same mount namespace: it sees every host mount (see ns.mnt)"
 		return c
 	}
 	var bad, readonly []string
@@ -161,7 +161,7 @@ func checkSensitiveMounts(t, r Snapshot) Check {
 		c.Status = Warn
 		c.Detail = "host paths mounted read-only: " + strings.Join(readonly, ", ")
 	default:
-		c.Status, c.Detail = Pass, "no host system directory or runtime socket is mounted"
+		c.Status, c.Detail = Pass, "none: no host system directory or runtime socket is mounted"
 	}
 	return c
 }
@@ -199,11 +199,11 @@ func checkMasked(t, r Snapshot) Check {
 	c.Reference = "-"
 	if len(open) > 0 {
 		c.Status = Fail
-		c.Detail = "readable, not masked: " + strings.Join(open, ", ")
+		c.Detail = "not masked: readable " + strings.Join(open, ", ")
 		c.Remediation = "bind /dev/null over files and an empty read-only tmpfs over directories (runc's maskedPaths)"
 		return c
 	}
-	c.Status, c.Detail = Pass, "every masked path that exists is hidden"
+	c.Status, c.Detail = Pass, "all hidden: every masked path that exists is hidden"
 	return c
 }
 
@@ -231,6 +231,6 @@ func checkReadonly(t, r Snapshot) Check {
 		c.Remediation = "bind each over itself read-only (runc's readonlyPaths)"
 		return c
 	}
-	c.Status, c.Detail = Pass, "every such path that exists is read-only"
+	c.Status, c.Detail = Pass, "all read-only: every such path that exists is read-only"
 	return c
 }

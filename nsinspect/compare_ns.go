@@ -62,20 +62,20 @@ func checkNamespace(typ string, t, r Snapshot) Check {
 	if typ != base {
 		if own := t.Namespace(base); own.Known() && own.Same(tn) {
 			c.Status = Skipped
-			c.Detail = "children join the process's own " + base + " namespace (see ns." + base + ")"
+			c.Detail = "same as ns." + base + ": children join the process's own " + base + " namespace"
 			return c
 		}
 	}
 	if tn.Same(rn) {
 		c.Status = sharedStatus[base]
-		c.Detail = "shared with the reference: the process " + nsMeaning[base]
+		c.Detail = "shared: the process " + nsMeaning[base]
 		c.Remediation = "start it in a new " + base + " namespace (" + nsFlag[base] + ")"
 		return c
 	}
 	c.Status = Pass
 	c.Detail = "isolated: its own " + base + " namespace"
 	if typ != base {
-		c.Detail = "children will start in a new " + base + " namespace (after unshare without fork)"
+		c.Detail = "new for children: they will start in a new " + base + " namespace (after unshare without fork)"
 	}
 	if base == "time" && !t.Time.Zero() && t.Time.Err == nil {
 		var o []string
@@ -103,7 +103,7 @@ func checkUserNSMap(t, r Snapshot) Check {
 	}
 	if tu.Same(ru) {
 		c.Status = Warn
-		c.Detail = "no user namespace of its own: its ids are the reference's ids"
+		c.Detail = "no user namespace: its ids are the reference's ids"
 		c.Remediation = "map the container's root to an unprivileged host uid (CLONE_NEWUSER, uid_map)"
 		return c
 	}
@@ -111,14 +111,14 @@ func checkUserNSMap(t, r Snapshot) Check {
 	switch {
 	case mapped && out == 0:
 		c.Status = Fail
-		c.Detail = "own user namespace, but its uid 0 is the host's uid 0: root inside owns root's files outside"
+		c.Detail = "root is host root: own user namespace, but uid 0 maps to the host's uid 0, so root inside owns root's files outside"
 		c.Remediation = "map uid 0 to an unprivileged range, e.g. 0 100000 65536"
 	case mapped:
 		c.Status = Pass
-		c.Detail = "own user namespace; its root is uid " + strconv.FormatUint(uint64(out), 10) + " outside"
+		c.Detail = "root is uid " + strconv.FormatUint(uint64(out), 10) + " outside: own user namespace"
 	default:
 		c.Status = Pass
-		c.Detail = "own user namespace; uid 0 is not mapped"
+		c.Detail = "root unmapped: own user namespace, uid 0 is not mapped"
 	}
 	if t.IDMap.Setgroups != "" {
 		c.Detail += "; setgroups " + t.IDMap.Setgroups
@@ -137,12 +137,12 @@ func checkUIDRoot(t, r Snapshot) Check {
 	}
 	if t.Status.UID.Effective == 0 {
 		c.Status = Warn
-		c.Detail = "runs as root (uid 0) in the reference's view; only capabilities, seccomp and namespaces hold it in"
+		c.Detail = "root: runs as uid 0 in the reference's view; only capabilities, seccomp and namespaces hold it in"
 		c.Remediation = "run as an unprivileged uid, or in a user namespace that maps root elsewhere"
 		return c
 	}
 	c.Status = Pass
-	c.Detail = "runs as an unprivileged uid"
+	c.Detail = "unprivileged: runs as a uid other than 0"
 	return c
 }
 
@@ -156,16 +156,16 @@ func checkNSpid(t, r Snapshot) Check {
 	}
 	c.Target, c.Reference = joinInts(t.Status.NSpid, "→"), joinInts(r.Status.NSpid, "→")
 	if len(t.Status.NSpid) == 0 {
-		c.Status, c.Detail = Skipped, "the kernel does not report NSpid (before Linux 4.1)"
+		c.Status, c.Detail = Skipped, "not reported: the kernel has no NSpid (before Linux 4.1)"
 		return c
 	}
 	if len(t.Status.NSpid) > len(r.Status.NSpid) {
 		c.Status = Pass
-		c.Detail = "PID " + itoa(t.Status.NSpid[0]) + " here is PID " + itoa(t.Status.NSpid[len(t.Status.NSpid)-1]) +
-			" inside its own PID namespace (" + itoa(len(t.Status.NSpid)) + " levels)"
+		c.Detail = "own PID namespace: PID " + itoa(t.Status.NSpid[0]) + " here is PID " + itoa(t.Status.NSpid[len(t.Status.NSpid)-1]) +
+			" inside (" + itoa(len(t.Status.NSpid)) + " levels)"
 		return c
 	}
 	c.Status = Warn
-	c.Detail = "the same PID number as the reference sees it: no PID namespace below the reference's"
+	c.Detail = "no PID namespace: the same PID number as the reference sees it"
 	return c
 }

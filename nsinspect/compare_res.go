@@ -51,12 +51,12 @@ func checkCgroupPath(t, r Snapshot) Check {
 	}
 	if len(own) == 0 {
 		c.Status = Warn
-		c.Detail = "in the same cgroups as the reference: no memory, CPU or pids limit of its own"
+		c.Detail = "same cgroups: as the reference, so no memory, CPU or pids limit of its own"
 		c.Remediation = "put it in a cgroup of its own with memory.max and pids.max (v2) or the v1 equivalents"
 		return c
 	}
 	c.Status = Pass
-	c.Detail = "a cgroup of its own in: " + strings.Join(own, "; ")
+	c.Detail = "own cgroup: in " + strings.Join(own, "; ")
 	return c
 }
 
@@ -79,12 +79,12 @@ func checkCgroupNS(t, r Snapshot) Check {
 	switch {
 	case len(leaked) > 0:
 		c.Status = Warn
-		c.Detail = "the process can read its host cgroup path " + leaked[0]
+		c.Detail = "host path visible: the process can read its host cgroup path " + leaked[0]
 		c.Remediation = "start it in a new cgroup namespace (CLONE_NEWCGROUP) after joining its cgroup"
 	case tn.Known() && rn.Known() && !tn.Same(rn):
-		c.Status, c.Detail = Pass, "its cgroup namespace root hides the host's hierarchy"
+		c.Status, c.Detail = Pass, "hidden: its cgroup namespace root hides the host's hierarchy"
 	default:
-		c.Status, c.Detail = Warn, "shares the reference's cgroup namespace (it sits at the root, so nothing leaks now)"
+		c.Status, c.Detail = Warn, "shared: the reference's cgroup namespace (at the root, so nothing leaks now)"
 	}
 	return c
 }
@@ -99,14 +99,14 @@ func checkHostname(t, r Snapshot) Check {
 	}
 	c.Target, c.Reference = t.UTS.Hostname, r.UTS.Hostname
 	if t.Namespace("uts").Same(r.Namespace("uts")) {
-		c.Status, c.Detail = Warn, "the host's own hostname: sethostname(2) inside renames the host"
+		c.Status, c.Detail = Warn, "host's hostname: sethostname(2) inside renames the host"
 		return c
 	}
 	c.Status = Pass
 	if t.UTS.Hostname == r.UTS.Hostname {
-		c.Detail = "own UTS namespace, still carrying the host's name"
+		c.Detail = "host's name kept: own UTS namespace, still carrying the host's name"
 	} else {
-		c.Detail = "own UTS namespace with its own name"
+		c.Detail = "own name: own UTS namespace with its own name"
 	}
 	return c
 }
@@ -138,12 +138,12 @@ func checkInterfaces(t, r Snapshot) Check {
 	}
 	if t.Namespace("net").Same(r.Namespace("net")) {
 		c.Status = Warn
-		c.Detail = "the host's interfaces: it can bind the host's ports and reach everything the host reaches"
+		c.Detail = "host's interfaces: it can bind the host's ports and reach everything the host reaches"
 		return c
 	}
 	c.Status = Pass
 	if t.Network.OnlyLoopback() {
-		c.Detail = "own network namespace with loopback only: no network"
+		c.Detail = "no network: own network namespace with loopback only"
 		return c
 	}
 	var a []string
@@ -152,7 +152,7 @@ func checkInterfaces(t, r Snapshot) Check {
 			a = append(a, i.Name+" "+strings.Join(i.Addrs, " "))
 		}
 	}
-	c.Detail = "own network namespace: " + strings.Join(a, "; ")
+	c.Detail = "own network: " + strings.Join(a, "; ")
 	return c
 }
 
@@ -170,7 +170,7 @@ func checkSysVIPC(t, r Snapshot) Check {
 	}
 	if t.Namespace("ipc").Same(r.Namespace("ipc")) {
 		c.Status = Warn
-		c.Detail = "the host's SysV objects (" + strconv.Itoa(t.IPC.Count()) + " now): it can attach to the host's shared memory"
+		c.Detail = "host's objects: it sees the host's SysV objects (" + strconv.Itoa(t.IPC.Count()) + " now) and can attach to its shared memory"
 		return c
 	}
 	c.Status = Pass

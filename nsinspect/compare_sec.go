@@ -59,10 +59,10 @@ func checkCaps(id, title string, t, r Snapshot) Check {
 		c.Detail = "empty"
 	case len(danger) > 0 && namespaced:
 		c.Status = Warn
-		c.Detail = "holds " + listOrNone(danger) + ", but only over its own user namespace's objects (still kernel attack surface)"
+		c.Detail = "namespaced " + listOrNone(danger) + ": only over its own user namespace's objects (still kernel attack surface)"
 	case len(danger) > 0:
 		c.Status = Fail
-		c.Detail = "holds " + listOrNone(danger) + " in the host's user namespace: " + DangerousCaps[danger[0]]
+		c.Detail = "host " + listOrNone(danger) + ": in the host's user namespace; " + danger[0] + ": " + DangerousCaps[danger[0]]
 		c.Remediation = "drop them (capset(2), or the runtime's cap-drop); Docker's default keeps " + strconv.Itoa(len(DockerDefaultCaps))
 		if id == "caps.bounding" && t.Status.NoNewPrivs == 1 {
 			c.Status = Warn
@@ -77,7 +77,7 @@ func checkCaps(id, title string, t, r Snapshot) Check {
 	}
 	if id == "caps.ambient" && c.Status == Pass && len(set.Names) > 0 {
 		c.Status = Warn
-		c.Detail = "ambient capabilities survive execve of any program: " + listOrNone(set.Names)
+		c.Detail = "ambient " + listOrNone(set.Names) + ": they survive execve of any program"
 	}
 	return c
 }
@@ -102,7 +102,7 @@ func checkSeccomp(t, r Snapshot) Check {
 	c.Target, c.Reference = seccompText(t.Status), seccompText(r.Status)
 	switch t.Status.Seccomp {
 	case -1:
-		c.Status, c.Detail = Unknown, "the kernel does not report Seccomp in /proc/PID/status"
+		c.Status, c.Detail = Unknown, "not reported: the kernel has no Seccomp line in /proc/PID/status"
 	case 0:
 		c.Status = Warn
 		c.Detail = "no seccomp filter: every system call reaches the kernel"
@@ -111,7 +111,7 @@ func checkSeccomp(t, r Snapshot) Check {
 		c.Status, c.Detail = Pass, "strict mode: only read, write, _exit and sigreturn"
 	default:
 		c.Status = Pass
-		c.Detail = "system calls pass a BPF filter"
+		c.Detail = "filtered: system calls pass a BPF filter"
 		if t.Status.SeccompFilters >= 0 {
 			c.Detail += " (" + strconv.Itoa(t.Status.SeccompFilters) + " installed)"
 		}
@@ -133,10 +133,10 @@ func checkNNP(t, r Snapshot) Check {
 	c.Target, c.Reference = flag(t.Status), flag(r.Status)
 	switch t.Status.NoNewPrivs {
 	case -1:
-		c.Status, c.Detail = Unknown, "the kernel does not report NoNewPrivs (before Linux 4.10)"
+		c.Status, c.Detail = Unknown, "not reported: the kernel has no NoNewPrivs (before Linux 4.10)"
 	case 0:
 		c.Status = Warn
-		c.Detail = "execve of a setuid or file-capability program can still raise privileges"
+		c.Detail = "not set: execve of a setuid or file-capability program can still raise privileges"
 		c.Remediation = "set prctl(PR_SET_NO_NEW_PRIVS, 1) before exec"
 	default:
 		c.Status, c.Detail = Pass, "set: execve can never grant more privileges"
@@ -163,7 +163,7 @@ func checkLSM(t, r Snapshot) Check {
 	case t.LSM.Confined():
 		c.Status, c.Detail = Pass, "confined by "+t.LSM.Label
 	case t.LSM.Label == "" && r.LSM.Err == nil && r.LSM.Label == "":
-		c.Status, c.Detail = Skipped, "no LSM that labels processes is active on this host"
+		c.Status, c.Detail = Skipped, "no LSM: none that labels processes is active on this host"
 	default:
 		c.Status = Warn
 		c.Detail = "unconfined: no mandatory access control policy applies"

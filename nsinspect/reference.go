@@ -25,5 +25,5 @@ func (r Reader) DefaultReference() (pid int, note string) {
 	if _, err := os.Readlink(r.path(2, "ns/mnt")); err != nil {
 		return 1, ""
 	}
-	return 2, "PID 1 cannot be read (permission denied); kthreadd (PID 2), which always lives in the initial namespaces, is the reference instead"
+	return 2, "PID 1 is unreadable; kthreadd is always in the initial namespaces"
 }

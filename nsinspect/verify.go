@@ -68,13 +68,13 @@ func Verify(checks []Check, opt VerifyOptions) ([]Check, Verdict) {
 			switch c.Status {
 			case Warn, Fail, Skipped:
 				c.Status = Fail
-				c.Detail = "expected isolated: " + c.Detail
+				c.Detail = "expected isolated, " + c.Detail
 			case Unknown:
 				v.Unproven = append(v.Unproven, typ)
 			}
 		case isNS:
 			c.Status = Skipped
-			c.Detail = "not expected: " + c.Detail
+			c.Detail = "not expected; " + c.Detail
 		case c.Status == Fail:
 			c.Status = Warn
 		}
@@ -82,6 +82,7 @@ func Verify(checks []Check, opt VerifyOptions) ([]Check, Verdict) {
 		case c.Status == Fail, c.Status == Warn && opt.FailOn == Warn, c.Status == Unknown && opt.Strict:
 			v.Failing = append(v.Failing, c.ID)
 		}
+		c.Note = noteOf(c.Detail)
 		out[i] = c
 	}
 	v.OK = len(v.Failing) == 0

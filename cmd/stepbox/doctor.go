@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stepbox/stepbox/internal/hint"
+	"github.com/stepbox/stepbox/nsinspect"
+)
+
+func init() { register(newDoctorCmd) }
+
+func newDoctorCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check what this host offers stepbox (root, namespaces, cgroups, overlayfs)",
+		Long: `doctor checks what this host offers the lessons and the runtime: root or not,
+the kernel and the namespace types it supports, the cgroup layout (v1, v2 or
+hybrid) and where each controller lives, user-namespace limits, overlayfs, and
+whether stepbox itself runs inside a container (Docker, podman, Kubernetes,
+WSL). Each line says what it means for you.
+
+Exit status: 0 when everything stepbox needs is there, 1 otherwise.
+
+doctor는 이 호스트가 레슨과 런타임에 무엇을 제공하는지 확인합니다: root 여부,
+커널과 지원하는 네임스페이스, cgroup 구성(v1, v2, 하이브리드)과 컨트롤러 위치,
+사용자 네임스페이스 제한, overlayfs, 그리고 stepbox가 컨테이너 안에서 실행 중인지.
+필요한 것이 모두 있으면 0, 아니면 1로 끝납니다.`,
+		Example: `  sudo stepbox doctor
+  stepbox doctor --lang ko
+  stepbox doctor --json | jq .cgroup`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lang, err := g.Lang()
+			if err != nil {
+				return err
+			}
+			h := nsinspect.ProbeHost()
+			ready, missing := h.Ready()
+			if asJSON {
+				err = writeJSON(g.stdout, struct {
+					nsinspect.Host
+					Ready bool `json:"ready"`
+				}{h, ready})
+			} else {
+				st := g.Style()
+				var b strings.Builder
+				for _, f := range h.Findings {
+					mark := st.Good("✓")
+					switch f.Status {
+					case nsinspect.Warn:
+						mark = st.Warn("!")
+					case nsinspect.Fail:
+						mark = st.Bad("✗")
+					}
+					fmt.Fprintf(&b, "%s %-20s %s\n  %s\n", mark, f.ID, f.Value, st.Faint(f.Meaning.In(lang)))
+				}
+				b.WriteString("\n")
+				var homes []string
+				for _, c := range h.Cgroup.Controllers {
+					where := c.Version
+					if c.Mount != "" {
+						where += " " + c.Mount
+					}
+					homes = append(homes, c.Name+": "+where)
+				}
+				fmt.Fprintf(&b, "cgroup controllers (%s):\n  %s\n", h.Cgroup.Mode, strings.Join(homes, "\n  "))
+				_, err = fmt.Fprint(g.stdout, b.String())
+			}
+			if err != nil {
+				return err
+			}
+			if !ready {
+				var ids []string
+				for _, f := range missing {
+					ids = append(ids, f.ID+" ("+f.Value+")")
+				}
+				return hint.With(errors.New("this host lacks what stepbox needs: "+strings.Join(ids, ", ")), "see the lines marked ✗ above")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the findings as JSON")
+	return cmd
+}
