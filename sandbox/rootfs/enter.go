@@ -31,12 +31,12 @@ func pivotRoot(dir string) error {
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root %s: %w", dir, err)
 	}
-	// Make the old root a slave before detaching it: "/" was made private or
-	// slave already, and this makes sure the unmount cannot propagate to the
-	// host whatever happened in between (runc does the same).
-	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make the old root rslave: %w", err)
-	}
+	// runc makes "." rslave here, to keep the unmount from reaching the
+	// host. We need not: step 1 of Setup made every mount of the old tree
+	// private or slave, and neither kind propagates an unmount. And we must
+	// not: mount(2) does not cross the old root stacked on "." when it looks
+	// the path up, so the change would land on the new root and undo the
+	// propagation its mounts asked for.
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detach the old root: %w", err)
 	}

@@ -144,6 +144,10 @@ func helperRun(cfg helperConfig) helperReport {
 		rep.Results[p.Op+" "+p.Path] = runProbe(p)
 	}
 	rep.Mounts = ownMounts()
+	if os.Getenv("STEPBOX_ROOTFS_DEBUG") != "" {
+		b, _ := os.ReadFile("/proc/self/mountinfo")
+		fmt.Fprintf(os.Stderr, "%s", b)
+	}
 	if len(cfg.Exec) > 0 {
 		path := cfg.Exec[0]
 		env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}
@@ -264,6 +268,39 @@ func runProbe(p probe) probeResult {
 		res.Out = fsName(sfs.Type)
 		if sfs.Flags&unix.ST_RDONLY != 0 {
 			res.Out += " ro"
+		}
+	case "flags":
+		var sfs unix.Statfs_t
+		if err := unix.Statfs(p.Path, &sfs); err != nil {
+			set(err)
+			break
+		}
+		var fl []string
+		for _, f := range []struct {
+			bit  int64
+			name string
+		}{{unix.ST_RDONLY, "ro"}, {unix.ST_NOSUID, "nosuid"}, {unix.ST_NODEV, "nodev"}, {unix.ST_NOEXEC, "noexec"}} {
+			if sfs.Flags&f.bit != 0 {
+				fl = append(fl, f.name)
+			}
+		}
+		res.Out = strings.Join(fl, ",")
+	case "mountinfo":
+		// The optional fields of the mount at Path (shared:N, master:N).
+		b, err := os.ReadFile("/proc/self/mountinfo")
+		set(err)
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 6 && f[4] == p.Path {
+				var opt []string
+				for _, x := range f[6:] {
+					if x == "-" {
+						break
+					}
+					opt = append(opt, strings.SplitN(x, ":", 2)[0])
+				}
+				res.Out = strings.Join(opt, " ")
+			}
 		}
 	default:
 		res.Err = "unknown probe " + p.Op
@@ -485,6 +522,9 @@ func runHelper(t testing.TB, ns nsConfig, cfg helperConfig) (helperReport, strin
 	}
 	if err != nil {
 		t.Fatalf("helper: %v\nstdout: %s\nstderr: %s", err, out.String(), stderr.String())
+	}
+	if os.Getenv("STEPBOX_ROOTFS_DEBUG") != "" {
+		t.Logf("helper stderr:\n%s", stderr.String())
 	}
 	var rep helperReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
