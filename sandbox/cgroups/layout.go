@@ -1,0 +1,312 @@
+package cgroups
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Mode is how a host lays its cgroups out.
+type Mode int
+
+const (
+	// V1 has one cgroup v1 hierarchy per controller (or per group of
+	// co-mounted controllers) and no cgroup2 mount.
+	V1 Mode = iota + 1
+	// V2 has the single cgroup2 hierarchy (usually at /sys/fs/cgroup) and no
+	// v1 hierarchy with a controller.
+	V2
+	// Hybrid has v1 hierarchies for the controllers and a cgroup2 mount
+	// (usually /sys/fs/cgroup/unified) that owns the controllers v1 did not
+	// take, often none at all.
+	Hybrid
+)
+
+func (m Mode) String() string {
+	switch m {
+	case V1:
+		return "v1"
+	case V2:
+		return "v2"
+	case Hybrid:
+		return "hybrid"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Hierarchy is one mounted cgroup hierarchy.
+type Hierarchy struct {
+	// Version is 1 for a "cgroup" mount, 2 for "cgroup2".
+	Version int
+	// Dir is where the hierarchy is mounted (on a fake tree: under its root).
+	Dir string
+	// Root is the cgroup the mount shows at Dir, the fourth field of
+	// mountinfo: "/" unless the mount is a bind of a subtree or was made in a
+	// cgroup namespace.
+	Root string
+	// Controllers are the controllers the hierarchy owns: the v1 mount's
+	// options (cpu, cpuacct, …) or cgroup2's cgroup.controllers at Dir.
+	Controllers []string
+	// Name is a v1 named hierarchy without controllers ("systemd" for
+	// name=systemd).
+	Name string
+}
+
+// Has reports whether controller lives in this hierarchy.
+func (h *Hierarchy) Has(controller string) bool { return slices.Contains(h.Controllers, controller) }
+
+// Layout is the host's cgroup layout: which controller lives in which
+// hierarchy. Detect it once with HostLayout (or DetectLayout for a fake tree)
+// and make managers from it.
+type Layout struct {
+	Mode Mode
+	// V1 holds the v1 hierarchies that have controllers, in mountinfo order.
+	// Named hierarchies without controllers (name=systemd) are not here.
+	V1 []*Hierarchy
+	// Unified is the cgroup2 mount, nil on a V1 host.
+	Unified *Hierarchy
+
+	// root is "" for the real machine, or the directory a fake tree lives
+	// in: then files are created on write and removed before rmdir.
+	root string
+	// noKill pretends cgroup.kill does not exist, so tests can drive the
+	// freezer fallback on a kernel that has it.
+	noKill bool
+}
+
+// V1Hierarchy returns the v1 hierarchy that owns controller, or nil.
+func (l *Layout) V1Hierarchy(controller string) *Hierarchy {
+	for _, h := range l.V1 {
+		if h.Has(controller) {
+			return h
+		}
+	}
+	return nil
+}
+
+// InV2 reports whether controller lives in the cgroup2 hierarchy.
+func (l *Layout) InV2(controller string) bool {
+	return l.V1Hierarchy(controller) == nil && l.Unified != nil && l.Unified.Has(controller)
+}
+
+// Fake reports whether the layout describes a fake tree (see DetectLayout).
+func (l *Layout) Fake() bool { return l.root != "" }
+
+var (
+	hostOnce   sync.Once
+	hostLayout *Layout
+	hostErr    error
+)
+
+// HostLayout detects the machine's layout once and returns it every time
+// after: mounts of cgroupfs do not change under a running runtime, and a
+// container start should not pay for reading mountinfo.
+func HostLayout() (*Layout, error) {
+	hostOnce.Do(func() { hostLayout, hostErr = DetectLayout("") })
+	return hostLayout, hostErr
+}
+
+// DetectLayout reads root/proc/self/mountinfo and, for the cgroup2 mount, its
+// cgroup.controllers. root "" (or "/") is the real machine; any other root is a
+// fake tree made by a test: mount points in its mountinfo are taken relative
+// to root, and managers made from the layout create the files they write
+// (cgroupfs files always exist; a plain directory's do not).
+func DetectLayout(root string) (*Layout, error) {
+	if root == "/" {
+		root = ""
+	}
+	mi := filepath.Join(root, "/proc/self/mountinfo")
+	b, err := os.ReadFile(mi)
+	if err != nil {
+		return nil, fmt.Errorf("detect cgroup layout: %w", err)
+	}
+	mounts, err := parseMountinfo(b)
+	if err != nil {
+		return nil, fmt.Errorf("detect cgroup layout: %s: %w", mi, err)
+	}
+	l := &Layout{root: root}
+	seen := map[string]bool{} // a hierarchy mounted twice is used once
+	for _, m := range mounts {
+		switch m.fstype {
+		case "cgroup":
+			h := &Hierarchy{Version: 1, Dir: filepath.Join(root, m.point), Root: m.root}
+			for _, o := range strings.Split(m.super, ",") {
+				if n, ok := strings.CutPrefix(o, "name="); ok {
+					h.Name = n
+				} else if isV1Controller(o) {
+					h.Controllers = append(h.Controllers, o)
+				}
+			}
+			key := strings.Join(h.Controllers, ",")
+			if len(h.Controllers) == 0 || seen[key] {
+				continue
+			}
+			seen[key] = true
+			l.V1 = append(l.V1, h)
+		case "cgroup2":
+			if l.Unified != nil {
+				continue
+			}
+			h := &Hierarchy{Version: 2, Dir: filepath.Join(root, m.point), Root: m.root}
+			c, err := os.ReadFile(filepath.Join(h.Dir, "cgroup.controllers"))
+			if err != nil {
+				return nil, fmt.Errorf("detect cgroup layout: %w", err)
+			}
+			h.Controllers = strings.Fields(string(c))
+			l.Unified = h
+		}
+	}
+	switch {
+	case len(l.V1) > 0 && l.Unified != nil:
+		l.Mode = Hybrid
+	case len(l.V1) > 0:
+		l.Mode = V1
+	case l.Unified != nil:
+		l.Mode = V2
+	default:
+		return nil, fmt.Errorf("detect cgroup layout: no cgroup or cgroup2 filesystem in %s", mi)
+	}
+	return l, nil
+}
+
+// isV1Controller tells a controller from the other options of a v1 cgroup
+// mount (cgroups(7) "Mounting v1 controllers"; the kernel's
+// cgroup1_parse_param).
+func isV1Controller(opt string) bool {
+	switch opt {
+	case "", "rw", "ro", "none", "all", "noprefix", "clone_children", "xattr",
+		"cpuset_v2_mode", "favordynmods", "nofavordynmods":
+		return false
+	}
+	return !strings.Contains(opt, "=")
+}
+
+type mount struct {
+	root, point, fstype, super string
+}
+
+// parseMountinfo reads the cgroup mounts of a mountinfo file (proc(5)):
+//
+//	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+//
+// with optional fields ending at " - ". Only cgroup and cgroup2 lines are kept.
+func parseMountinfo(b []byte) ([]mount, error) {
+	var out []mount
+	s := bufio.NewScanner(bytes.NewReader(b))
+	s.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for s.Scan() {
+		line := s.Text()
+		if !strings.Contains(line, " - cgroup") {
+			continue
+		}
+		before, after, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		f, g := strings.Fields(before), strings.Fields(after)
+		if len(f) < 6 || len(g) < 3 {
+			return nil, fmt.Errorf("malformed line %q", line)
+		}
+		if g[0] != "cgroup" && g[0] != "cgroup2" {
+			continue
+		}
+		out = append(out, mount{root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], super: g[2]})
+	}
+	return out, s.Err()
+}
+
+// unescape undoes mountinfo's octal escapes of space, tab, newline and
+// backslash (\040, \011, \012, \134).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) && isOctal(s[i+1:i+4]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '7' {
+			return false
+		}
+	}
+	return true
+}
+
+// Own returns the caller's own cgroup in every hierarchy, from
+// /proc/self/cgroup (cgroups(7)): a v1 controller (or "name=systemd") maps
+// to its path, and "unified" to the cgroup2 path.
+func (l *Layout) Own() (map[string]string, error) {
+	p := filepath.Join(l.root, "/proc/self/cgroup")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		// hierarchy-ID:controller-list:cgroup-path
+		id, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s: malformed line %q", p, line)
+		}
+		ctrls, cg, ok := strings.Cut(rest, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s: malformed line %q", p, line)
+		}
+		if id == "0" && ctrls == "" {
+			out[Unified] = cg
+			continue
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			out[c] = cg
+		}
+	}
+	return out, nil
+}
+
+// Unified is the key of the cgroup2 directory in Paths.
+const Unified = "unified"
+
+// dirFor turns a container's cgroup path into the directory in hierarchy h.
+// An absolute path is taken from the hierarchy's root as this mount shows it;
+// a relative one (allowed by the OCI runtime spec, config-linux.md "Cgroups
+// path") is put below the caller's own cgroup, own being that cgroup as
+// /proc/self/cgroup names it.
+func dirFor(h *Hierarchy, p, own string) (string, error) {
+	if p == "" {
+		return "", errors.New("empty cgroup path")
+	}
+	if !path.IsAbs(p) {
+		// /proc/self/cgroup names the cgroup from the hierarchy's real root;
+		// the mount may show a subtree of it (Root).
+		rel, ok := strings.CutPrefix(own, h.Root)
+		if h.Root == "/" {
+			rel, ok = own, true
+		}
+		if !ok || own == "" {
+			return "", fmt.Errorf("relative cgroup path %q: own cgroup %q is not under the mount of %s (root %s)", p, own, h.Dir, h.Root)
+		}
+		p = path.Join("/", rel, p)
+	}
+	clean := path.Clean("/" + p)
+	if clean == "/" {
+		return "", fmt.Errorf("cgroup path %q is the hierarchy's root", p)
+	}
+	return h.Dir + clean, nil
+}
