@@ -151,23 +151,25 @@ func renderReport(g *globals, rep nsinspect.Report, headline string) error {
 	if headline != "" {
 		b.WriteString(headline + "\n")
 	}
-	verdict := rep.Summary.Verdict
+	paint := st.Good
 	switch {
 	case rep.Summary.Fail > 0:
-		verdict = st.Bad(verdict)
+		paint = st.Bad
 	case rep.Summary.Warn > 0 || rep.Summary.Unknown > 0:
-		verdict = st.Warn(verdict)
-	default:
-		verdict = st.Good(verdict)
+		paint = st.Warn
 	}
-	b.WriteString(verdict + "\n")
+	for _, line := range wrap(rep.Summary.Verdict, 80) {
+		b.WriteString(paint(line) + "\n")
+	}
 	ref := "reference: PID " + strconv.Itoa(rep.ReferencePID)
 	if rep.ReferenceCommand != "" {
 		ref += " (" + rep.ReferenceCommand + ")"
 	}
 	b.WriteString(st.Faint(ref) + "\n")
 	if rep.ReferenceNote != "" {
-		b.WriteString(st.Faint("note: "+rep.ReferenceNote) + "\n")
+		for _, line := range wrap("note: "+rep.ReferenceNote, 80) {
+			b.WriteString(st.Faint(line) + "\n")
+		}
 	}
 	b.WriteString("\n")
 	if _, err := io.WriteString(g.stdout, b.String()); err != nil {
@@ -188,4 +190,23 @@ func renderReport(g *globals, rep nsinspect.Report, headline string) error {
 			ui.Truncate(c.Reference, valueWidth), c.Note)
 	}
 	return tab.Render(g.stdout)
+}
+
+// wrap breaks text at spaces into lines of at most width columns (a word
+// longer than width stands alone).
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = w
+		case ui.Width(line)+1+ui.Width(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	return append(lines, line)
 }
