@@ -5,11 +5,18 @@ package main
 
 import (
 	"os"
+
+	"github.com/stepbox/stepbox/sandbox"
 )
 
 // version is set by the Makefile (-ldflags "-X main.version=…").
 var version = "dev"
 
 func main() {
+	// The container init is this binary, re-executed from a sealed copy:
+	// it must not pay for the command line's setup.
+	if sandbox.IsInit() {
+		sandbox.RunInit()
+	}
 	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

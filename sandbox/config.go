@@ -1,0 +1,75 @@
+package sandbox
+
+import (
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/stepbox/stepbox/sandbox/rootfs"
+	"github.com/stepbox/stepbox/sandbox/security"
+)
+
+// initConfig is everything the init needs, sent as JSON over a pipe.
+type initConfig struct {
+	Spec        *specs.Spec      `json:"spec"`
+	Rootfs      string           `json:"rootfs"`
+	RootfsMode  rootfs.Mode      `json:"rootfsMode"`
+	Init        bool             `json:"init"`
+	HostRoot    bool             `json:"hostRoot,omitempty"`
+	PreserveFDs int              `json:"preserveFds"`
+	Seccomp     *security.Filter `json:"seccomp,omitempty"`
+}
+
+// cloneFlags are the namespaces the init is born in. The cgroup and time
+// namespaces are left to the init itself (see the package comment); a
+// namespace to join by path is entered with setns(2) instead.
+func (c *initConfig) cloneFlags() uintptr {
+	var f uintptr
+	for _, ns := range c.Spec.Linux.Namespaces {
+		if ns.Path != "" {
+			continue
+		}
+		switch ns.Type {
+		case specs.MountNamespace:
+			f |= syscall.CLONE_NEWNS
+		case specs.UTSNamespace:
+			f |= syscall.CLONE_NEWUTS
+		case specs.IPCNamespace:
+			f |= syscall.CLONE_NEWIPC
+		case specs.PIDNamespace:
+			f |= syscall.CLONE_NEWPID
+		case specs.NetworkNamespace:
+			f |= syscall.CLONE_NEWNET
+		case specs.UserNamespace:
+			f |= syscall.CLONE_NEWUSER
+		}
+	}
+	return f
+}
+
+// prepare validates the description and turns it into the init's
+// configuration; the seccomp filter is compiled here, in the parent, so a bad
+// profile fails before anything exists.
+func prepare(s *specs.Spec, o Options) (*initConfig, error) {
+	if o.HostRoot {
+		if len(s.Mounts) > 0 || !HasNamespace(s, specs.MountNamespace) {
+			return nil, invalidf("a host-root container has a mount namespace and no mounts of its own")
+		}
+	}
+	if err := Validate(s, o.Bundle, o.HostRoot); err != nil {
+		return nil, err
+	}
+	cfg := &initConfig{Spec: s, Rootfs: AbsRoot(s, o.Bundle), RootfsMode: o.RootfsMode, Init: o.Init, HostRoot: o.HostRoot}
+	if !HasNamespace(s, specs.PIDNamespace) {
+		// Only a namespace's PID 1 needs a stand-in for signals and orphans.
+		cfg.Init = false
+	}
+	if s.Linux.Seccomp != nil {
+		f, err := security.Compile(s.Linux.Seccomp)
+		if err != nil {
+			return nil, invalidf("seccomp: %v", err)
+		}
+		cfg.Seccomp = f
+	}
+	return cfg, nil
+}

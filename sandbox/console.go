@@ -1,0 +1,62 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/sandbox/rootfs"
+)
+
+// setupConsole gives the payload a terminal made inside the container: the
+// pty pair comes from the container's own devpts (mounted with newinstance),
+// so its name and /dev/console make sense in there. The slave becomes the
+// standard streams and controlling terminal; the master goes to the parent
+// over the sync socket (SCM_RIGHTS), like runc's --console-socket.
+func setupConsole(sync *os.File, inRootfs bool) error {
+	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	defer unix.Close(master)
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	// TIOCGPTPEER opens the slave from the master itself: no path lookup
+	// that a hostile /dev/pts could redirect (ioctl_tty(2), Linux 4.13).
+	slave, err := ptyPeer(master)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(slave)
+	if inRootfs {
+		if err := rootfs.BindConsole(slave); err != nil {
+			return err
+		}
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(slave, fd, 0); err != nil {
+			return fmt.Errorf("dup pty to fd %d: %w", fd, err)
+		}
+	}
+	// We are a session leader (Setsid at clone), so the terminal can become
+	// our controlling one.
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("make the pty the controlling terminal: %w", err)
+	}
+	if err := sendMsg(sync, syncMsg{Type: "console"}, master); err != nil {
+		return fmt.Errorf("send the console to the parent: %w", err)
+	}
+	return nil
+}
+
+// ptyPeer is TIOCGPTPEER with O_RDWR|O_NOCTTY as its argument, which
+// x/sys's IoctlRetInt cannot pass.
+func ptyPeer(master int) (int, error) {
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if errno != 0 {
+		return -1, fmt.Errorf("open pty peer: %w", errno)
+	}
+	return int(r), nil
+}

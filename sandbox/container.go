@@ -1,0 +1,608 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/internal/hint"
+	"github.com/stepbox/stepbox/sandbox/cgroups"
+	"github.com/stepbox/stepbox/sandbox/rootfs"
+)
+
+// Options are the stepbox choices that the OCI description has no field for.
+type Options struct {
+	// Bundle is the directory a relative root.path is resolved against.
+	Bundle string
+	// Stdin, Stdout and Stderr are the payload's standard streams when it has
+	// no terminal. An *os.File is passed as it is; anything else through a pipe.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Init runs a minimal init as PID 1 that forwards signals to the payload
+	// and reaps orphans (docker run --init). Without it the payload is PID 1,
+	// and the kernel drops signals it has no handler for (pid_namespaces(7)):
+	// Ctrl-C would not stop `sleep`.
+	Init bool
+	// RootfsMode is how the init enters the root: pivot_root(2) by default;
+	// chroot(2) only for the lesson that shows why chroot is not enough.
+	RootfsMode rootfs.Mode
+	// HostRoot gives the container a mount namespace that starts as a
+	// private copy of the host's mount tree, with no root filesystem of its
+	// own (unshare --mount). The lessons' failure demos run inside one, so
+	// that what they break is a throwaway copy, not the host.
+	HostRoot bool
+	// ExtraFiles are passed to the payload as descriptors 3, 4, … (runc's
+	// --preserve-fds); nothing else crosses into the container.
+	ExtraFiles []*os.File
+	// AfterClone runs in the parent once the init exists in its namespaces
+	// and cgroups, before it may continue: the place to wire its network.
+	AfterClone func(pid int) error
+	// BeforeDelete runs before the cgroups and state are removed.
+	BeforeDelete func()
+}
+
+// Container is one container, made by Create or found by Load.
+type Container struct {
+	ID    string
+	paths Paths
+	dir   string
+	spec  *specs.Spec
+	opts  Options
+
+	mu    sync.Mutex
+	state State
+
+	// Set only in the process that created the container.
+	cmd     *exec.Cmd
+	sync    *os.File
+	console *os.File
+	cg      cgroups.Manager
+	waited  chan struct{}
+	waitErr error
+}
+
+// Spec returns the description the container was made from.
+func (c *Container) Spec() *specs.Spec { return c.spec }
+
+// Pid is the host pid of the container's init (its PID 1 when it has a pid
+// namespace).
+func (c *Container) Pid() int { c.mu.Lock(); defer c.mu.Unlock(); return c.state.Pid }
+
+// Console returns the master side of the container's terminal, when the
+// process asked for one (process.terminal); the caller copies to and from it.
+func (c *Container) Console() *os.File { return c.console }
+
+// CgroupPaths maps each cgroup controller to the container's directory.
+func (c *Container) CgroupPaths() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state.CgroupPaths
+}
+
+// Cgroups returns the container's cgroup manager (nil for a container found
+// by Load whose cgroups are gone).
+func (c *Container) Cgroups() cgroups.Manager { return c.cg }
+
+// Create makes the container: its state directory, its cgroups and its init
+// process in the new namespaces, which prepares everything and then waits for
+// Start. On any failure everything made so far is removed.
+func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err error) {
+	if id == "" {
+		id = NewID()
+	}
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	cfg, err := prepare(spec, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(p.Run, 0o711); err != nil {
+		return nil, fmt.Errorf("create state directory %s: %w", p.Run, err)
+	}
+	dir := p.containerDir(id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, hint.With(fmt.Errorf("container %q: %w", id, ErrNameInUse),
+				"choose another --name, or remove the old one with 'stepbox rm "+id+"'")
+		}
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	c := &Container{ID: id, paths: p, dir: dir, spec: spec, opts: o, waited: make(chan struct{})}
+	c.state = State{OCIVersion: specs.Version, ID: id, Status: Creating, Bundle: o.Bundle,
+		Rootfs: cfg.Rootfs, Created: time.Now().UTC(), Args: spec.Process.Args, Init: cfg.Init}
+	if spec.Annotations != nil {
+		c.state.Annotations = spec.Annotations
+	}
+	defer func() {
+		if err != nil {
+			c.destroy()
+		}
+	}()
+	if err := writeJSON(filepath.Join(dir, "config.json"), spec); err != nil {
+		return nil, fmt.Errorf("write config.json: %w", err)
+	}
+	if err := writeJSON(filepath.Join(dir, "state.json"), c.state); err != nil {
+		return nil, fmt.Errorf("write state.json: %w", err)
+	}
+
+	var resources *specs.LinuxResources
+	if spec.Linux != nil {
+		resources = spec.Linux.Resources
+	}
+	c.cg, err = cgroups.New(cgroupPath(spec, id), resources)
+	if err != nil {
+		return nil, fmt.Errorf("create cgroup: %w", err)
+	}
+	c.state.CgroupPaths = c.cg.Paths()
+
+	if err := c.startInit(cfg); err != nil {
+		return nil, err
+	}
+	c.state.Status = Created
+	if err := writeJSON(filepath.Join(dir, "state.json"), c.state); err != nil {
+		return nil, fmt.Errorf("write state.json: %w", err)
+	}
+	return c, nil
+}
+
+func cgroupPath(spec *specs.Spec, id string) string {
+	if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
+		return spec.Linux.CgroupsPath
+	}
+	return "/stepbox/" + id
+}
+
+// startInit starts the re-executed init and drives it to "ready".
+func (c *Container) startInit(cfg *initConfig) (err error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return err
+	}
+	// The start fifo (runc's exec.fifo): the init blocks opening it for
+	// writing until Start opens it for reading. A fifo, not the socket, so that
+	// a different stepbox process can start a created container.
+	fifoPath := filepath.Join(c.dir, "exec.fifo")
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return fmt.Errorf("mkfifo %s: %w", fifoPath, err)
+	}
+	rootUID, rootGID := hostID(c.spec, 0)
+	if err := os.Chown(fifoPath, rootUID, rootGID); err != nil {
+		return fmt.Errorf("chown %s: %w", fifoPath, err)
+	}
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", fifoPath, err)
+	}
+	defer fifo.Close()
+
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socketpair: %w", err)
+	}
+	parentSock, childSock := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
+	defer childSock.Close()
+	c.sync = parentSock
+
+	extra := append([]*os.File{}, c.opts.ExtraFiles...)
+	base := 3 + len(extra)
+	extra = append(extra, cfgR, childSock, fifo)
+	cfg.PreserveFDs = len(c.opts.ExtraFiles)
+
+	cmd := &exec.Cmd{
+		// execve(2) of /proc/self/fd/N runs the sealed copy; the memfd is
+		// close-on-exec, so the init does not keep it open.
+		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:       []string{"stepbox", initArg},
+		Env:        []string{fmt.Sprintf("%s=%d,%d,%d", initEnv, base, base+1, base+2)},
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: cfg.cloneFlags(),
+			// A new session: the host terminal's job-control signals no
+			// longer reach the container directly; stepbox forwards them.
+			Setsid: true,
+		},
+	}
+	if !cfg.Spec.Process.Terminal {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.opts.Stdin, c.opts.Stdout, c.opts.Stderr
+	}
+	if HasNamespace(c.spec, specs.UserNamespace) {
+		cmd.SysProcAttr.UidMappings = idMaps(c.spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMaps(c.spec.Linux.GIDMappings)
+		// setgroups(2) stays allowed only with a full mapping written by
+		// privileged us; Go writes "deny" when false (user_namespaces(7)).
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Our own uid 0 is not in the map, so the child would run as the
+		// overflow uid and lose every capability at execve. Go switches it to
+		// uid 0 of the new namespace once the maps are written.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start container init: %w", err)
+	}
+	c.cmd = cmd
+	c.state.Pid = cmd.Process.Pid
+	c.state.PidStart, _, _ = procStart(cmd.Process.Pid)
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.waited)
+	}()
+	childSock.Close()
+	cfgR.Close()
+
+	if err := c.cg.Apply(cmd.Process.Pid); err != nil {
+		return fmt.Errorf("join cgroup: %w", err)
+	}
+	if c.opts.AfterClone != nil {
+		if err := c.opts.AfterClone(cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		return fmt.Errorf("send configuration to container init: %w", err)
+	}
+	cfgW.Close()
+
+	for {
+		m, fd, ok, err := recvMsg(parentSock)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return c.initDied("before it was ready")
+		}
+		switch m.Type {
+		case "console":
+			if fd < 0 {
+				return errors.New("container init sent a console without its descriptor")
+			}
+			// Non-blocking before os.NewFile, so reads go through Go's
+			// poller and Close wakes a blocked reader (a pty master is
+			// blocking by default).
+			if err := unix.SetNonblock(fd, true); err != nil {
+				unix.Close(fd)
+				return fmt.Errorf("console: %w", err)
+			}
+			c.console = os.NewFile(uintptr(fd), "console")
+		case "ready":
+			return nil
+		case "error":
+			return &InitError{Kind: m.Kind, Message: m.Message}
+		default:
+			return fmt.Errorf("container init sent an unknown message %q", m.Type)
+		}
+	}
+}
+
+// initDied explains an init that closed the socket without a word: it was
+// killed (the OOM killer, a signal) or crashed.
+func (c *Container) initDied(when string) error {
+	if c.sync != nil {
+		// Its last words, if it had time for them.
+		if m, fd, ok, err := recvMsg(c.sync); err == nil && ok && m.Type == "error" {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return &InitError{Kind: m.Kind, Message: m.Message}
+		}
+	}
+	if c.cmd == nil {
+		return fmt.Errorf("container init exited %s", when)
+	}
+	select {
+	case <-c.waited:
+	case <-time.After(2 * time.Second):
+	}
+	if c.waitErr != nil {
+		return fmt.Errorf("container init exited %s: %v", when, c.waitErr)
+	}
+	return fmt.Errorf("container init exited %s", when)
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, x := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)}
+	}
+	return out
+}
+
+// hostID is the host uid and gid that container id maps to (the same id
+// without a user namespace).
+func hostID(spec *specs.Spec, id uint32) (int, int) {
+	if !HasNamespace(spec, specs.UserNamespace) {
+		return int(id), int(id)
+	}
+	return mapID(spec.Linux.UIDMappings, id), mapID(spec.Linux.GIDMappings, id)
+}
+
+func mapID(m []specs.LinuxIDMapping, id uint32) int {
+	for _, x := range m {
+		if id >= x.ContainerID && id-x.ContainerID < x.Size {
+			return int(x.HostID + id - x.ContainerID)
+		}
+	}
+	return 65534 // the overflow id: unmapped ids read as nobody
+}
+
+// Start lets the created container execve(2) its payload. When this process
+// created the container it also learns whether the execve worked.
+func (c *Container) Start() error {
+	unlock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	fifoPath := filepath.Join(c.dir, "exec.fifo")
+	if st := liveStatus(c.dir, c.readState()); st != Created {
+		return fmt.Errorf("start container %s: it is %s, not created: %w", c.ID, st, ErrWrongState)
+	}
+	// The pidfd first: opening the fifo releases the init, and a quick
+	// payload may be gone before a pidfd taken afterwards could be.
+	pidfd, err := unix.PidfdOpen(c.Pid(), 0)
+	if err != nil {
+		return c.initDied("before it was started")
+	}
+	defer unix.Close(pidfd)
+	// O_NONBLOCK: opening does not wait for the writer; poll(2) then waits
+	// for its byte or for the init to die, so Start never hangs on a corpse.
+	fifo, err := os.OpenFile(fifoPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", fifoPath, err)
+	}
+	defer fifo.Close()
+	if err := c.awaitFifo(fifo, pidfd); err != nil {
+		return err
+	}
+	os.Remove(fifoPath)
+	c.mu.Lock()
+	c.state.Status = Running
+	st := c.state
+	c.mu.Unlock()
+	if err := writeJSON(filepath.Join(c.dir, "state.json"), st); err != nil {
+		return err
+	}
+	if c.sync == nil {
+		return nil
+	}
+	// The socket is close-on-exec in the init: end of stream means the
+	// execve succeeded; a message means it failed.
+	defer func() { c.sync.Close(); c.sync = nil }()
+	m, fd, ok, err := recvMsg(c.sync)
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	if err != nil || !ok {
+		return err
+	}
+	if m.Type == "error" {
+		return &InitError{Kind: m.Kind, Message: m.Message}
+	}
+	return nil
+}
+
+func (c *Container) awaitFifo(fifo *os.File, pidfd int) error {
+	pfd := []unix.PollFd{{Fd: int32(fifo.Fd()), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(pfd, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for container init: %w", err)
+		}
+		if pfd[0].Revents&unix.POLLIN != 0 {
+			var b [1]byte
+			if n, _ := unix.Read(int(fifo.Fd()), b[:]); n == 1 {
+				return nil
+			}
+		}
+		if pfd[1].Revents != 0 || pfd[0].Revents&unix.POLLHUP != 0 {
+			return c.initDied("before it was started")
+		}
+	}
+}
+
+func (c *Container) readState() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, err := readState(c.dir); err == nil {
+		c.state = s
+	}
+	return c.state
+}
+
+// Wait waits for the container's init to exit and returns its exit code, or
+// 128+n when signal n killed it (the shell's and docker's convention).
+// Only the process that created the container can learn the code; another
+// one waits for the exit and gets -1.
+func (c *Container) Wait() (int, error) {
+	if c.cmd == nil {
+		return -1, c.waitForeign()
+	}
+	<-c.waited
+	code := exitCodeOf(c.cmd.ProcessState)
+	c.mu.Lock()
+	c.state.Status = Stopped
+	c.state.ExitCode = &code
+	st := c.state
+	c.mu.Unlock()
+	_ = writeJSON(filepath.Join(c.dir, "state.json"), st)
+	return code, nil
+}
+
+func exitCodeOf(ps *os.ProcessState) int {
+	if ps == nil {
+		return -1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+func (c *Container) waitForeign() error {
+	st := c.readState()
+	if !processAlive(st.Pid, st.PidStart) {
+		return nil
+	}
+	pidfd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		return nil // already gone
+	}
+	defer unix.Close(pidfd)
+	for {
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, -1)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// Signal sends sig to the container's init. The pid is checked against the
+// recorded start time first: a recycled pid must never get the signal.
+func (c *Container) Signal(sig syscall.Signal) error {
+	st := c.readState()
+	if !processAlive(st.Pid, st.PidStart) {
+		return fmt.Errorf("signal container %s: it is not running: %w", c.ID, ErrWrongState)
+	}
+	pidfd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		return fmt.Errorf("signal container %s: %w", c.ID, err)
+	}
+	defer unix.Close(pidfd)
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal container %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped container: its processes (with force, a running
+// or created one's too), cgroups and state. The OCI runtime spec says
+// deleting a container that is not stopped must fail; runc and crun delete a
+// created one anyway, stepbox does not.
+func (c *Container) Delete(force bool) error {
+	st := liveStatus(c.dir, c.readState())
+	if st != Stopped && !force {
+		return hint.With(fmt.Errorf("delete container %s: it is %s: %w", c.ID, st, ErrWrongState),
+			"stop it first, or use --force")
+	}
+	return c.destroy()
+}
+
+// destroy kills every process of the container and removes everything it
+// had, tolerating what is already gone.
+func (c *Container) destroy() error {
+	var errs []error
+	if c.opts.BeforeDelete != nil {
+		c.opts.BeforeDelete()
+	}
+	if c.cg == nil && len(c.state.CgroupPaths) > 0 {
+		if m, err := cgroups.Load(c.state.CgroupPaths); err == nil {
+			c.cg = m
+		}
+	}
+	if c.cmd != nil && c.cmd.Process != nil {
+		_ = c.cmd.Process.Kill()
+	} else if st := c.readState(); processAlive(st.Pid, st.PidStart) {
+		_ = unix.Kill(st.Pid, unix.SIGKILL)
+	}
+	if c.cg != nil {
+		// The cgroup holds every process the container made, including the
+		// ones that left its pid namespace's view by double fork.
+		if err := c.cg.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.cmd != nil {
+		<-c.waited
+	}
+	if c.sync != nil {
+		c.sync.Close()
+		c.sync = nil
+	}
+	if c.console != nil {
+		c.console.Close()
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Load finds the container id under p.
+func Load(p Paths, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := p.containerDir(id)
+	st, err := readState(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, hint.With(fmt.Errorf("container %q: %w", id, ErrNoContainer), "list them with 'stepbox ps -a'")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var spec specs.Spec
+	if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil {
+		_ = json.Unmarshal(b, &spec)
+	}
+	st.Status = liveStatus(dir, st)
+	c := &Container{ID: id, paths: p, dir: dir, spec: &spec, state: st}
+	if len(st.CgroupPaths) > 0 {
+		c.cg, _ = cgroups.Load(st.CgroupPaths)
+	}
+	return c, nil
+}
+
+// State returns the container's state as it is now.
+func (c *Container) State() State {
+	st := c.readState()
+	st.Status = liveStatus(c.dir, st)
+	return st
+}
+
+// Cleanup releases the kernel objects of a container whose payload has
+// exited (every leftover process is killed, the cgroups go) but keeps its
+// record, as docker keeps a stopped container until `rm`.
+func (c *Container) Cleanup() error {
+	var errs []error
+	if c.opts.BeforeDelete != nil {
+		c.opts.BeforeDelete()
+		c.opts.BeforeDelete = nil
+	}
+	if c.cg != nil {
+		if err := c.cg.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.cmd != nil {
+		<-c.waited
+	}
+	c.mu.Lock()
+	c.state.Status = Stopped
+	c.state.CgroupPaths = nil
+	st := c.state
+	c.mu.Unlock()
+	if err := writeJSON(filepath.Join(c.dir, "state.json"), st); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

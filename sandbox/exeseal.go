@@ -1,0 +1,63 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// The container's init is a copy of this binary. Re-executing /proc/self/exe
+// directly would let a process in the container open the runtime's own binary
+// through /proc/<init>/exe and overwrite it on the host (CVE-2019-5736). The
+// copy lives in a sealed memfd: nothing can write it, grow or shrink it, or
+// unseal it (memfd_create(2), fcntl(2) F_ADD_SEALS). It is made once per
+// process and reused, which is safe precisely because it is sealed.
+var (
+	sealOnce sync.Once
+	sealed   *os.File
+	sealErr  error
+)
+
+// sealedExe returns the sealed copy of the running binary.
+func sealedExe() (*os.File, error) {
+	sealOnce.Do(func() { sealed, sealErr = makeSealedExe() })
+	return sealed, sealErr
+}
+
+func makeSealedExe() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open /proc/self/exe: %w", err)
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat /proc/self/exe: %w", err)
+	}
+	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	// MFD_EXEC (Linux 6.3) keeps the copy executable where the
+	// vm.memfd_noexec sysctl would otherwise make memfds non-executable.
+	fd, err := unix.MemfdCreate("stepbox-init", flags|unix.MFD_EXEC)
+	if err == unix.EINVAL {
+		fd, err = unix.MemfdCreate("stepbox-init", flags)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	dst := os.NewFile(uintptr(fd), "memfd:stepbox-init")
+	// copy_file_range(2) and sendfile(2) copy in the kernel; io.Copy picks
+	// one of them for *os.File to *os.File.
+	if n, err := io.Copy(dst, src); err != nil || n != st.Size() {
+		dst.Close()
+		return nil, fmt.Errorf("copy /proc/self/exe into memfd (%d of %d bytes): %v", n, st.Size(), err)
+	}
+	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(dst.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		dst.Close()
+		return nil, fmt.Errorf("seal memfd: %w", err)
+	}
+	return dst, nil
+}

@@ -1,0 +1,458 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/sandbox/rootfs"
+	"github.com/stepbox/stepbox/sandbox/security"
+)
+
+const (
+	initArg = "init"
+	initEnv = "_STEPBOX_INIT" // "cfgfd,syncfd,fifofd"
+)
+
+func init() {
+	if IsInit() {
+		// Everything the init does must happen on the main thread: unshare
+		// and setns change only the calling thread, /proc/self/timens_offsets
+		// belongs to the thread-group leader, and capabilities, seccomp and
+		// no_new_privs are per thread. The payload is exec'd from this thread.
+		runtime.GOMAXPROCS(1)
+		runtime.LockOSThread()
+	}
+}
+
+// IsInit reports whether this process is a container init started by Create.
+// The binary's main function must check it first and call RunInit.
+func IsInit() bool {
+	return len(os.Args) > 1 && os.Args[1] == initArg && os.Getenv(initEnv) != ""
+}
+
+// RunInit is the container's init: it never returns. On success the payload
+// replaces it (execve(2)); on failure the error goes to the parent.
+func RunInit() {
+	var cfgFd, syncFd, fifoFd int
+	if _, err := fmt.Sscanf(os.Getenv(initEnv), "%d,%d,%d", &cfgFd, &syncFd, &fifoFd); err != nil {
+		fmt.Fprintln(os.Stderr, "stepbox init: started without its descriptors")
+		os.Exit(1)
+	}
+	for _, fd := range []int{cfgFd, syncFd, fifoFd} {
+		unix.CloseOnExec(fd)
+	}
+	sync := os.NewFile(uintptr(syncFd), "sync")
+	err := runInit(os.NewFile(uintptr(cfgFd), "config"), sync, fifoFd)
+	var ie *InitError
+	if !errors.As(err, &ie) {
+		ie = &InitError{Message: err.Error()}
+	}
+	_ = sendMsg(sync, syncMsg{Type: "error", Kind: ie.Kind, Message: ie.Message}, -1)
+	switch ie.Kind {
+	case "notfound":
+		os.Exit(127)
+	case "noexec":
+		os.Exit(126)
+	}
+	os.Exit(1)
+}
+
+func runInit(cfgFile, sync *os.File, fifoFd int) error {
+	// CVE-2016-9962: until execve the init holds descriptors from the host
+	// (the sync socket, the fifo). Not dumpable, nobody without
+	// CAP_SYS_PTRACE over our user namespace can ptrace it or open
+	// /proc/<pid>/fd. execve(2) makes the payload dumpable again.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_DUMPABLE: %w", err)
+	}
+	var cfg initConfig
+	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	cfgFile.Close()
+	s := cfg.Spec
+	if err := joinNamespaces(s); err != nil {
+		return err
+	}
+	if hasNew(s, specs.CgroupNamespace) {
+		// Now, not at clone: the parent has moved us into the container's
+		// cgroup, which becomes the namespace's root (cgroup_namespaces(7)).
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
+	if hasNew(s, specs.TimeNamespace) {
+		if err := unshareTime(s.Linux.TimeOffsets); err != nil {
+			return err
+		}
+	}
+	if HasNamespace(s, specs.UTSNamespace) {
+		if s.Hostname != "" {
+			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+				return fmt.Errorf("sethostname %q: %w", s.Hostname, err)
+			}
+		}
+		if s.Domainname != "" {
+			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+				return fmt.Errorf("setdomainname %q: %w", s.Domainname, err)
+			}
+		}
+	}
+	if hasNew(s, specs.NetworkNamespace) {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	ro := rootfsOptions(&cfg)
+	ownRoot := HasNamespace(s, specs.MountNamespace) && !cfg.HostRoot
+	if cfg.HostRoot {
+		// A private copy of the host's tree: what we mount stays here.
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			return fmt.Errorf("make / private: %w", err)
+		}
+	}
+	if ownRoot {
+		if err := rootfs.Setup(ro); err != nil {
+			return err
+		}
+	}
+	if s.Process.Terminal {
+		if err := setupConsole(sync, ownRoot); err != nil {
+			return err
+		}
+	}
+	if err := writeSysctls(s.Linux.Sysctl); err != nil {
+		return err
+	}
+	if ownRoot {
+		if err := rootfs.Finalize(ro); err != nil {
+			return err
+		}
+	}
+	if err := security.SetRlimits(s.Process.Rlimits); err != nil {
+		return err
+	}
+	if s.Process.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("write oom_score_adj: %w", err)
+		}
+	}
+	if err := enterCwd(s.Process.Cwd); err != nil {
+		return err
+	}
+	path, err := lookPath(s.Process.Args[0], s.Process.Env)
+	if err != nil {
+		return err
+	}
+	// CVE-2024-21626: nothing of the host may cross into the container by
+	// descriptor. Every descriptor past the ones asked for is close-on-exec
+	// from here on; the socket and the fifo are needed until execve.
+	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	// seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. Without no_new_privs
+	// the filter goes on now, while we still hold CAP_SYS_ADMIN, and must
+	// allow what follows (docker's profile does; runc orders it the same).
+	early := cfg.Seccomp != nil && !s.Process.NoNewPrivileges
+	if early {
+		if err := cfg.Seccomp.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+	}
+	if err := security.Finalize(s.Process.User, s.Process.Capabilities, s.Process.NoNewPrivileges); err != nil {
+		return err
+	}
+	if err := sendMsg(sync, syncMsg{Type: "ready"}, -1); err != nil {
+		return fmt.Errorf("tell the parent we are ready: %w", err)
+	}
+	if err := awaitStart(fifoFd); err != nil {
+		return err
+	}
+	umask := 0o022
+	if s.Process.User.Umask != nil {
+		umask = int(*s.Process.User.Umask)
+	}
+	unix.Umask(umask)
+	// seccomp last: from here only execve(2) and what the filter allows.
+	if cfg.Seccomp != nil && !early {
+		if err := cfg.Seccomp.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+	}
+	if cfg.Init {
+		return reap(path, s.Process, cfg.PreserveFDs, sync)
+	}
+	err = unix.Exec(path, s.Process.Args, s.Process.Env)
+	return execError(s.Process.Args[0], err)
+}
+
+func hasNew(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return ns.Path == ""
+		}
+	}
+	return false
+}
+
+var nsFlags = map[specs.LinuxNamespaceType]int{
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// joinNamespaces enters the namespaces given by path, on this thread.
+func joinNamespaces(s *specs.Spec) error {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Path == "" {
+			continue
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+		err = unix.Setns(fd, nsFlags[ns.Type])
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("setns %s %s: %w", ns.Type, ns.Path, err)
+		}
+	}
+	return nil
+}
+
+// unshareTime makes a time namespace for the payload. The init itself stays
+// outside (time_for_children) and the payload enters at execve(2); the
+// offsets can be written only until a process has entered (time_namespaces(7)).
+func unshareTime(offsets map[string]specs.LinuxTimeOffset) error {
+	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		return fmt.Errorf("unshare time namespace: %w", err)
+	}
+	var b strings.Builder
+	for _, clock := range []string{"monotonic", "boottime"} {
+		if o, ok := offsets[clock]; ok {
+			fmt.Fprintf(&b, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0); err != nil {
+		return fmt.Errorf("write /proc/self/timens_offsets: %w", err)
+	}
+	return nil
+}
+
+// loopbackUp brings up lo, which a new network namespace starts with down
+// (network_namespaces(7)); SIOCSIFFLAGS is the whole of `ip link set lo up`.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("get flags of lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	return nil
+}
+
+func rootfsOptions(cfg *initConfig) *rootfs.Options {
+	s := cfg.Spec
+	o := &rootfs.Options{
+		Root:          cfg.Rootfs,
+		Mounts:        s.Mounts,
+		Devices:       s.Linux.Devices,
+		MaskedPaths:   s.Linux.MaskedPaths,
+		ReadonlyPaths: s.Linux.ReadonlyPaths,
+		Propagation:   s.Linux.RootfsPropagation,
+		UserNS:        HasNamespace(s, specs.UserNamespace),
+		CgroupNS:      HasNamespace(s, specs.CgroupNamespace),
+		Mode:          cfg.RootfsMode,
+	}
+	if s.Root != nil {
+		o.Readonly = s.Root.Readonly
+	}
+	return o
+}
+
+// writeSysctls sets the (already validated, namespaced) sysctls through
+// /proc/sys, before it is made read-only.
+func writeSysctls(sysctl map[string]string) error {
+	for key, value := range sysctl {
+		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+		if err := os.WriteFile(p, []byte(value), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
+		}
+	}
+	return nil
+}
+
+// enterCwd changes into the working directory, making it if missing (as
+// docker does for -w), and checks that it is inside the container: a
+// directory reached through a leaked host descriptor, as with
+// cwd=/proc/self/fd/N in CVE-2024-21626, lies outside the root, and getcwd(2)
+// then answers "(unreachable)/…" or fails.
+func enterCwd(cwd string) error {
+	if err := os.MkdirAll(cwd, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("make working directory %s: %w", cwd, err)
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("chdir %s: %w", cwd, err)
+	}
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Getcwd(buf)
+	if err != nil {
+		return fmt.Errorf("working directory %s is outside the container: %w", cwd, err)
+	}
+	wd := string(buf[:n])
+	wd = strings.TrimRight(wd, "\x00")
+	if !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("working directory %s is outside the container (%s)", cwd, wd)
+	}
+	return nil
+}
+
+// lookPath finds the payload the way execvp(3) would, with the container's
+// own PATH, inside the container's root.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, checkExecutable(file, file)
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = p
+		}
+	}
+	var firstErr error
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		err := checkExecutable(file, p)
+		if err == nil {
+			return p, nil
+		}
+		var ie *InitError
+		if errors.As(err, &ie) && ie.Kind == "noexec" && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return "", firstErr
+	}
+	return "", &InitError{Kind: "notfound", Message: fmt.Sprintf("exec %q: executable file not found in $PATH", file)}
+}
+
+func checkExecutable(name, p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return &InitError{Kind: "notfound", Message: fmt.Sprintf("exec %s: no such file or directory", p)}
+	}
+	if st.IsDir() {
+		return &InitError{Kind: "noexec", Message: fmt.Sprintf("exec %s: is a directory", p)}
+	}
+	if st.Mode()&0o111 == 0 {
+		return &InitError{Kind: "noexec", Message: fmt.Sprintf("exec %s: permission denied", p)}
+	}
+	return nil
+}
+
+// execError classifies a failed execve(2) as docker does: 127 when the file
+// (or its interpreter) is missing, 126 when it cannot be executed.
+func execError(name string, err error) error {
+	kind := "noexec"
+	if errors.Is(err, unix.ENOENT) {
+		kind = "notfound"
+	}
+	return &InitError{Kind: kind, Message: fmt.Sprintf("exec %s: %v", name, err)}
+}
+
+// awaitStart blocks until Start opens the fifo, then writes the one byte
+// that tells it the init is going ahead. The fifo is reopened through
+// /proc/self/fd, as the descriptor we hold is O_PATH.
+func awaitStart(fifoFd int) error {
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open start fifo (is /proc mounted in the container?): %w", err)
+	}
+	defer unix.Close(fd)
+	unix.Close(fifoFd)
+	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+		return fmt.Errorf("write start fifo: %w", err)
+	}
+	return nil
+}
+
+// reap is the minimal init (docker run --init): the payload runs as its
+// child in a process group of its own; signals the init gets are passed on to
+// that group, orphans are reaped, and the init exits with the payload's
+// status, 128+n for a signal, when it ends (the namespace's other processes
+// are then killed by the kernel).
+func reap(path string, p *specs.Process, preserve int, sync *os.File) error {
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	for i := 0; i < preserve; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	attr := &os.ProcAttr{Env: p.Env, Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}}
+	if p.Terminal {
+		// The payload's group owns the terminal, so Ctrl-C reaches it.
+		attr.Sys.Foreground, attr.Sys.Ctty = true, 0
+	}
+	child, err := os.StartProcess(path, p.Args, attr)
+	if err != nil {
+		return execError(p.Args[0], errors.Unwrap(err))
+	}
+	sync.Close() // end of stream: the payload runs
+	for sig := range sigs {
+		switch sig {
+		case unix.SIGCHLD:
+			for {
+				var ws unix.WaitStatus
+				pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+				if err != nil || pid <= 0 {
+					break
+				}
+				if pid == child.Pid {
+					if ws.Signaled() {
+						os.Exit(128 + int(ws.Signal()))
+					}
+					os.Exit(ws.ExitStatus())
+				}
+			}
+		case unix.SIGURG, unix.SIGTTIN, unix.SIGTTOU:
+			// SIGURG is the Go runtime's own preemption signal; the tty
+			// signals concern only us.
+		default:
+			if err := unix.Kill(-child.Pid, sig.(syscall.Signal)); err != nil {
+				_ = unix.Kill(child.Pid, sig.(syscall.Signal))
+			}
+		}
+	}
+	return nil
+}
