@@ -12,11 +12,16 @@ import (
 // Finalize does what must come after the runtime wrote its sysctls and set
 // the hostname, in the already entered root: it makes the read-only paths
 // read-only, masks the masked paths, makes /dev read-only if its mount asked
-// for that, and finally remounts "/" read-only if o.Readonly. Paths that do
+// for that, remounts "/" read-only if o.Readonly, and finally makes "/"
+// shared or unbindable if o.Propagation asks. Paths that do
 // not exist are skipped; every path is resolved inside the root without
 // following a symlink or a /proc magic link out of it.
 func Finalize(o *Options) error {
 	plan, err := parseMounts(o.Mounts)
+	if err != nil {
+		return err
+	}
+	prop, err := parsePropagation(o.Propagation)
 	if err != nil {
 		return err
 	}
@@ -51,6 +56,12 @@ func Finalize(o *Options) error {
 	if o.Readonly {
 		if err := setAttr(r.dir, unix.MOUNT_ATTR_RDONLY, 0, false); err != nil {
 			return fmt.Errorf("remount / read-only: %w", err)
+		}
+	}
+	// Shared and unbindable only now (see Setup, step 1).
+	if prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
+		if err := unix.Mount("", "/", "", prop, ""); err != nil {
+			return fmt.Errorf("make / %s: %w", propagationName(prop), err)
 		}
 	}
 	return nil

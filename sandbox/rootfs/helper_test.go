@@ -125,15 +125,15 @@ func helperRun(cfg helperConfig) helperReport {
 			return rep
 		}
 	}
-	if cfg.Console {
-		if err := helperConsole(); err != nil {
-			rep.ConsoleErr = err.Error()
-		}
-	}
 	if cfg.Sabotage != "" {
 		if err := sabotage(cfg.Sabotage); err != nil {
 			rep.FinalizeErr = "helper: sabotage: " + err.Error()
 			return rep
+		}
+	}
+	if cfg.Console {
+		if err := helperConsole(); err != nil {
+			rep.ConsoleErr = err.Error()
 		}
 	}
 	if err := Finalize(&o); err != nil {
@@ -302,6 +302,28 @@ func runProbe(p probe) probeResult {
 				res.Out = strings.Join(opt, " ")
 			}
 		}
+	case "chroot-escape":
+		// The classic breakout (chroot(2) NOTES): chroot into a
+		// subdirectory while the working directory stays outside it, walk
+		// ".." past the old root, and chroot there. Then read p.Path.
+		if err := os.MkdirAll("/.escape", 0o755); err != nil {
+			set(err)
+			break
+		}
+		if err := unix.Chroot("/.escape"); err != nil {
+			set(err)
+			break
+		}
+		for i := 0; i < 64; i++ {
+			_ = unix.Chdir("..")
+		}
+		if err := unix.Chroot("."); err != nil {
+			set(err)
+			break
+		}
+		b, err := os.ReadFile(p.Path)
+		res.Out = string(b)
+		set(err)
 	default:
 		res.Err = "unknown probe " + p.Op
 	}

@@ -55,13 +55,27 @@ func fdPath(f *os.File) string {
 
 // open resolves p inside the root and returns an O_PATH handle on it.
 func (r *root) open(p string) (*os.File, error) {
-	return pathrs.OpenatInRoot(r.dir, p)
+	h, err := pathrs.OpenatInRoot(r.dir, p)
+	return h, unwrapSecurejoin(err)
 }
 
 // mkdirAll resolves p inside the root, creating missing directories with mode
 // 0755 (Setup runs with umask 0), and returns a handle on the directory.
+// pathrs-lite refuses to create through a dangling symlink (ENOTDIR) rather
+// than follow it.
 func (r *root) mkdirAll(p string) (*os.File, error) {
-	return pathrs.MkdirAllHandle(r.dir, p, 0o755)
+	h, err := pathrs.MkdirAllHandle(r.dir, p, 0o755)
+	return h, unwrapSecurejoin(err)
+}
+
+// unwrapSecurejoin drops pathrs-lite's outer "securejoin.OpenInRoot PATH:"
+// layer, whose path is the container path our own messages already name.
+func unwrapSecurejoin(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Op, "securejoin.") {
+		return pe.Err
+	}
+	return err
 }
 
 // openDir returns a handle on the directory p, made if missing.
@@ -89,6 +103,12 @@ func (r *root) openFile(p string) (*os.File, error) {
 	// instead of creating its target somewhere else.
 	base := path.Base(p)
 	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
+	if err == unix.EEXIST {
+		var st unix.Stat_t
+		if unix.Fstatat(int(parent.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return nil, fmt.Errorf("%s is a symlink to something missing: refused, making its target would follow it", r.display(p))
+		}
+	}
 	if err != nil {
 		return nil, &os.PathError{Op: "create", Path: r.display(p), Err: err}
 	}
@@ -135,22 +155,22 @@ func (r *root) where(h *os.File) (string, bool) {
 func (r *root) mountOn(h *os.File, dest, source, fstype string, flags uintptr, data string) error {
 	target := fdPath(h)
 	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
-		return fmt.Errorf("mount %s on %s: %w", mountName(source, fstype, flags), r.display(dest), err)
+		return fmt.Errorf("%s on %s: %w", mountName(source, fstype, flags), r.display(dest), err)
 	}
 	if at, ok := r.where(h); !ok {
 		_ = unix.Unmount(target, unix.MNT_DETACH)
-		return fmt.Errorf("mount %s on %s: the target moved out of the root (to %s) during the mount", mountName(source, fstype, flags), r.display(dest), at)
+		return fmt.Errorf("%s on %s: the target moved out of the root (to %s) during the mount", mountName(source, fstype, flags), r.display(dest), at)
 	}
 	return nil
 }
 
-// mountName is how errors name what was being mounted: the filesystem type,
-// or the source of a bind mount.
+// mountName is how errors name what was being mounted: "mount TYPE", or
+// "bind SOURCE" for a bind mount.
 func mountName(source, fstype string, flags uintptr) string {
 	if flags&unix.MS_BIND != 0 || fstype == "" {
-		return source
+		return "bind " + source
 	}
-	return fstype
+	return "mount " + fstype
 }
 
 // mountRoot reopens dest after something was mounted on it, and checks that

@@ -33,5 +33,5 @@ func checkProcDest(at string, m *mountPlan) error {
 	if m.opts.IsBind() && procCoverable[at] {
 		return nil
 	}
-	return fmt.Errorf("mount %s on %s: %s is inside /proc, where only a bind mount over one of lxcfs's files is allowed", mountName(m.Source, m.Type, m.opts.Flags), m.dest, at)
+	return fmt.Errorf("%s on %s: %s is inside /proc, where only a bind mount over one of lxcfs's files is allowed", m.what(), m.dest, at)
 }

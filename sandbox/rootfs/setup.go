@@ -31,7 +31,8 @@ import (
 //  5. The root is entered with pivot_root(2), the old root detached (or with
 //     chroot(2) in Chroot mode).
 //
-// Sysctls and the hostname come next (the runtime's job), then Finalize.
+// Sysctls and the hostname come next (the runtime's job), then Finalize,
+// which also gives "/" a shared or unbindable propagation.
 func Setup(o *Options) error {
 	if !filepath.IsAbs(o.Root) {
 		return fmt.Errorf("rootfs %q: not an absolute path", o.Root)
@@ -49,8 +50,9 @@ func Setup(o *Options) error {
 	defer unix.Umask(old)
 
 	// Step 1. A "slave" root keeps receiving the host's mounts, so it starts
-	// as rslave; everything else starts rprivate and gets its final
-	// propagation after pivot_root, which refuses a shared root anyway.
+	// as rslave; everything else starts rprivate, and shared or unbindable
+	// comes last in Finalize: pivot_root(2) refuses a shared root (EINVAL),
+	// and the read-only paths are binds, which an unbindable tree refuses.
 	first := uintptr(unix.MS_PRIVATE | unix.MS_REC)
 	if prop&unix.MS_SLAVE != 0 {
 		first = unix.MS_SLAVE | unix.MS_REC
@@ -85,13 +87,6 @@ func Setup(o *Options) error {
 	if err := enter(r, o.Mode); err != nil {
 		return err
 	}
-	// pivot_root(2) refuses a shared root (EINVAL), so shared and
-	// unbindable are given to the new "/" only now.
-	if prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
-		if err := unix.Mount("", "/", "", prop, ""); err != nil {
-			return fmt.Errorf("make / %s: %w", propagationName(prop), err)
-		}
-	}
 	if needsDev(plan) {
 		return reopenDevNull()
 	}
@@ -110,6 +105,14 @@ type mountPlan struct {
 	specs.Mount
 	dest string // cleaned absolute destination inside the container
 	opts MountOptions
+}
+
+// what names the mount in messages: "bind /src" or "mount tmpfs".
+func (m *mountPlan) what() string {
+	if m.opts.IsBind() {
+		return "bind " + m.Source
+	}
+	return "mount " + m.Type
 }
 
 // parseMounts checks every mount before anything is mounted, so a bad option
@@ -202,12 +205,12 @@ func (s *setup) target(m *mountPlan, file bool) (*os.File, error) {
 		h, err = s.r.openDir(m.dest)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mount %s on %s: %w", mountName(m.Source, m.Type, m.opts.Flags), s.r.display(m.dest), err)
+		return nil, fmt.Errorf("%s on %s: %w", m.what(), s.r.display(m.dest), err)
 	}
 	at, ok := s.r.where(h)
 	if !ok {
 		h.Close()
-		return nil, fmt.Errorf("mount %s on %s: the target resolved outside the root (%s)", mountName(m.Source, m.Type, m.opts.Flags), s.r.display(m.dest), at)
+		return nil, fmt.Errorf("%s on %s: the target resolved outside the root (%s)", m.what(), s.r.display(m.dest), at)
 	}
 	if err := checkProcDest(at, m); err != nil {
 		h.Close()
