@@ -15,11 +15,12 @@
 //
 // The order in init:
 //
-//	SetRlimits(spec.Process.Rlimits)          // while still privileged
-//	// filter compiled earlier, in the parent: f, err := Compile(profile)
-//	if !noNewPrivs { f.Load() }               // needs CAP_SYS_ADMIN without NNP
-//	Finalize(user, caps, noNewPrivs)          // bounding, ids, caps, ambient, NNP
-//	if noNewPrivs { f.Load() }                // as late as possible
+//	SetRlimits(spec.Process.Rlimits)       // while still privileged
+//	// f compiled earlier, in the parent: f, err := Compile(profile)
+//	Confine(user, caps, noNewPrivs, f)     // = the three lines below
+//	    if !noNewPrivs { f.Load() }        // needs CAP_SYS_ADMIN without NNP
+//	    Finalize(user, caps, noNewPrivs)   // bounding, ids, caps, ambient, NNP
+//	    if noNewPrivs { f.Load() }         // as late as possible
 //	unix.Exec(payload, args, env)
 //
 // # Capabilities

@@ -41,12 +41,12 @@ import (
 //  7. clear keepcaps;
 //  8. set no_new_privs when asked (prctl PR_SET_NO_NEW_PRIVS).
 //
-// A nil caps leaves the capability sets alone (the uid switch still clears
-// them for a user other than root). The seccomp filter comes after this
-// (Filter.Load), except when noNewPrivs is false and the payload will lack
-// CAP_SYS_ADMIN: the kernel then refuses the filter, so load it before
-// Finalize, and let the filter allow what Finalize calls (docker's default
-// profile does). The umask is the caller's.
+// A nil caps leaves the capability sets alone (a user other than root still
+// loses them at execve). The seccomp filter comes after this (Filter.Load),
+// except when noNewPrivs is false and the payload will lack CAP_SYS_ADMIN:
+// the kernel then refuses the filter, so it must be loaded before Finalize,
+// and allow what Finalize calls (docker's default profile does). Confine
+// does both in the right order. The umask is the caller's.
 func Finalize(user specs.User, caps *specs.LinuxCapabilities, noNewPrivs bool) error {
 	var sets capSets
 	if caps != nil {
@@ -61,8 +61,10 @@ func Finalize(user specs.User, caps *specs.LinuxCapabilities, noNewPrivs bool) e
 			return err
 		}
 	}
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_KEEPCAPS): %w", err)
+	if caps != nil {
+		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("prctl(PR_SET_KEEPCAPS): %w", err)
+		}
 	}
 	if err := setIDs(user); err != nil {
 		return err
@@ -74,12 +76,35 @@ func Finalize(user specs.User, caps *specs.LinuxCapabilities, noNewPrivs bool) e
 		if err := setAmbient(sets.ambient); err != nil {
 			return err
 		}
-	}
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_KEEPCAPS, 0): %w", err)
+		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+			return fmt.Errorf("prctl(PR_SET_KEEPCAPS, 0): %w", err)
+		}
 	}
 	if noNewPrivs {
 		return SetNoNewPrivileges()
+	}
+	return nil
+}
+
+// Confine is Finalize and filter.Load (nil: no filter) in the order that
+// works: with no_new_privs, the filter comes last, so it needs to allow
+// only what runs between it and execve; without no_new_privs, it comes
+// first, while the thread still has CAP_SYS_ADMIN, which the kernel then
+// demands (seccomp(2), EACCES). Call it on the locked thread that will
+// execve the payload, as late as possible.
+func Confine(user specs.User, caps *specs.LinuxCapabilities, noNewPrivs bool, filter *Filter) error {
+	if filter != nil && !noNewPrivs {
+		if err := filter.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter before dropping privileges: %w", err)
+		}
+	}
+	if err := Finalize(user, caps, noNewPrivs); err != nil {
+		return err
+	}
+	if filter != nil && noNewPrivs {
+		if err := filter.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
 	}
 	return nil
 }

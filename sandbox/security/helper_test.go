@@ -103,22 +103,19 @@ func helperMain(s string) {
 			fail("compile", err)
 		}
 	}
-	early := f != nil && !sc.NoNewPrivs && !sc.SeccompLate
-	if early {
+	if sc.SeccompLate {
+		// The wrong order on purpose: Finalize, then the filter.
+		if err := Finalize(sc.User, sc.Caps, sc.NoNewPrivs); err != nil {
+			fail("finalize", err)
+		}
 		if err := f.Load(); err != nil {
 			fail("seccomp", err)
 		}
-	}
-	if err := Finalize(sc.User, sc.Caps, sc.NoNewPrivs); err != nil {
+	} else if err := Confine(sc.User, sc.Caps, sc.NoNewPrivs, f); err != nil {
 		fail("finalize", err)
 	}
 	if err := SetRlimits(sc.RlimitsLate); err != nil {
 		fail("rlimits-late", err)
-	}
-	if f != nil && !early {
-		if err := f.Load(); err != nil {
-			fail("seccomp", err)
-		}
 	}
 	if sc.Exec == "" {
 		emit(report{Status: procStatus()})

@@ -438,6 +438,7 @@ var syscallRows = [...]syscallRow{
 	{"symlinkat", [numABIs]int32{266, 304, 0x4000010a, 36, 331}, [numABIs]int16{266, 300, 233, 36, 286}},
 	{"sync", [numABIs]int32{162, 36, 0x400000a2, 81, 36}, [numABIs]int16{162, 36, 144, 81, 24}},
 	{"sync_file_range", [numABIs]int32{277, 314, 0x40000115, 84, -1}, [numABIs]int16{277, 310, 242, 84, -1}},
+	{"sync_file_range2", [numABIs]int32{-1, -1, -1, -1, 341}, [numABIs]int16{-1, -1, -1, -1, 296}},
 	{"syncfs", [numABIs]int32{306, 344, 0x40000132, 267, 373}, [numABIs]int16{306, 340, 265, 252, 328}},
 	{"sysfs", [numABIs]int32{139, 135, 0x4000008b, -1, 135}, [numABIs]int16{139, 135, 122, -1, 99}},
 	{"sysinfo", [numABIs]int32{99, 116, 0x40000063, 179, 116}, [numABIs]int16{99, 116, 88, 179, 84}},

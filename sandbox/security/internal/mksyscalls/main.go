@@ -65,9 +65,12 @@ var x32Entries = []string{
 	"pwritev2",
 }
 
-// armPrivate are the ARM-private calls of arch/arm/include/uapi/asm/unistd.h
-// (__ARM_NR_BASE 0x0f0000 + n), which x/sys does not list.
-var armPrivate = map[string]uint32{
+// armExtra are ARM calls x/sys does not list: the ARM-private calls of
+// arch/arm/include/uapi/asm/unistd.h (__ARM_NR_BASE 0x0f0000 + n), and
+// sync_file_range2, which that header defines as another name of
+// arm_sync_file_range.
+var armExtra = map[string]uint32{
+	"sync_file_range2": 341,
 	"breakpoint": 0x0f0001,
 	"cacheflush": 0x0f0002,
 	"usr26":      0x0f0003,
@@ -89,7 +92,7 @@ func main() {
 		{name: "archX86", xsys: "386"},
 		{name: "archX32"},
 		{name: "archAARCH64", xsys: "arm64"},
-		{name: "archARM", xsys: "arm", extra: armPrivate},
+		{name: "archARM", xsys: "arm", extra: armExtra},
 	}
 	tables := make([]map[string]uint32, len(abis))
 	for i, a := range abis {
