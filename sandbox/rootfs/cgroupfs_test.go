@@ -1,0 +1,128 @@
+package rootfs
+
+import (
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func readFixtureCgroups(t *testing.T, name string) []cgroupHierarchy {
+	t.Helper()
+	mi, err := os.Open("testdata/cgroup/" + name + ".mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mi.Close()
+	sc, err := os.Open("testdata/cgroup/" + name + ".cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	h, err := readHostCgroups(mi, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestReadHostCgroups(t *testing.T) {
+	got := readFixtureCgroups(t, "v1-comounted")
+	want := []cgroupHierarchy{
+		{Mountpoint: "/sys/fs/cgroup/cpu,cpuacct", Root: "/", Type: "cgroup", Options: "cpu,cpuacct", Own: "/system.slice/x.service"},
+		{Mountpoint: "/sys/fs/cgroup/memory", Root: "/docker/abc", Type: "cgroup", Options: "memory", Own: "/docker/abc/child"},
+		{Mountpoint: "/sys/fs/cgroup/net_cls,net_prio", Root: "/", Type: "cgroup", Options: "net_cls,net_prio", Own: "/"},
+		// release_agent is dropped (CVE-2022-0492); /run/other/cgroup is
+		// not under /sys/fs/cgroup and is ignored.
+		{Mountpoint: "/sys/fs/cgroup/systemd", Root: "/", Type: "cgroup", Options: "xattr,name=systemd", Own: "/system.slice/x.service"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("readHostCgroups (-want +got):\n%s", diff)
+	}
+}
+
+func TestPlanCgroups(t *testing.T) {
+	for _, tc := range []struct {
+		fixture  string
+		cgroupNS bool
+		want     []cgroupStep
+	}{
+		{"v2", true, []cgroupStep{{Kind: "cgroup2", Dest: "/sys/fs/cgroup"}}},
+		{"v2", false, []cgroupStep{{Kind: "bind", Dest: "/sys/fs/cgroup", Source: "/sys/fs/cgroup/user.slice/user-1000.slice/session-2.scope"}}},
+		{"hybrid", true, []cgroupStep{
+			{Kind: "tmpfs", Dest: "/sys/fs/cgroup", Data: "mode=755"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/blkio", Data: "blkio"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/cpu", Data: "cpu"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/cpuacct", Data: "cpuacct"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/cpuset", Data: "cpuset"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/devices", Data: "devices"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/freezer", Data: "freezer"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/memory", Data: "memory"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/pids", Data: "pids"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/systemd", Data: "name=systemd"},
+			{Kind: "cgroup2", Dest: "/sys/fs/cgroup/unified"},
+		}},
+		{"hybrid", false, []cgroupStep{
+			{Kind: "tmpfs", Dest: "/sys/fs/cgroup", Data: "mode=755"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/blkio", Source: "/sys/fs/cgroup/blkio"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/cpu", Source: "/sys/fs/cgroup/cpu"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/cpuacct", Source: "/sys/fs/cgroup/cpuacct"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/cpuset", Source: "/sys/fs/cgroup/cpuset"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/devices", Source: "/sys/fs/cgroup/devices"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/freezer", Source: "/sys/fs/cgroup/freezer"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/memory", Source: "/sys/fs/cgroup/memory/tests/abc"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/pids", Source: "/sys/fs/cgroup/pids"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/systemd", Source: "/sys/fs/cgroup/systemd"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/unified", Source: "/sys/fs/cgroup/unified"},
+		}},
+		{"v1-comounted", true, []cgroupStep{
+			{Kind: "tmpfs", Dest: "/sys/fs/cgroup", Data: "mode=755"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/cpu,cpuacct", Data: "cpu,cpuacct"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/memory", Data: "memory"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/net_cls,net_prio", Data: "net_cls,net_prio"},
+			{Kind: "cgroup", Dest: "/sys/fs/cgroup/systemd", Data: "xattr,name=systemd"},
+			{Kind: "symlink", Dest: "/sys/fs/cgroup/cpu", Source: "cpu,cpuacct"},
+			{Kind: "symlink", Dest: "/sys/fs/cgroup/cpuacct", Source: "cpu,cpuacct"},
+			{Kind: "symlink", Dest: "/sys/fs/cgroup/net_cls", Source: "net_cls,net_prio"},
+			{Kind: "symlink", Dest: "/sys/fs/cgroup/net_prio", Source: "net_cls,net_prio"},
+		}},
+		{"v1-comounted", false, []cgroupStep{
+			{Kind: "tmpfs", Dest: "/sys/fs/cgroup", Data: "mode=755"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/cpu,cpuacct", Source: "/sys/fs/cgroup/cpu,cpuacct/system.slice/x.service"},
+			// The host mount shows /docker/abc: the own cgroup is its
+			// child there.
+			{Kind: "bind", Dest: "/sys/fs/cgroup/memory", Source: "/sys/fs/cgroup/memory/child"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/net_cls,net_prio", Source: "/sys/fs/cgroup/net_cls,net_prio"},
+			{Kind: "bind", Dest: "/sys/fs/cgroup/systemd", Source: "/sys/fs/cgroup/systemd/system.slice/x.service"},
+			{Kind: "symlink", Dest: "/sys/fs/cgroup/cpu", Source: "cpu,cpuacct"},
+			{Kind: "symlink", Dest: "/sys/fs/cgroup/cpuacct", Source: "cpu,cpuacct"},
+			{Kind: "symlink", Dest: "/sys/fs/cgroup/net_cls", Source: "net_cls,net_prio"},
+			{Kind: "symlink", Dest: "/sys/fs/cgroup/net_prio", Source: "net_cls,net_prio"},
+		}},
+	} {
+		got, err := planCgroups("/sys/fs/cgroup", readFixtureCgroups(t, tc.fixture), tc.cgroupNS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s, cgroupns=%v (-want +got):\n%s", tc.fixture, tc.cgroupNS, diff)
+		}
+	}
+	if _, err := planCgroups("/sys/fs/cgroup", nil, true); err == nil {
+		t.Error("planCgroups with no host cgroups gave no error")
+	}
+}
+
+func TestRelCgroup(t *testing.T) {
+	for _, tc := range [][3]string{
+		{"/", "/a/b", "/a/b"},
+		{"/docker/abc", "/docker/abc/child", "/child"},
+		{"/docker/abc", "/docker/abc", "/"},
+		{"/docker/abc", "/docker/abcd", "/"}, // not below the mount's root
+		{"/docker/abc", "/elsewhere", "/"},
+	} {
+		if got := relCgroup(tc[0], tc[1]); got != tc[2] {
+			t.Errorf("relCgroup(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
+		}
+	}
+}
