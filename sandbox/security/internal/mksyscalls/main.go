@@ -71,12 +71,12 @@ var x32Entries = []string{
 // arm_sync_file_range.
 var armExtra = map[string]uint32{
 	"sync_file_range2": 341,
-	"breakpoint": 0x0f0001,
-	"cacheflush": 0x0f0002,
-	"usr26":      0x0f0003,
-	"usr32":      0x0f0004,
-	"set_tls":    0x0f0005,
-	"get_tls":    0x0f0006,
+	"breakpoint":       0x0f0001,
+	"cacheflush":       0x0f0002,
+	"usr26":            0x0f0003,
+	"usr32":            0x0f0004,
+	"set_tls":          0x0f0005,
+	"get_tls":          0x0f0006,
 }
 
 // notSyscalls are constants of the zsysnum files that are not calls.
