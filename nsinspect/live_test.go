@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -329,5 +330,39 @@ func TestSeccompFilter(t *testing.T) {
 	}
 	if c := checkOf(t, s, self, "sec.nnp"); c.Status != Pass {
 		t.Errorf("sec.nnp = %+v", c)
+	}
+}
+
+func TestUnshareTimeOffsets(t *testing.T) {
+	testutil.RequiresRoot(t)
+	pid := nstest.Start(t, "sleep", "unshare", "--time", "--monotonic", "86400", "--fork", "sleep", "30")
+	s := take(t, pid)
+	want := []ClockOffset{{"monotonic", 86400, 0}, {"boottime", 0, 0}}
+	if !slices.Equal(s.Time.Offsets, want) {
+		t.Errorf("offsets = %+v, want %+v", s.Time.Offsets, want)
+	}
+	c := checkOf(t, s, take(t, os.Getpid()), "ns.time")
+	if c.Status != Pass || !strings.Contains(c.Detail, "monotonic 86400s") {
+		t.Errorf("ns.time = %+v", c)
+	}
+}
+
+// A SysV shared memory segment made inside a new IPC namespace (by
+// util-linux ipcmk) is seen by entering that namespace, and not on the host.
+func TestUnshareIPCObjects(t *testing.T) {
+	testutil.RequiresRoot(t)
+	testutil.RequiresCommand(t, "ipcmk")
+	pid := nstest.Start(t, "sleep", "unshare", "--ipc", "--fork", "sh", "-c", "ipcmk -M 4096 >/dev/null && exec sleep 30")
+	s, self := take(t, pid), take(t, os.Getpid())
+	if len(s.IPC.Shm) != 1 || len(s.IPC.Msg) != 0 || len(s.IPC.Sem) != 0 {
+		t.Errorf("objects inside = %+v", s.IPC)
+	}
+	for _, o := range self.IPC.Shm {
+		if o.Key == s.IPC.Shm[0].Key && o.ID == s.IPC.Shm[0].ID {
+			t.Errorf("the container's segment %+v is visible on the host", o)
+		}
+	}
+	if c := checkOf(t, s, self, "ipc.sysv"); c.Status != Pass || !strings.HasPrefix(c.Target, "1 shm") {
+		t.Errorf("ipc.sysv = %+v", c)
 	}
 }

@@ -158,6 +158,12 @@ func TestInspectNoSuchProcess(t *testing.T) {
 	if r := stepbox(t, nil, "inspect", "abc"); r.code != 2 {
 		t.Errorf("inspect abc: exit %d", r.code)
 	}
+	if r := stepbox(t, nil, "inspect", "--vs", "0"); r.code != 2 {
+		t.Errorf("inspect --vs 0: exit %d", r.code)
+	}
+	if r := stepbox(t, nil, "inspect", "1", "2"); r.code != 2 {
+		t.Errorf("inspect 1 2: exit %d", r.code)
+	}
 	if r := stepbox(t, nil, "inspect", "--bogus"); r.code != 2 {
 		t.Errorf("inspect --bogus: exit %d", r.code)
 	}
@@ -319,4 +325,31 @@ func TestHelpHasExamples(t *testing.T) {
 			t.Errorf("%s --help: exit %d\n%s", c, r.code, r.stdout)
 		}
 	}
+}
+
+// A network namespace kept only by a bind mount (what ip netns add does) is
+// listed with the mount that holds it. The mount is made inside a throwaway
+// mount namespace, never in the host's.
+func TestNSHeldByBindMount(t *testing.T) {
+	testutil.RequiresRoot(t)
+	testutil.RequiresCommand(t, "unshare")
+	holder := filepath.Join(t.TempDir(), "netns")
+	script := `touch "$1" && unshare --net="$1" true && exec "$2" ns --json`
+	out, err := exec.Command("unshare", "--mount", "sh", "-c", script, "sh", holder, stepboxBin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var l nsinspect.NSListing
+	if err := json.Unmarshal(out, &l); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, n := range l.Namespaces {
+		if slices.Contains(n.Held, holder) {
+			if n.Type != "net" || n.PID != 0 || n.NProcs != 0 {
+				t.Errorf("held namespace = %+v", n)
+			}
+			return
+		}
+	}
+	t.Errorf("no namespace held by %s in\n%s", holder, out)
 }
