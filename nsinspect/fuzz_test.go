@@ -95,3 +95,37 @@ func FuzzParseLinkDump(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompare runs every check on a target whose status, mount table and
+// cgroups are arbitrary (when they parse): judging must not panic either.
+func FuzzCompare(f *testing.F) {
+	host, err := fixtures.Take(1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	base, err := fixtures.Take(100)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte("Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapEff:\t1fffffffff\nCapBnd:\t0\nNSpid:\t1\n"),
+		[]byte("1 0 0:1 / / rw shared:1 - ext4 /dev/root rw\n"), []byte("0::/\n"))
+	f.Fuzz(func(t *testing.T, status, mountinfo, cgroup []byte) {
+		s := base
+		if st, err := ParseStatus(status); err == nil {
+			s.Status = st
+		}
+		if ms, err := ParseMountinfo(mountinfo); err == nil {
+			s.Mounts = Mounts{Entries: ms}
+			s.Paths = Paths{}
+		}
+		if cg, err := ParseCgroup(cgroup); err == nil {
+			s.Cgroups = Cgroups{Entries: cg, Inside: cg}
+		}
+		checks := Compare(s, host)
+		if len(checks) != len(CheckIDs) {
+			t.Fatalf("%d checks", len(checks))
+		}
+		_ = Summarize(s, checks)
+		_, _ = Verify(checks, VerifyOptions{Expect: KernelNamespaces, Strict: true})
+	})
+}
