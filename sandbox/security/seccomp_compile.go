@@ -32,15 +32,73 @@ type SkippedSyscall struct {
 	Name string
 }
 
-// String disassembles the program, one instruction a line, numbered, for a
-// learner to read next to seccomp(2).
+// String disassembles the program, one instruction a line, numbered, with
+// what each load reads and what each return means, for a learner to read
+// next to seccomp(2).
 func (f *Filter) String() string {
 	ins, _ := bpf.Disassemble(f.Program)
 	var b strings.Builder
+	dispatch := true // before the first load of nr, jumps compare arches
 	for i, in := range ins {
-		fmt.Fprintf(&b, "%4d  %v\n", i, in)
+		note := ""
+		switch in := in.(type) {
+		case bpf.LoadAbsolute:
+			switch {
+			case in.Off == offNr:
+				note = "A = system call number"
+				dispatch = false
+			case in.Off == offArch:
+				note = "A = architecture"
+			case in.Off >= offArgs && (in.Off-offArgs)%8 == 0:
+				note = fmt.Sprintf("A = low half of argument %d", (in.Off-offArgs)/8)
+			case in.Off >= offArgs:
+				note = fmt.Sprintf("A = high half of argument %d", (in.Off-offArgs)/8)
+			}
+		case bpf.JumpIf:
+			if dispatch {
+				note = auditNames[in.Val]
+			}
+		case bpf.RetConstant:
+			note = ActionString(in.Val)
+		}
+		line := fmt.Sprintf("%4d  %v", i, in)
+		if note != "" {
+			line = fmt.Sprintf("%-28s; %s", line, note)
+		}
+		b.WriteString(line + "\n")
 	}
 	return b.String()
+}
+
+var auditNames = map[uint32]string{
+	unix.AUDIT_ARCH_X86_64:  "AUDIT_ARCH_X86_64 (x86_64 and x32)",
+	unix.AUDIT_ARCH_I386:    "AUDIT_ARCH_I386",
+	unix.AUDIT_ARCH_AARCH64: "AUDIT_ARCH_AARCH64",
+	unix.AUDIT_ARCH_ARM:     "AUDIT_ARCH_ARM",
+}
+
+// ActionString names a SECCOMP_RET_* value: "ALLOW", "ERRNO(EPERM)".
+func ActionString(r uint32) string {
+	data := r & unix.SECCOMP_RET_DATA
+	switch r & unix.SECCOMP_RET_ACTION_FULL {
+	case unix.SECCOMP_RET_ALLOW:
+		return "ALLOW"
+	case unix.SECCOMP_RET_ERRNO:
+		return "ERRNO(" + unix.ErrnoName(unix.Errno(data)) + ")"
+	case unix.SECCOMP_RET_KILL_PROCESS:
+		return "KILL_PROCESS"
+	case unix.SECCOMP_RET_KILL_THREAD:
+		return "KILL_THREAD"
+	case unix.SECCOMP_RET_TRAP:
+		return "TRAP"
+	case unix.SECCOMP_RET_TRACE:
+		return fmt.Sprintf("TRACE(%d)", data)
+	case unix.SECCOMP_RET_LOG:
+		return "LOG"
+	case unix.SECCOMP_RET_USER_NOTIF:
+		return "USER_NOTIF"
+	}
+	return fmt.Sprintf("%#x", r)
 }
 
 // The layout of struct seccomp_data (linux/seccomp.h): the filter reads it

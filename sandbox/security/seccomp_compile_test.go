@@ -76,25 +76,7 @@ const (
 	kill  = unix.SECCOMP_RET_KILL_PROCESS
 )
 
-func retName(r uint32) string {
-	switch r & unix.SECCOMP_RET_ACTION_FULL {
-	case unix.SECCOMP_RET_ALLOW:
-		return "ALLOW"
-	case unix.SECCOMP_RET_ERRNO:
-		return "ERRNO(" + unix.ErrnoName(unix.Errno(r&0xffff)) + ")"
-	case unix.SECCOMP_RET_KILL_PROCESS:
-		return "KILL_PROCESS"
-	case unix.SECCOMP_RET_KILL_THREAD:
-		return "KILL_THREAD"
-	case unix.SECCOMP_RET_TRAP:
-		return "TRAP"
-	case unix.SECCOMP_RET_TRACE:
-		return "TRACE"
-	case unix.SECCOMP_RET_LOG:
-		return "LOG"
-	}
-	return "?"
-}
+func retName(r uint32) string { return ActionString(r) }
 
 func specWithCaps(caps []string) *specs.Spec {
 	return &specs.Spec{Process: &specs.Process{Capabilities: SpecCapabilities(caps)}}
@@ -361,6 +343,18 @@ func TestCompileErrors(t *testing.T) {
 	if _, err := Compile(nil); err == nil {
 		t.Error("nil profile compiled")
 	}
+	// More than BPF_MAXINSNS instructions: refused here, not by the kernel.
+	big := base()
+	for _, row := range syscallRows {
+		var args []specs.LinuxSeccompArg
+		for i := range 6 {
+			args = append(args, specs.LinuxSeccompArg{Index: uint(i), Value: 1 << 40, Op: specs.OpEqualTo})
+		}
+		big.Syscalls = append(big.Syscalls, specs.LinuxSyscall{Names: []string{row.name}, Action: specs.ActAllow, Args: args})
+	}
+	if _, err := Compile(big); err == nil || !strings.Contains(err.Error(), "at most 4096") {
+		t.Errorf("a filter too long for the kernel: %v", err)
+	}
 	// Unknown names are skipped, like libseccomp does.
 	p := base()
 	p.Syscalls = []specs.LinuxSyscall{{Names: []string{"no_such_call", "read"}, Action: specs.ActAllow}}
@@ -392,8 +386,11 @@ func TestFilterJSON(t *testing.T) {
 	if !slices.Equal(f.Program, g.Program) || f.Flags != g.Flags {
 		t.Fatal("the filter changed on its way through JSON")
 	}
-	if !strings.Contains(f.String(), "ld [4]") {
-		t.Errorf("disassembly does not start by loading the arch:\n%.300s", f.String())
+	text := f.String()
+	for _, want := range []string{"ld [4]", "A = architecture", "AUDIT_ARCH_I386", "KILL_PROCESS", "ERRNO(EPERM)", "A = high half of argument 0"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the disassembly does not show %q:\n%.600s", want, text)
+		}
 	}
 }
 
