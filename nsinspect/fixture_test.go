@@ -117,7 +117,7 @@ func TestFixtureHostAgainstItself(t *testing.T) {
 			t.Errorf("%s = %s, want skipped for the same mount namespace", id, c.Status)
 		}
 	}
-	sum := Summarize(h, checks)
+	sum := Summarize(h.PID, h.Status.Name, checks)
 	if len(sum.Isolated) != 0 || len(sum.Shared) != 8 {
 		t.Errorf("summary = %+v", sum)
 	}
@@ -140,7 +140,7 @@ func TestUnreadableIsUnknown(t *testing.T) {
 			t.Errorf("%s = %s with nothing readable", c.ID, c.Status)
 		}
 	}
-	sum := Summarize(s, checks)
+	sum := Summarize(s.PID, s.Status.Name, checks)
 	if !sum.Denied || sum.Pass != 0 || sum.Unknown != len(checks) {
 		t.Errorf("summary = %+v", sum)
 	}

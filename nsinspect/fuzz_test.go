@@ -125,7 +125,7 @@ func FuzzCompare(f *testing.F) {
 		if len(checks) != len(CheckIDs) {
 			t.Fatalf("%d checks", len(checks))
 		}
-		_ = Summarize(s, checks)
+		_ = Summarize(s.PID, s.Status.Name, checks)
 		_, _ = Verify(checks, VerifyOptions{Expect: KernelNamespaces, Strict: true})
 	})
 }

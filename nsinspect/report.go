@@ -53,7 +53,7 @@ func NewReport(target, reference Snapshot, checks []Check, toolVersion string, n
 		ReferenceCommand: reference.Status.Name,
 		EUID:             os.Geteuid(),
 		Time:             now.UTC().Format(time.RFC3339),
-		Summary:          Summarize(target, checks),
+		Summary:          Summarize(target.PID, target.Status.Name, checks),
 		Checks:           checks,
 	}
 }
@@ -67,8 +67,9 @@ func KernelRelease() string {
 	return strings.TrimSpace(string(b))
 }
 
-// Summarize counts checks and writes the verdict line.
-func Summarize(target Snapshot, checks []Check) Summary {
+// Summarize counts the checks of process pid (named command) and writes the
+// verdict line.
+func Summarize(pid int, command string, checks []Check) Summary {
 	s := Summary{Isolated: []string{}, Shared: []string{}}
 	var unknownNS []string
 	for _, c := range checks {
@@ -101,9 +102,9 @@ func Summarize(target Snapshot, checks []Check) Summary {
 		}
 	}
 	total := len(s.Isolated) + len(s.Shared) + len(unknownNS)
-	who := "PID " + strconv.Itoa(target.PID)
-	if target.Status.Name != "" {
-		who += " (" + target.Status.Name + ")"
+	who := "PID " + strconv.Itoa(pid)
+	if command != "" {
+		who += " (" + command + ")"
 	}
 	var v string
 	switch {

@@ -70,7 +70,7 @@ verify는 PID가 기대한 네임스페이스를 호스트와 공유하지 않�
 			}
 			checks, v := nsinspect.Verify(rep.Checks, nsinspect.VerifyOptions{Expect: expect, FailOn: failOn, Strict: o.strict})
 			rep.Checks = checks
-			rep.Summary = nsinspect.Summarize(nsinspect.Snapshot{PID: rep.TargetPID, Status: nsinspect.ProcStatus{Name: rep.TargetCommand}}, checks)
+			rep.Summary = nsinspect.Summarize(rep.TargetPID, rep.TargetCommand, checks)
 			rep.Verify = &v
 			if o.json {
 				err = writeJSON(g.stdout, rep)
