@@ -382,8 +382,9 @@ type leaf struct {
 // audit arch.
 func (c *compiler) program() ([]bpf.RawInstruction, error) {
 	type archTree struct {
-		audit uint32
-		code  []bpf.RawInstruction
+		audit  uint32
+		leaves []leaf
+		size   int // ld nr, then the tree
 	}
 	var trees []archTree
 	for _, audit := range []uint32{unix.AUDIT_ARCH_X86_64, unix.AUDIT_ARCH_I386, unix.AUDIT_ARCH_AARCH64, unix.AUDIT_ARCH_ARM} {
@@ -391,33 +392,38 @@ func (c *compiler) program() ([]bpf.RawInstruction, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			continue
+		if ok {
+			trees = append(trees, archTree{audit: audit, leaves: leaves, size: 1 + treeSize(leaves)})
 		}
-		var a asm
-		a.ld(offNr)
-		a.tree(leaves)
-		trees = append(trees, archTree{audit: audit, code: a.prog})
+	}
+	dispatch := 1 + 2*len(trees) + 1 // ld arch, a jeq and a ja per arch, the kill
+	total := dispatch
+	for _, t := range trees {
+		total += t.size
+	}
+	if total > maxInstructions {
+		return nil, fmt.Errorf("seccomp: the filter has %d instructions, the kernel takes at most %d", total, maxInstructions)
 	}
 
-	var a asm
+	a := asm{prog: make([]bpf.RawInstruction, 0, total)}
 	a.ld(offArch)
-	next := 1 + 2*len(trees) + 1 // the first tree starts after the dispatch and the kill
+	next := dispatch // where the next tree starts
 	for i, t := range trees {
 		at := 1 + 2*i // this jeq; the ja follows it
 		a.jeq(t.audit, 0, 1)
 		a.ja(uint32(next - (at + 2)))
-		next += len(t.code)
+		next += t.size
 	}
 	a.ret(unix.SECCOMP_RET_KILL_PROCESS)
 	for _, t := range trees {
-		a.prog = append(a.prog, t.code...)
+		a.ld(offNr)
+		a.tree(t.leaves)
 	}
 	if a.err != nil {
 		return nil, a.err
 	}
-	if len(a.prog) > maxInstructions {
-		return nil, fmt.Errorf("seccomp: the filter has %d instructions, the kernel takes at most %d", len(a.prog), maxInstructions)
+	if len(a.prog) != total {
+		return nil, fmt.Errorf("seccomp: internal error: laid out %d instructions, emitted %d", total, len(a.prog))
 	}
 	return a.prog, nil
 }
