@@ -16,6 +16,8 @@ type initConfig struct {
 	RootfsMode  rootfs.Mode      `json:"rootfsMode"`
 	Init        bool             `json:"init"`
 	HostRoot    bool             `json:"hostRoot,omitempty"`
+	KeepProp    bool             `json:"keepPropagation,omitempty"`
+	Unmapped    bool             `json:"unmapped,omitempty"`
 	PreserveFDs int              `json:"preserveFds"`
 	Seccomp     *security.Filter `json:"seccomp,omitempty"`
 }
@@ -56,10 +58,11 @@ func prepare(s *specs.Spec, o Options) (*initConfig, error) {
 			return nil, invalidf("a host-root container has a mount namespace and no mounts of its own")
 		}
 	}
-	if err := Validate(s, o.Bundle, o.HostRoot); err != nil {
+	if err := Validate(s, o); err != nil {
 		return nil, err
 	}
-	cfg := &initConfig{Spec: s, Rootfs: AbsRoot(s, o.Bundle), RootfsMode: o.RootfsMode, Init: o.Init, HostRoot: o.HostRoot}
+	cfg := &initConfig{Spec: s, Rootfs: AbsRoot(s, o.Bundle), RootfsMode: o.RootfsMode, Init: o.Init,
+		HostRoot: o.HostRoot, KeepProp: o.KeepPropagation, Unmapped: o.UnmappedUserNS && HasNamespace(s, specs.UserNamespace)}
 	if !HasNamespace(s, specs.PIDNamespace) {
 		// Only a namespace's PID 1 needs a stand-in for signals and orphans.
 		cfg.Init = false

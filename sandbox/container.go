@@ -42,6 +42,18 @@ type Options struct {
 	// own (unshare --mount). The lessons' failure demos run inside one, so
 	// that what they break is a throwaway copy, not the host.
 	HostRoot bool
+	// KeepPropagation leaves a HostRoot container's mounts with the
+	// propagation they inherited instead of making "/" private first: on a
+	// host whose "/" is shared (systemd's default) what it mounts then shows
+	// up outside. Only the mount lesson's failure demo wants this.
+	KeepPropagation bool
+	// UnmappedUserNS leaves a new user namespace without uid and gid maps:
+	// the process is then the overflow uid (nobody) inside and has no
+	// capabilities. Only the user-namespace lesson wants this.
+	UnmappedUserNS bool
+	// DenySetgroups writes "deny" to the user namespace's setgroups file
+	// before its gid map, as an unprivileged user must (user_namespaces(7)).
+	DenySetgroups bool
 	// ExtraFiles are passed to the payload as descriptors 3, 4, … (runc's
 	// --preserve-fds); nothing else crosses into the container.
 	ExtraFiles []*os.File
@@ -223,16 +235,16 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	if !cfg.Spec.Process.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.opts.Stdin, c.opts.Stdout, c.opts.Stderr
 	}
-	if HasNamespace(c.spec, specs.UserNamespace) {
+	if HasNamespace(c.spec, specs.UserNamespace) && !c.opts.UnmappedUserNS {
 		cmd.SysProcAttr.UidMappings = idMaps(c.spec.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(c.spec.Linux.GIDMappings)
-		// setgroups(2) stays allowed only with a full mapping written by
-		// privileged us; Go writes "deny" when false (user_namespaces(7)).
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// setgroups(2) stays allowed, as the maps are written by privileged
+		// us; Go writes "deny" when false (user_namespaces(7)).
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = !c.opts.DenySetgroups
 		// Our own uid 0 is not in the map, so the child would run as the
 		// overflow uid and lose every capability at execve. Go switches it to
 		// uid 0 of the new namespace once the maps are written.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: c.opts.DenySetgroups}
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start container init: %w", err)

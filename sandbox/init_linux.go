@@ -117,10 +117,17 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	}
 	ro := rootfsOptions(&cfg)
 	ownRoot := HasNamespace(s, specs.MountNamespace) && !cfg.HostRoot
-	if cfg.HostRoot {
-		// A private copy of the host's tree: what we mount stays here.
+	if cfg.HostRoot && !cfg.KeepProp {
+		// A private copy of the host's tree: what we mount stays here. Made
+		// shared again when asked, it gets peer groups of its own, still
+		// unconnected to the host's (mount_namespaces(7)).
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 			return fmt.Errorf("make / private: %w", err)
+		}
+		if p := s.Linux.RootfsPropagation; p == "shared" || p == "rshared" {
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+				return fmt.Errorf("make / shared: %w", err)
+			}
 		}
 	}
 	if ownRoot {
@@ -171,8 +178,12 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			return fmt.Errorf("load seccomp filter: %w", err)
 		}
 	}
-	if err := security.Finalize(s.Process.User, s.Process.Capabilities, s.Process.NoNewPrivileges); err != nil {
-		return err
+	// Without maps there is no identity to switch to and no capability to
+	// drop: the process already is nobody, with none.
+	if !cfg.Unmapped {
+		if err := security.Finalize(s.Process.User, s.Process.Capabilities, s.Process.NoNewPrivileges); err != nil {
+			return err
+		}
 	}
 	if err := sendMsg(sync, syncMsg{Type: "ready"}, -1); err != nil {
 		return fmt.Errorf("tell the parent we are ready: %w", err)

@@ -14,10 +14,11 @@ import (
 	"github.com/stepbox/stepbox/internal/hint"
 )
 
-// Validate checks a description before anything is made, so that a mistake
-// costs one clear line and leaves nothing behind.
-// hostRoot says the container keeps the host's tree (Options.HostRoot).
-func Validate(s *specs.Spec, bundle string, hostRoot bool) error {
+// Validate checks a description, with the options it will run with, before
+// anything is made, so that a mistake costs one clear line and leaves nothing
+// behind.
+func Validate(s *specs.Spec, o Options) error {
+	bundle := o.Bundle
 	if s == nil {
 		return invalidf("no description")
 	}
@@ -56,7 +57,7 @@ func Validate(s *specs.Spec, bundle string, hostRoot bool) error {
 		}
 	}
 	userns := seen[specs.UserNamespace]
-	if userns && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
+	if userns && !o.UnmappedUserNS && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
 		return invalidf("a user namespace needs uid and gid mappings")
 	}
 	if !userns && (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) {
@@ -73,7 +74,7 @@ func Validate(s *specs.Spec, bundle string, hostRoot bool) error {
 			return invalidf("time offset for clock %q: only monotonic and boottime can be offset (time_namespaces(7))", clock)
 		}
 	}
-	if seen[specs.MountNamespace] && !hostRoot {
+	if seen[specs.MountNamespace] && !o.HostRoot {
 		root := AbsRoot(s, bundle)
 		if root == "" {
 			return invalidf("no root filesystem")

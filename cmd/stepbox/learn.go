@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stepbox/stepbox/internal/hint"
+	"github.com/stepbox/stepbox/internal/i18n"
+	"github.com/stepbox/stepbox/internal/ui"
+	"github.com/stepbox/stepbox/lessons"
+	"github.com/stepbox/stepbox/sandbox"
+)
+
+func init() {
+	register(newLessonsCmd)
+	register(newLearnCmd)
+	register(newTourCmd)
+	register(newAgentCmd)
+}
+
+type learnOptions struct {
+	auto    bool
+	delay   time.Duration
+	from    int
+	json    bool
+	without string
+	rootfs  string
+}
+
+func (o *learnOptions) flags(cmd *cobra.Command, single bool) {
+	f := cmd.Flags()
+	f.BoolVar(&o.auto, "auto", false, "run every step without waiting for a key")
+	f.DurationVar(&o.delay, "delay", 0, "pause after each step (implies --auto), e.g. 3s for a projector")
+	f.BoolVar(&o.json, "json", false, "print a JSON transcript of every step instead of the lesson (implies --auto)")
+	f.StringVar(&o.rootfs, "rootfs", "", "root filesystem for the lessons (default: the built-in one)")
+	if single {
+		f.IntVar(&o.from, "from", 1, "start at this step; the steps before it are applied silently")
+		f.StringVar(&o.without, "without", "", "run the lesson's failure demo: leave this feature out and see what breaks")
+	}
+}
+
+func newLessonsCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "lessons",
+		Short: "List the course",
+		Long: `List the lessons of the course in order, with what each one shows and
+whether you have done it.
+
+코스의 레슨을 순서대로 보여 줍니다. 각 레슨이 무엇을 보여 주는지, 이미 끝냈는지도 함께 표시합니다.`,
+		Example: "  stepbox lessons\n  stepbox lessons --lang ko",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lang, _ := g.Lang()
+			prog, _ := lessons.LoadProgress()
+			if asJSON {
+				type row struct {
+					Number  int    `json:"number"`
+					ID      string `json:"id"`
+					Title   string `json:"title"`
+					Summary string `json:"summary"`
+					Demo    string `json:"without"`
+					Done    bool   `json:"done"`
+				}
+				var rows []row
+				for i, l := range lessons.Catalogue() {
+					_, done := prog.Done[l.ID]
+					rows = append(rows, row{i, l.ID, l.Title.In(lang), l.Summary.In(lang), l.Demo.Feature, done})
+				}
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			st := g.Style()
+			t := ui.Table{Header: []string{"#", "ID", i18n.T("LESSON", "레슨").In(lang), i18n.T("DONE", "완료").In(lang)}, MaxWidth: 80, Shrink: []int{2}, Style: st}
+			for i, l := range lessons.Catalogue() {
+				done := ""
+				if _, ok := prog.Done[l.ID]; ok {
+					done = st.Good("✓")
+				}
+				t.Add(strconv.Itoa(i), l.ID, l.Title.In(lang), done)
+				t.Add("", "", st.Faint(l.Summary.In(lang)), "")
+			}
+			if err := t.Render(g.stdout); err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, "\n"+i18n.T("Run one with 'stepbox learn N', or all with 'stepbox tour'.",
+				"'stepbox learn N'으로 하나를, 'stepbox tour'로 전체를 실행하세요.").In(lang))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newLearnCmd(g *globals) *cobra.Command {
+	o := &learnOptions{}
+	cmd := &cobra.Command{
+		Use:   "learn LESSON",
+		Short: "Run one lesson, step by step",
+		Long: `Run one lesson (by number or id, see 'stepbox lessons'). Each step explains what
+the kernel does, shows the system call and the command you could type, does it
+for real, and shows the evidence from the host and from inside.
+
+Keys after each step: Enter next, s a shell inside the container as it stands,
+r repeat, q quit. Everything the lesson made is removed on every way out.
+
+레슨 하나를 단계별로 실행합니다. 단계가 끝날 때마다 Enter는 다음, s는 컨테이너 안 셸,
+r은 다시, q는 끝내기입니다.`,
+		Example: `  stepbox learn uts
+  stepbox learn 2 --lang ko
+  stepbox learn uts --without uts      # the failure demo
+  stepbox learn mount --auto --delay 3s
+  stepbox learn pid --json > pid.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, l, err := lessons.Find(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			if o.without != "" && l.Demo.Feature != o.without {
+				return usagef("lesson %s has no demo without %q: use --without %s", l.ID, o.without, l.Demo.Feature)
+			}
+			if o.without != "" && !lessons.InDemoNamespace() {
+				return runDemo(g, cmd.Context())
+			}
+			return runLessons(cmd.Context(), g, o, []int{n})
+		},
+	}
+	o.flags(cmd, true)
+	return cmd
+}
+
+func newTourCmd(g *globals) *cobra.Command {
+	o := &learnOptions{}
+	cmd := &cobra.Command{
+		Use:   "tour",
+		Short: "Run the whole course, ending with a full container checked by verify",
+		Long: `Run every lesson in order, from a plain process to a full container, and end
+by checking the final container with the inspector (every namespace isolated).
+
+코스 전체를 순서대로 실행하고, 마지막 컨테이너를 검사기로 확인합니다.`,
+		Example: "  stepbox tour\n  stepbox tour --auto\n  stepbox tour --lang ko --delay 2s",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var all []int
+			for i := range lessons.Catalogue() {
+				all = append(all, i)
+			}
+			return runLessons(cmd.Context(), g, o, all)
+		},
+	}
+	o.flags(cmd, false)
+	return cmd
+}
+
+// runDemo re-runs this very command line inside a throwaway namespace.
+func runDemo(g *globals, ctx context.Context) error {
+	in, _ := g.stdin.(*os.File)
+	out, _ := g.stdout.(*os.File)
+	errf, _ := g.stderr.(*os.File)
+	if in == nil || out == nil || errf == nil {
+		return errors.New("a failure demo needs real standard streams")
+	}
+	code, err := lessons.RunInThrowawayNamespace(sandbox.DefaultPaths(g.StateRoot()), os.Args[1:], in, out, errf)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return withCode(code, nil)
+	}
+	return nil
+}
+
+func runLessons(ctx context.Context, g *globals, o *learnOptions, which []int) error {
+	lang, err := g.Lang()
+	if err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return hint.With(errors.New("the lessons make real namespaces, mounts and cgroups and need root"), "run it with sudo")
+	}
+	paths := sandbox.DefaultPaths(g.StateRoot())
+	root := o.rootfs
+	if root == "" {
+		if root, err = defaultRootfs(g, paths); err != nil {
+			return err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	in, _ := g.stdin.(*os.File)
+	r := &lessons.Runner{
+		Lang: lang, Style: g.Style(), Out: g.stdout, In: in,
+		Auto: o.auto || o.delay > 0 || o.json, Delay: o.delay, From: o.from,
+		Without: o.without, Quiet: o.json,
+		Lab: lessons.LabConfig{Paths: paths, Rootfs: root, Self: self},
+	}
+	prog, _ := lessons.LoadProgress()
+	var results []*lessons.Result
+	failed := false
+	all := lessons.Catalogue()
+	for _, n := range which {
+		r.Number = n
+		res, err := r.Run(ctx, all[n])
+		if res != nil {
+			results = append(results, res)
+		}
+		if errors.Is(err, lessons.ErrQuit) || ctx.Err() != nil {
+			if !o.json {
+				fmt.Fprintln(g.stdout, g.Style().Note(i18n.T("Stopped. Everything the lesson made is removed.", "중단했습니다. 레슨이 만든 것은 모두 지웠습니다.").In(lang)))
+			}
+			return withCode(130, nil)
+		}
+		if err != nil {
+			if o.json {
+				writeTranscript(g, results)
+			}
+			return err
+		}
+		if res.Passed && o.without == "" {
+			_ = prog.MarkDone(all[n].ID)
+		}
+		failed = failed || !res.Passed
+	}
+	if o.json {
+		if err := writeTranscript(g, results); err != nil {
+			return err
+		}
+	}
+	if failed {
+		return withCode(exitFindings, nil)
+	}
+	return nil
+}
+
+func writeTranscript(g *globals, results []*lessons.Result) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"schema_version": 1, "tool_version": version, "lessons": results})
+}
+
+func newAgentCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:    "agent",
+		Short:  "Answer a lesson runner from inside a container (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lessons.RunAgent(g.stdin, g.stdout)
+		},
+	}
+}

@@ -1,0 +1,337 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/stepbox/stepbox/internal/hint"
+	"github.com/stepbox/stepbox/sandbox"
+)
+
+// Docker's exit codes for a run that did not get as far as the payload.
+const (
+	exitRunFailed  = 125 // stepbox itself failed
+	exitCannotExec = 126
+	exitNotFound   = 127
+)
+
+type runOptions struct {
+	rootfs   string
+	name     string
+	hostname string
+	env      []string
+	workdir  string
+	user     string
+	readOnly bool
+	ns       string
+	userns   bool
+	stdin    bool
+	tty      bool
+	rm       bool
+	volumes  []string
+	init     bool
+}
+
+func init() { register(newRunCmd) }
+
+func newRunCmd(g *globals) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- COMMAND [ARG...]",
+		Short: "Run a command in a new container",
+		Long: `Run a command in a new, fully isolated container, in the foreground.
+
+Without --rootfs the built-in root filesystem is used (built on first use,
+see 'stepbox rootfs'). Every namespace but the user namespace is on; --ns picks
+them one by one and --userns adds the user namespace, mapping root inside to an
+unprivileged range on the host. A small init runs as PID 1 (docker's --init) so
+that Ctrl-C stops programs like sleep; --init=false makes your command PID 1.
+
+The exit code is the command's own, or 125 when stepbox failed, 126 when the
+command cannot be executed and 127 when it is not found, as with docker.
+
+새 컨테이너에서 명령을 실행합니다. --rootfs를 주지 않으면 내장 루트 파일 시스템을 씁니다.`,
+		Example: `  stepbox run -- sh -c 'hostname; ps'
+  stepbox run -it --rm -- sh
+  stepbox run --ns uts,pid --hostname lab -- hostname
+  stepbox run --userns -v /tmp/data:/data -- touch /data/x
+  stepbox run --rootfs ./busybox-root --read-only -w /tmp -- ls`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(g, o, args)
+		},
+	}
+	// docker exits 125 for a bad flag too.
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitRunFailed, err) })
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.StringVar(&o.rootfs, "rootfs", "", "root filesystem directory (default: the built-in one)")
+	f.StringVar(&o.name, "name", "", "container name (default: a random id)")
+	f.StringVar(&o.hostname, "hostname", "", "hostname inside (default: the container's name)")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable, KEY=VALUE (KEY alone copies it from here)")
+	f.StringVarP(&o.workdir, "workdir", "w", "/", "working directory inside")
+	f.StringVarP(&o.user, "user", "u", "", "user inside: UID[:GID] or NAME[:GROUP]")
+	f.BoolVar(&o.readOnly, "read-only", false, "mount the root filesystem read-only")
+	f.StringVar(&o.ns, "ns", "uts,pid,mnt,ipc,net,cgroup,time", "namespaces to create: uts,pid,mnt,ipc,net,user,cgroup,time, all or none")
+	f.BoolVar(&o.userns, "userns", false, "add a user namespace (root inside is unprivileged outside)")
+	f.BoolVarP(&o.stdin, "interactive", "i", false, "keep standard input open")
+	f.BoolVarP(&o.tty, "tty", "t", false, "give the command a terminal")
+	f.BoolVar(&o.rm, "rm", false, "remove the container when it exits")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
+	f.BoolVar(&o.init, "init", true, "run a minimal init as PID 1 that forwards signals and reaps orphans")
+	return cmd
+}
+
+// runFailed marks an error as stepbox's own (exit 125), unless it already
+// carries a code.
+func runFailed(err error) error {
+	if err == nil {
+		return nil
+	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return err
+	}
+	switch {
+	case errors.Is(err, sandbox.ErrNotFound):
+		return withCode(exitNotFound, err)
+	case errors.Is(err, sandbox.ErrCannotExecute):
+		return withCode(exitCannotExec, err)
+	}
+	return withCode(exitRunFailed, err)
+}
+
+func runRun(g *globals, o *runOptions, args []string) error {
+	paths := sandbox.DefaultPaths(g.StateRoot())
+	spec, err := o.spec(g, paths, args)
+	if err != nil {
+		return runFailed(err)
+	}
+	id := o.name
+	if id == "" {
+		id = sandbox.NewID()
+	}
+	if sandbox.HasNamespace(spec, specs.UTSNamespace) && spec.Hostname == "" {
+		spec.Hostname = id
+	}
+	spec.Process.Env = append(spec.Process.Env, "HOSTNAME="+spec.Hostname)
+	opts := sandbox.Options{Init: o.init, Stdout: g.stdout, Stderr: g.stderr}
+	if o.stdin {
+		opts.Stdin = g.stdin
+	}
+	c, err := sandbox.Create(paths, id, spec, opts)
+	if err != nil {
+		return runFailed(err)
+	}
+	code, err := foreground(g, c, o)
+	if o.rm {
+		if derr := c.Delete(true); derr != nil && err == nil {
+			err = derr
+		}
+	} else if cerr := c.Cleanup(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return runFailed(err)
+	}
+	if code != 0 {
+		return withCode(code, nil)
+	}
+	return nil
+}
+
+// foreground starts the container and stays with it: the terminal, signals,
+// the exit code.
+func foreground(g *globals, c *sandbox.Container, o *runOptions) (int, error) {
+	sigs := make(chan os.Signal, 8)
+	// Signals that mean "stop" or that a program may handle itself pass
+	// through to the container (docker's --sig-proxy).
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+
+	var copied chan struct{}
+	if con := c.Console(); con != nil {
+		restore := rawTerminal(g.stdin)
+		defer restore()
+		resize(con, g.stdout)
+		if o.stdin {
+			go io.Copy(con, g.stdin)
+		}
+		copied = make(chan struct{})
+		go func() { io.Copy(g.stdout, con); close(copied) }()
+	}
+	if err := c.Start(); err != nil {
+		return 0, err
+	}
+	done := make(chan int, 1)
+	go func() { code, _ := c.Wait(); done <- code }()
+	interrupts := 0
+	for {
+		select {
+		case code := <-done:
+			if copied != nil {
+				// The copy ends when the last holder of the pty's slave
+				// closes it; do not hang if something kept it open.
+				select {
+				case <-copied:
+				case <-time.After(time.Second):
+				}
+			}
+			return code, nil
+		case sig := <-sigs:
+			if sig == syscall.SIGWINCH {
+				if con := c.Console(); con != nil {
+					resize(con, g.stdout)
+				}
+				continue
+			}
+			if sig == syscall.SIGINT {
+				interrupts++
+				if interrupts >= 3 {
+					fmt.Fprintln(g.stderr, "stepbox: third interrupt, killing the container")
+					_ = c.Signal(syscall.SIGKILL)
+					continue
+				}
+			}
+			_ = c.Signal(sig.(syscall.Signal))
+		}
+	}
+}
+
+func rawTerminal(in io.Reader) func() {
+	f, ok := in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	st, err := term.MakeRaw(int(f.Fd()))
+	if err != nil {
+		return func() {}
+	}
+	return func() { _ = term.Restore(int(f.Fd()), st) }
+}
+
+// resize gives the container's terminal the size of ours (TIOCSWINSZ), which
+// sends SIGWINCH to its foreground process group.
+func resize(con *os.File, out io.Writer) {
+	f, ok := out.(*os.File)
+	if !ok {
+		return
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return
+	}
+	_ = unix.IoctlSetWinsize(int(con.Fd()), unix.TIOCSWINSZ, ws)
+}
+
+// spec turns the flags into the container's description.
+func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*specs.Spec, error) {
+	root := o.rootfs
+	if root == "" {
+		var err error
+		if root, err = defaultRootfs(g, paths); err != nil {
+			return nil, err
+		}
+	} else if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	spec := sandbox.DefaultSpec(root, args...)
+	nss, err := sandbox.ParseNamespaceList(o.ns)
+	if err != nil {
+		return nil, hint.With(err, "--ns takes a comma-separated list, e.g. uts,pid,mnt")
+	}
+	if o.userns {
+		nss = append(nss, specs.UserNamespace)
+	}
+	sandbox.SetNamespaces(spec, nss)
+	spec.Hostname = o.hostname
+	spec.Root.Readonly = o.readOnly
+	spec.Process.Terminal = o.tty
+	if !o.tty {
+		spec.Process.Env = removeEnv(spec.Process.Env, "TERM")
+	}
+	spec.Process.Cwd = o.workdir
+	if !filepath.IsAbs(o.workdir) {
+		return nil, hint.With(fmt.Errorf("working directory %q is not absolute", o.workdir), "-w takes an absolute path inside the container")
+	}
+	home := "/root"
+	if o.user != "" {
+		u, h, err := sandbox.ResolveUser(root, o.user)
+		if err != nil {
+			return nil, err
+		}
+		spec.Process.User, home = u, h
+	}
+	spec.Process.Env = append(spec.Process.Env, "HOME="+home)
+	for _, e := range o.env {
+		k, v, ok := strings.Cut(e, "=")
+		if k == "" {
+			return nil, hint.With(fmt.Errorf("invalid environment variable %q", e), "-e takes KEY=VALUE")
+		}
+		if !ok {
+			hv, set := os.LookupEnv(k)
+			if !set {
+				continue // docker drops a KEY that is not set here
+			}
+			v = hv
+		}
+		spec.Process.Env = append(removeEnv(spec.Process.Env, k), k+"="+v)
+	}
+	for _, v := range o.volumes {
+		src, dst, ro, err := parseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		sandbox.AddBind(spec, src, dst, ro)
+	}
+	return spec, nil
+}
+
+func removeEnv(env []string, key string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// parseVolume reads -v HOST:CONTAINER[:ro|rw]. Named volumes are docker's,
+// not ours: the host side must be an absolute path.
+func parseVolume(v string) (src, dst string, ro bool, err error) {
+	parts := strings.Split(v, ":")
+	bad := func(why string) error {
+		return hint.With(fmt.Errorf("invalid volume %q: %s", v, why), "-v takes HOST:CONTAINER[:ro], both absolute paths")
+	}
+	if len(parts) < 2 || len(parts) > 3 {
+		return "", "", false, bad("want HOST:CONTAINER[:ro]")
+	}
+	src, dst = parts[0], parts[1]
+	if !filepath.IsAbs(src) || !filepath.IsAbs(dst) {
+		return "", "", false, bad("paths must be absolute")
+	}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			ro = true
+		case "rw":
+		default:
+			return "", "", false, bad("the mode must be ro or rw")
+		}
+	}
+	return filepath.Clean(src), filepath.Clean(dst), ro, nil
+}

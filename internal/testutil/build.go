@@ -1,0 +1,78 @@
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// BuildStepbox builds the stepbox binary, static as `make build` does, into
+// dir and returns its path. Tests that drive the command line or need
+// /bin/stepbox inside a root filesystem use it.
+func BuildStepbox(dir string) (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	module := filepath.Join(filepath.Dir(file), "..", "..")
+	out := filepath.Join(dir, "stepbox")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/stepbox")
+	cmd.Dir = module
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", &buildError{out: string(b), err: err}
+	}
+	return out, nil
+}
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string { return "go build ./cmd/stepbox: " + e.err.Error() + "\n" + e.out }
+
+// BusyboxRootfs makes a minimal root filesystem in dir from the host's static
+// busybox: every applet, /etc/passwd and /etc/group, /tmp, and the stepbox
+// binary as /bin/stepbox when given. Without busybox the test skips (or
+// fails under STEPBOX_TEST_ROOT=1); a dynamic busybox fails it.
+func BusyboxRootfs(t testing.TB, dir, stepbox string) {
+	t.Helper()
+	bb := RequiresCommand(t, "busybox")
+	if out, err := exec.Command("file", "-L", bb).Output(); err == nil && !strings.Contains(string(out), "statically linked") {
+		t.Fatalf("busybox at %s is not static", bb)
+	}
+	for _, d := range []string{"bin", "proc", "sys", "dev", "etc", "tmp", "root", "home"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
+	copyFile(t, bb, filepath.Join(dir, "bin/busybox"), 0o755)
+	list, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range strings.Fields(string(list)) {
+		if applet != "busybox" {
+			os.Symlink("busybox", filepath.Join(dir, "bin", applet))
+		}
+	}
+	if stepbox != "" {
+		copyFile(t, stepbox, filepath.Join(dir, "bin/stepbox"), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "etc/group"), []byte("root:x:0:\nnobody:x:65534:\n"), 0o644)
+}
+
+func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,168 @@
+package lessons
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/nsinspect"
+)
+
+// The agent is the lab container's payload: `stepbox agent`, answering
+// requests from the lesson runner on its standard input. Being inside every
+// namespace the container has, it can report what the container sees (its
+// own /proc) and run commands there. It exists because a Go program cannot
+// setns(2) into a user namespace (the runtime is multi-threaded), so the
+// runner cannot simply enter the container the way nsenter(1) does.
+
+// agentRequest is one line from the runner.
+type agentRequest struct {
+	Op      string `json:"op"`                // "hello", "snapshot", "sh", "shell"
+	Cmd     string `json:"cmd,omitempty"`     // for sh and shell
+	Timeout int    `json:"timeout,omitempty"` // seconds, for sh
+}
+
+// agentResponse is one line back.
+type agentResponse struct {
+	Version  string              `json:"version,omitempty"`
+	Pid      int                 `json:"pid,omitempty"`
+	Output   string              `json:"output,omitempty"`
+	Code     int                 `json:"code"`
+	Error    string              `json:"error,omitempty"`
+	Snapshot *nsinspect.Snapshot `json:"snapshot,omitempty"`
+}
+
+// agentProtocol changes whenever requests or responses change meaning; the
+// runner refuses an agent that speaks another.
+const agentProtocol = "stepbox-agent/1"
+
+// agentShellFD is the descriptor of the socket over which the agent hands the
+// runner the master side of an interactive shell's terminal.
+const agentShellFD = 3
+
+// RunAgent serves requests until its input closes. It is the body of the
+// hidden `stepbox agent` command.
+func RunAgent(in io.Reader, out io.Writer) error {
+	enc := json.NewEncoder(out)
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var req agentRequest
+		resp := agentResponse{}
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+			resp.Error = "bad request: " + err.Error()
+		} else {
+			resp = serve(req)
+		}
+		if err := enc.Encode(resp); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+func serve(req agentRequest) agentResponse {
+	switch req.Op {
+	case "hello":
+		return agentResponse{Version: agentProtocol, Pid: os.Getpid()}
+	case "snapshot":
+		s, err := nsinspect.Take(os.Getpid())
+		if err != nil {
+			return agentResponse{Error: err.Error()}
+		}
+		return agentResponse{Snapshot: &s, Pid: os.Getpid()}
+	case "sh":
+		return runShell(req.Cmd, req.Timeout)
+	case "shell":
+		if err := interactiveShell(req.Cmd); err != nil {
+			return agentResponse{Error: err.Error()}
+		}
+		return agentResponse{}
+	}
+	return agentResponse{Error: fmt.Sprintf("unknown request %q", req.Op)}
+}
+
+// runShell runs cmd with /bin/sh inside the container and returns what it
+// printed (stdout and stderr together, as a learner would see it).
+func runShell(cmd string, timeout int) agentResponse {
+	if timeout <= 0 {
+		timeout = 10
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout)*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
+	c.Env = os.Environ()
+	out, err := c.CombinedOutput()
+	resp := agentResponse{Output: string(out)}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		resp.Code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			resp.Code = 128 + int(ws.Signal())
+		}
+	case err != nil:
+		resp.Code, resp.Error = 127, err.Error()
+	}
+	if ctx.Err() != nil {
+		resp.Error = fmt.Sprintf("timed out after %ds", timeout)
+	}
+	return resp
+}
+
+// interactiveShell opens a terminal inside the container, starts a shell
+// on it and sends the terminal's master to the runner (SCM_RIGHTS over
+// descriptor 3); it returns when the shell exits.
+func interactiveShell(shell string) error {
+	if shell == "" {
+		shell = "/bin/sh"
+	}
+	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	defer unix.Close(master)
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetInt(master, unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("pty number: %w", err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open pty: %w", err)
+	}
+	defer slave.Close()
+	c := exec.Command(shell)
+	c.Stdin, c.Stdout, c.Stderr = slave, slave, slave
+	c.Env = append(os.Environ(), "PS1=[stepbox] \\w # ")
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", shell, err)
+	}
+	slave.Close()
+	if err := unix.Sendmsg(agentShellFD, []byte("pty"), unix.UnixRights(master), nil, 0); err != nil {
+		c.Process.Kill()
+		c.Wait()
+		return fmt.Errorf("send the terminal to the runner: %w", err)
+	}
+	unix.Close(master)
+	_ = c.Wait()
+	return nil
+}
+
+// isAgentArgs tells whether a container's process is the agent.
+func isAgentArgs(args []string) bool {
+	return len(args) == 2 && strings.HasSuffix(args[0], "stepbox") && args[1] == "agent"
+}

@@ -1,0 +1,179 @@
+package lessons
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stepbox/stepbox/internal/i18n"
+	"github.com/stepbox/stepbox/internal/testutil"
+	"github.com/stepbox/stepbox/internal/ui"
+	"github.com/stepbox/stepbox/sandbox"
+)
+
+var (
+	fixtureDir string // removed after the tests
+	stepboxBin string // the built command, also /bin/stepbox in the rootfs
+	rootfsPath string
+)
+
+func TestMain(m *testing.M) {
+	if sandbox.IsInit() {
+		sandbox.RunInit()
+	}
+	testutil.Main(m, func() {
+		if fixtureDir != "" {
+			os.RemoveAll(fixtureDir)
+		}
+	})
+}
+
+// fixture builds the stepbox binary and a busybox root filesystem holding it,
+// once per test binary.
+func fixture(t *testing.T) (bin, rootfs string) {
+	t.Helper()
+	testutil.RequiresRoot(t)
+	if stepboxBin != "" {
+		return stepboxBin, rootfsPath
+	}
+	dir, err := os.MkdirTemp("", "stepbox-lessons-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixtureDir = dir
+	os.Chmod(dir, 0o755)
+	bin, err = testutil.BuildStepbox(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs = filepath.Join(dir, "rootfs")
+	testutil.BusyboxRootfs(t, rootfs, bin)
+	stepboxBin, rootfsPath = bin, rootfs
+	return bin, rootfs
+}
+
+// Every text a learner reads exists in English and in Korean.
+func TestEveryTextInBothLanguages(t *testing.T) {
+	for _, l := range Catalogue() {
+		checkTexts(t, l.ID, reflect.ValueOf(*l))
+	}
+	for _, w := range []i18n.Text{wLesson, wStep, wPrompt, wDemo, wDemoNS} {
+		if m := w.Missing(); len(m) > 0 {
+			t.Errorf("runner text %q lacks %v", w.En, m)
+		}
+	}
+}
+
+func checkTexts(t *testing.T, where string, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		if txt, ok := v.Interface().(i18n.Text); ok {
+			if !txt.IsZero() && len(txt.Missing()) > 0 {
+				t.Errorf("%s: %q lacks %v", where, txt.En+txt.Ko, txt.Missing())
+			}
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				checkTexts(t, where+"."+v.Type().Field(i).Name, v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			checkTexts(t, where, v.Index(i))
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			checkTexts(t, where, v.Elem())
+		}
+	}
+}
+
+func TestCatalogueShape(t *testing.T) {
+	all := Catalogue()
+	if len(all) != len(catalogue) {
+		t.Fatalf("%d lessons registered, %d of them in courseOrder", len(catalogue), len(all))
+	}
+	for _, l := range all {
+		if len(l.Steps) < 3 {
+			t.Errorf("%s has %d steps, want at least 3", l.ID, len(l.Steps))
+		}
+		if l.Demo.Feature == "" || len(l.Demo.Fails) == 0 {
+			t.Errorf("%s has no failure demo", l.ID)
+		}
+		for i, s := range append(append([]Step{}, l.Steps...), l.Demo.Extra...) {
+			if len(s.Syscalls) == 0 || s.Expect.Check == nil || s.Title.IsZero() || s.Explain.IsZero() {
+				t.Errorf("%s step %d lacks a system call, an expectation, a title or an explanation", l.ID, i+1)
+			}
+		}
+	}
+}
+
+// Every lesson under --auto passes all its expectations, in both languages,
+// and its output fits 80 columns without colour.
+func TestLessonsPass(t *testing.T) {
+	bin, rootfs := fixture(t)
+	for i, l := range Catalogue() {
+		for _, lang := range i18n.Langs {
+			t.Run(l.ID+"/"+string(lang), func(t *testing.T) {
+				var out bytes.Buffer
+				r := &Runner{Lang: lang, Out: &out, Auto: true, Number: i,
+					Lab: LabConfig{Paths: sandbox.DefaultPaths(t.TempDir()), Rootfs: rootfs, Self: bin}}
+				res, err := r.Run(context.Background(), l)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out.String())
+				}
+				if !res.Passed {
+					t.Errorf("lesson did not pass:\n%s", out.String())
+				}
+				for _, line := range strings.Split(out.String(), "\n") {
+					if ui.Width(line) > 80 {
+						t.Errorf("line wider than 80 columns (%d): %q", ui.Width(line), line)
+					}
+				}
+			})
+		}
+	}
+}
+
+// Every --without demo shows the ✗ it should, and only there; it runs
+// through the command line, as the demo re-executes stepbox inside its
+// throwaway namespace.
+func TestDemosFailWhereTheyShould(t *testing.T) {
+	bin, rootfs := fixture(t)
+	host, _ := os.Hostname()
+	for _, l := range Catalogue() {
+		t.Run(l.ID, func(t *testing.T) {
+			cmd := exec.Command(bin, "learn", l.ID, "--without", l.Demo.Feature, "--json", "--rootfs", rootfs, "--root", t.TempDir())
+			cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			var tr struct {
+				Lessons []Result `json:"lessons"`
+			}
+			if err := json.Unmarshal(out, &tr); err != nil || len(tr.Lessons) != 1 {
+				t.Fatalf("transcript: %v\n%s", err, out)
+			}
+			res := tr.Lessons[0]
+			if !res.Passed {
+				t.Errorf("demo did not break what it should")
+			}
+			for _, s := range res.Steps {
+				if s.OK == s.ShouldFail {
+					t.Errorf("step %d %q: ok=%v, should fail=%v", s.Number, s.Title, s.OK, s.ShouldFail)
+				}
+			}
+		})
+	}
+	if now, _ := os.Hostname(); now != host {
+		t.Fatalf("a demo renamed the real host: %q -> %q", host, now)
+	}
+}
