@@ -84,7 +84,10 @@ func ActionString(r uint32) string {
 	case unix.SECCOMP_RET_ALLOW:
 		return "ALLOW"
 	case unix.SECCOMP_RET_ERRNO:
-		return "ERRNO(" + unix.ErrnoName(unix.Errno(data)) + ")"
+		if n := unix.ErrnoName(unix.Errno(data)); n != "" {
+			return "ERRNO(" + n + ")"
+		}
+		return fmt.Sprintf("ERRNO(%d)", data)
 	case unix.SECCOMP_RET_KILL_PROCESS:
 		return "KILL_PROCESS"
 	case unix.SECCOMP_RET_KILL_THREAD:
@@ -134,9 +137,10 @@ const maxInstructions = 4096
 //     rules, tests the rules in profile order, the first that matches
 //     deciding; then the call's unconditional rule, else the default.
 //
-// Every number comparison happens before any argument is loaded, and after
-// an argument is loaded the program only returns: the accumulator never
-// holds an argument where a number is expected. (github.com/elastic/
+// Every number comparison happens before any argument is loaded; once an
+// argument is loaded, the program compares arguments and returns, and never
+// again compares the accumulator with a call number, so there is no number
+// to reload after a failed argument test. (github.com/elastic/
 // go-seccomp-bpf gets this wrong: after a failed argument test it goes on
 // comparing the argument with call numbers.)
 //
