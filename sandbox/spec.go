@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stepbox/stepbox/sandbox/rootfs"
+	"github.com/stepbox/stepbox/sandbox/security"
 )
 
 // Namespaces lists the eight namespace types in the order the course teaches
@@ -80,10 +81,11 @@ func ShortName(t specs.LinuxNamespaceType) string {
 // the /etc/subuid convention (subuid(5)), so container root is nobody here.
 var DefaultIDMap = specs.LinuxIDMapping{ContainerID: 0, HostID: 100000, Size: 65536}
 
-// DefaultSpec returns the description `stepbox run` and the lessons start
-// from: every namespace but user, the docker-like mounts, runc's masked and
-// read-only paths, and args as the process. Lessons change it one feature at
-// a time with the helpers below.
+// DefaultSpec returns the description `stepbox run` starts from, docker's
+// defaults for a container that is not privileged: every namespace but user,
+// the docker-like mounts, the masked and read-only paths, docker's
+// capabilities, no_new_privs and docker's seccomp profile, and args as the
+// process. Lessons change it one feature at a time with the helpers below.
 func DefaultSpec(root string, args ...string) *specs.Spec {
 	s := &specs.Spec{
 		Version: specs.Version,
@@ -96,7 +98,7 @@ func DefaultSpec(root string, args ...string) *specs.Spec {
 			},
 			Cwd:          "/",
 			User:         specs.User{UID: 0, GID: 0},
-			Capabilities: capabilitySet(DefaultCapabilities),
+			Capabilities: security.SpecCapabilities(security.DefaultCapabilities()),
 			Rlimits: []specs.POSIXRlimit{
 				// A hard limit the host allows (host-facts.md: nofile 20000).
 				{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},
@@ -115,30 +117,28 @@ func DefaultSpec(root string, args ...string) *specs.Spec {
 			SetNamespace(s, ns.Type, true)
 		}
 	}
+	// The embedded profile is data known to compile; an error here would be
+	// a broken build, caught by the tests.
+	_ = SetDefaultSeccomp(s)
 	return s
-}
-
-// DefaultCapabilities is docker's set for a container that is not privileged
-// (moby oci/caps/defaults.go).
-var DefaultCapabilities = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-}
-
-func capabilitySet(caps []string) *specs.LinuxCapabilities {
-	c := slices.Clone(caps)
-	return &specs.LinuxCapabilities{
-		Bounding:  c,
-		Effective: slices.Clone(c),
-		Permitted: slices.Clone(c),
-	}
 }
 
 // SetCapabilities gives the process caps in its bounding, effective and
 // permitted sets, as docker does for root; ambient and inheritable stay empty.
 func SetCapabilities(s *specs.Spec, caps []string) {
-	s.Process.Capabilities = capabilitySet(caps)
+	s.Process.Capabilities = security.SpecCapabilities(caps)
+}
+
+// SetDefaultSeccomp gives the process docker's default seccomp profile, as it
+// stands for the process's capabilities (moby adds rules for some, such as
+// CAP_SYS_ADMIN); call it again after changing them.
+func SetDefaultSeccomp(s *specs.Spec) error {
+	p, err := security.DefaultProfile(s)
+	if err != nil {
+		return err
+	}
+	s.Linux.Seccomp = p
+	return nil
 }
 
 // HasNamespace reports whether s asks for a new (or joined) namespace of type t.

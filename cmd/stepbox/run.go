@@ -18,6 +18,8 @@ import (
 
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox"
+	"github.com/stepbox/stepbox/sandbox/cgroups"
+	"github.com/stepbox/stepbox/sandbox/security"
 )
 
 // Docker's exit codes for a run that did not get as far as the payload.
@@ -42,6 +44,12 @@ type runOptions struct {
 	rm       bool
 	volumes  []string
 	init     bool
+
+	resources   cgroups.Flags
+	capAdd      []string
+	capDrop     []string
+	securityOpt []string
+	privileged  bool
 }
 
 func init() { register(newRunCmd) }
@@ -67,7 +75,9 @@ command cannot be executed and 127 when it is not found, as with docker.
   stepbox run -it --rm -- sh
   stepbox run --ns uts,pid --hostname lab -- hostname
   stepbox run --userns -v /tmp/data:/data -- touch /data/x
-  stepbox run --rootfs ./busybox-root --read-only -w /tmp -- ls`,
+  stepbox run --rootfs ./busybox-root --read-only -w /tmp -- ls
+  stepbox run --memory 64m --cpus 0.5 --pids-limit 100 -- sh
+  stepbox run --cap-drop ALL --cap-add NET_BIND_SERVICE -- sh`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(g, o, args)
@@ -91,6 +101,18 @@ command cannot be executed and 127 when it is not found, as with docker.
 	f.BoolVar(&o.rm, "rm", false, "remove the container when it exits")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
 	f.BoolVar(&o.init, "init", true, "run a minimal init as PID 1 that forwards signals and reaps orphans")
+	f.StringVarP(&o.resources.Memory, "memory", "m", "", "memory limit, e.g. 64m")
+	f.StringVar(&o.resources.MemorySwap, "memory-swap", "", "memory plus swap, e.g. 128m; -1 for unlimited swap")
+	f.StringVar(&o.resources.MemoryReservation, "memory-reservation", "", "memory soft limit, e.g. 32m")
+	f.StringVar(&o.resources.CPUs, "cpus", "", "number of CPUs, e.g. 0.5")
+	f.Int64VarP(&o.resources.CPUShares, "cpu-shares", "c", 0, "relative CPU weight (1024 is the default)")
+	f.StringVar(&o.resources.CPUsetCPUs, "cpuset-cpus", "", "CPUs the container may use, e.g. 0-1")
+	f.StringVar(&o.resources.CPUsetMems, "cpuset-mems", "", "memory nodes the container may use, e.g. 0")
+	f.Int64Var(&o.resources.PidsLimit, "pids-limit", 0, "most processes at once (-1 for unlimited)")
+	f.StringArrayVar(&o.capAdd, "cap-add", nil, "add a capability (or ALL)")
+	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a capability (or ALL)")
+	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
+	f.BoolVar(&o.privileged, "privileged", false, "every capability, no seccomp filter, nothing masked in /proc (dangerous)")
 	return cmd
 }
 
@@ -297,7 +319,100 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 		}
 		sandbox.AddBind(spec, src, dst, ro)
 	}
+	r, err := o.resources.Resources()
+	if err != nil {
+		return nil, err
+	}
+	spec.Linux.Resources = r
+	if err := o.security(g, spec); err != nil {
+		return nil, err
+	}
 	return spec, nil
+}
+
+// security applies --privileged, --cap-add, --cap-drop and --security-opt
+// with docker's meaning.
+func (o *runOptions) security(g *globals, spec *specs.Spec) error {
+	caps := security.DefaultCapabilities()
+	if o.privileged {
+		// setuid tools (sudo, ping on old images) are expected to work in a
+		// privileged container; --security-opt can still turn it back on.
+		caps, spec.Process.NoNewPrivileges = security.AllCapabilities(), false
+	}
+	caps, err := security.Merge(caps, o.capAdd, o.capDrop)
+	if err != nil {
+		return hint.With(err, "see capabilities(7) for the names, e.g. --cap-add NET_ADMIN")
+	}
+	sandbox.SetCapabilities(spec, caps)
+	seccomp := "default"
+	for _, opt := range o.securityOpt {
+		k, v, hasValue := strings.Cut(opt, "=")
+		if !hasValue {
+			k, v, hasValue = strings.Cut(opt, ":") // docker's older form
+		}
+		switch k {
+		case "no-new-privileges":
+			switch v {
+			case "", "true":
+				spec.Process.NoNewPrivileges = true
+			case "false":
+				spec.Process.NoNewPrivileges = false
+			default:
+				return fmt.Errorf("--security-opt %s: use no-new-privileges=true or false", opt)
+			}
+		case "seccomp":
+			if !hasValue || v == "" {
+				return fmt.Errorf("--security-opt %s: use seccomp=unconfined or seccomp=PROFILE.json", opt)
+			}
+			seccomp = v
+		case "apparmor", "label":
+			return hint.With(fmt.Errorf("--security-opt %s: stepbox does not drive %s", opt, k), "only no-new-privileges and seccomp are supported")
+		default:
+			return hint.With(fmt.Errorf("unknown --security-opt %q", opt), "use no-new-privileges[=true|false] or seccomp=unconfined|PROFILE.json")
+		}
+	}
+	if o.privileged {
+		// docker --privileged: nothing masked, /proc/sys and /sys writable
+		// by the container's root, no seccomp unless a profile is named.
+		fmt.Fprintln(g.stderr, "stepbox: warning: --privileged gives the container every capability, no seccomp filter and an unmasked /proc: root inside can take over the host")
+		spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil
+		for i, m := range spec.Mounts {
+			if m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
+				spec.Mounts[i].Options = removeOpt(m.Options, "ro")
+			}
+		}
+		if seccomp == "default" {
+			seccomp = "unconfined"
+		}
+	}
+	switch seccomp {
+	case "unconfined":
+		spec.Linux.Seccomp = nil
+	case "default":
+		// The profile depends on the capabilities: build it after them.
+		return sandbox.SetDefaultSeccomp(spec)
+	default:
+		b, err := os.ReadFile(seccomp)
+		if err != nil {
+			return hint.With(fmt.Errorf("seccomp profile: %w", err), "--security-opt seccomp= takes unconfined or a docker profile JSON file")
+		}
+		p, err := security.LoadProfile(b, spec)
+		if err != nil {
+			return hint.With(fmt.Errorf("seccomp profile %s: %w", seccomp, err), "it must be in docker's seccomp profile format")
+		}
+		spec.Linux.Seccomp = p
+	}
+	return nil
+}
+
+func removeOpt(opts []string, o string) []string {
+	out := opts[:0:0]
+	for _, x := range opts {
+		if x != o {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func removeEnv(env []string, key string) []string {
