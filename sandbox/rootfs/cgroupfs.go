@@ -1,15 +1,12 @@
 package rootfs
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"sort"
 	"strings"
 
-	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,26 +25,25 @@ type cgroupHierarchy struct {
 
 // readHostCgroups reads the host's cgroup layout from mountinfo and
 // /proc/self/cgroup text (proc(5), cgroups(7)).
-func readHostCgroups(mountinfoText, selfCgroup io.Reader) ([]cgroupHierarchy, error) {
-	mounts, err := mountinfo.GetMountsFromReader(mountinfoText, func(i *mountinfo.Info) (skip, stop bool) {
-		if i.FSType != "cgroup" && i.FSType != "cgroup2" {
-			return true, false
-		}
-		return i.Mountpoint != cgroupRoot && path.Dir(i.Mountpoint) != cgroupRoot, false
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
-	}
+func readHostCgroups(mountinfoText, selfCgroup []byte) ([]cgroupHierarchy, error) {
 	own, err := parseSelfCgroup(selfCgroup)
 	if err != nil {
 		return nil, err
 	}
 	// A later mount on the same mount point covers the earlier one.
 	byPoint := map[string]cgroupHierarchy{}
-	for _, m := range mounts {
-		h := cgroupHierarchy{Mountpoint: m.Mountpoint, Root: m.Root, Type: m.FSType}
-		if m.FSType == "cgroup" {
-			h.Options = v1Options(m.VFSOptions)
+	var order []string
+	for _, line := range strings.Split(string(mountinfoText), "\n") {
+		m, ok := parseMountinfoLine(line)
+		if !ok || (m.fstype != "cgroup" && m.fstype != "cgroup2") {
+			continue
+		}
+		if m.point != cgroupRoot && path.Dir(m.point) != cgroupRoot {
+			continue
+		}
+		h := cgroupHierarchy{Mountpoint: m.point, Root: m.root, Type: m.fstype}
+		if m.fstype == "cgroup" {
+			h.Options = v1Options(m.superOptions)
 			h.Own = own[v1Key(h.Options)]
 		} else {
 			h.Own = own[""]
@@ -55,31 +51,86 @@ func readHostCgroups(mountinfoText, selfCgroup io.Reader) ([]cgroupHierarchy, er
 		if h.Own == "" {
 			h.Own = "/"
 		}
-		byPoint[m.Mountpoint] = h
+		if _, seen := byPoint[m.point]; !seen {
+			order = append(order, m.point)
+		}
+		byPoint[m.point] = h
 	}
-	list := make([]cgroupHierarchy, 0, len(byPoint))
-	for _, h := range byPoint {
-		list = append(list, h)
+	sort.Strings(order)
+	list := make([]cgroupHierarchy, 0, len(order))
+	for _, p := range order {
+		list = append(list, byPoint[p])
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Mountpoint < list[j].Mountpoint })
 	return list, nil
+}
+
+// mountinfoLine is what we use of one line of /proc/PID/mountinfo.
+type mountinfoLine struct {
+	root, point, fstype, superOptions string
+}
+
+// parseMountinfoLine parses
+//
+//	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+//
+// (proc(5)): the optional fields end at the lone "-", and paths have space,
+// tab, newline and backslash escaped as octal.
+func parseMountinfoLine(line string) (mountinfoLine, bool) {
+	f := strings.Fields(line)
+	if len(f) < 10 {
+		return mountinfoLine{}, false
+	}
+	for i := 6; i+3 < len(f); i++ {
+		if f[i] == "-" {
+			return mountinfoLine{root: unescapeOctal(f[3]), point: unescapeOctal(f[4]), fstype: f[i+1], superOptions: f[i+3]}, true
+		}
+	}
+	return mountinfoLine{}, false
+}
+
+// unescapeOctal undoes the \NNN escapes of mountinfo paths.
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) && isOctal(s[i+1:i+4]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if s[i] < '0' || s[i] > '7' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseSelfCgroup maps each hierarchy's controller list ("cpu,cpuacct",
 // "name=systemd", "" for cgroup2) to this process's cgroup in it.
-func parseSelfCgroup(r io.Reader) (map[string]string, error) {
+func parseSelfCgroup(text []byte) (map[string]string, error) {
 	own := map[string]string{}
-	s := bufio.NewScanner(r)
-	for s.Scan() {
+	for _, line := range strings.Split(string(text), "\n") {
 		// hierarchy-ID:controller-list:cgroup-path (cgroups(7))
-		parts := strings.SplitN(s.Text(), ":", 3)
+		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
 			continue
 		}
 		own[v1Key(parts[1])] = parts[2]
 	}
-	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("read /proc/self/cgroup: %w", err)
+	if len(own) == 0 {
+		return nil, fmt.Errorf("/proc/self/cgroup lists no cgroup")
 	}
 	return own, nil
 }
@@ -189,76 +240,137 @@ func relCgroup(mountRoot, own string) string {
 
 // mountCgroup gives the container its /sys/fs/cgroup (see planCgroups).
 func (s *setup) mountCgroup(m *mountPlan) error {
+	fail := func(err error) error {
+		return fmt.Errorf("mount cgroup on %s: %w", s.r.display(m.dest), err)
+	}
+	if s.o.CgroupNS {
+		// A pure cgroup v2 host needs one fresh cgroup2 mount, and
+		// statfs(2) tells that without reading the mount table.
+		var sfs unix.Statfs_t
+		if unix.Statfs(cgroupRoot, &sfs) == nil && sfs.Type == unix.CGROUP2_SUPER_MAGIC {
+			v2 := &mountPlan{Mount: m.Mount, dest: m.dest}
+			v2.Source, v2.Type, v2.opts.Flags = "cgroup2", "cgroup2", m.opts.Flags&^(unix.MS_BIND|unix.MS_REC)
+			return s.mountFresh(v2, v2.opts.Flags, "")
+		}
+	}
 	if s.cgroups == nil {
-		mi, err := os.Open("/proc/self/mountinfo")
+		host, err := readHostCgroupFiles()
 		if err != nil {
-			return fmt.Errorf("mount cgroup on %s: %w", s.r.display(m.dest), err)
-		}
-		defer mi.Close()
-		sc, err := os.Open("/proc/self/cgroup")
-		if err != nil {
-			return fmt.Errorf("mount cgroup on %s: %w", s.r.display(m.dest), err)
-		}
-		defer sc.Close()
-		host, err := readHostCgroups(mi, sc)
-		if err != nil {
-			return fmt.Errorf("mount cgroup on %s: %w", s.r.display(m.dest), err)
+			return fail(err)
 		}
 		s.cgroups = &host
 	}
 	steps, err := planCgroups(m.dest, *s.cgroups, s.o.CgroupNS)
 	if err != nil {
-		return fmt.Errorf("mount cgroup on %s: %w", s.r.display(m.dest), err)
+		return fail(err)
 	}
-	flags := m.opts.Flags &^ unix.MS_BIND &^ unix.MS_REC
-	var tmpfs *mountPlan
-	for _, st := range steps {
-		sub := mountPlan{Mount: m.Mount, dest: st.Dest}
-		sub.Source, sub.Type = st.Kind, st.Kind
-		sub.opts.Flags = flags
-		var err error
-		switch st.Kind {
-		case "tmpfs":
-			// Read-only only once the directories for the hierarchies
-			// are made in it.
-			tmpfs = &sub
-			err = s.mountFresh(&sub, flags&^unix.MS_RDONLY, st.Data)
-		case "cgroup", "cgroup2":
-			err = s.mountFresh(&sub, flags, st.Data)
-		case "bind":
-			sub.Source = st.Source
-			sub.opts.Flags |= unix.MS_BIND
-			err = s.mountBind(&sub)
-		case "symlink":
-			err = s.symlink(st.Source, st.Dest)
+	flags := m.opts.Flags &^ (unix.MS_BIND | unix.MS_REC)
+	sub := func(st cgroupStep) *mountPlan {
+		p := &mountPlan{Mount: m.Mount, dest: st.Dest}
+		p.Source, p.Type, p.opts.Flags = st.Kind, st.Kind, flags
+		if st.Kind == "bind" {
+			p.Source, p.opts.Flags = st.Source, flags|unix.MS_BIND
 		}
+		return p
+	}
+	if steps[0].Kind != "tmpfs" {
+		// A pure v2 host: one mount.
+		if steps[0].Kind == "bind" {
+			return s.mountBind(sub(steps[0]))
+		}
+		return s.mountFresh(sub(steps[0]), flags, steps[0].Data)
+	}
+	// A tmpfs with one directory per hierarchy. The tmpfs is new and
+	// empty, so its entries are made and opened by name relative to its
+	// root, with no lookup that a link could divert.
+	tmpfs := sub(steps[0])
+	if err := s.mountFresh(tmpfs, flags&^unix.MS_RDONLY, steps[0].Data); err != nil {
+		return err
+	}
+	dir, err := s.r.open(m.dest)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(dir)
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(dir, &sfs); err != nil || sfs.Type != unix.TMPFS_MAGIC {
+		return fail(fmt.Errorf("the tmpfs just mounted is not there (%v)", err))
+	}
+	for _, st := range steps[1:] {
+		name := path.Base(st.Dest)
+		if st.Kind == "symlink" {
+			if err := unix.Symlinkat(st.Source, dir, name); err != nil {
+				return fail(fmt.Errorf("symlink %s -> %s: %w", name, st.Source, err))
+			}
+			continue
+		}
+		if err := unix.Mkdirat(dir, name, 0o755); err != nil {
+			return fail(fmt.Errorf("mkdir %s: %w", name, err))
+		}
+		h, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fail(fmt.Errorf("open %s: %w", name, err))
+		}
+		p := sub(st)
+		if st.Kind == "bind" {
+			set, clear := p.opts.bindAttrs()
+			err = s.r.bindOn(h, p.dest, -1, p.Source, false, bindAttrs{set: set, clear: clear})
+		} else if err = unix.Mount(st.Kind, fdPath(h), st.Kind, flags, st.Data); err != nil {
+			// No need to check where it landed: nothing but us can reach
+			// this new tmpfs.
+			err = fmt.Errorf("mount %s on %s: %w", st.Kind, s.r.display(p.dest), err)
+		}
+		unix.Close(h)
 		if err != nil {
 			return err
 		}
 	}
-	if tmpfs != nil && flags&unix.MS_RDONLY != 0 {
-		h, err := s.r.open(tmpfs.dest)
-		if err != nil {
-			return fmt.Errorf("reopen %s: %w", s.r.display(tmpfs.dest), err)
-		}
-		defer h.Close()
-		if err := setAttr(h, unix.MOUNT_ATTR_RDONLY, 0, false); err != nil {
-			return fmt.Errorf("make %s read-only: %w", s.r.display(tmpfs.dest), err)
+	if flags&unix.MS_RDONLY != 0 {
+		if err := setAttr(dir, unix.MOUNT_ATTR_RDONLY, 0, false); err != nil {
+			return fail(fmt.Errorf("make the tmpfs read-only: %w", err))
 		}
 	}
 	return nil
 }
 
-// symlink makes the link p -> target inside the root; an existing entry is
-// left alone (a rootfs or an earlier mount may have made it).
-func (s *setup) symlink(target, p string) error {
-	dir, err := s.r.openDir(path.Dir(p))
+// readHostCgroupFiles reads the host's cgroup layout as this process sees it.
+func readHostCgroupFiles() ([]cgroupHierarchy, error) {
+	mi, err := readProcFile("/proc/self/mountinfo")
 	if err != nil {
-		return fmt.Errorf("symlink %s: %w", s.r.display(p), err)
+		return nil, err
 	}
-	defer dir.Close()
-	if err := unix.Symlinkat(target, int(dir.Fd()), path.Base(p)); err != nil && err != unix.EEXIST {
-		return fmt.Errorf("symlink %s -> %s: %w", s.r.display(p), target, err)
+	sc, err := readProcFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return readHostCgroups(mi, sc)
+}
+
+// readProcFile reads a /proc file with few read(2) calls: procfs makes the
+// text anew for every read, and os.ReadFile's small first reads cost a
+// mountinfo three times as much.
+func readProcFile(name string) ([]byte, error) {
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 32<<10)
+	n := 0
+	for {
+		if n == len(buf) {
+			buf = append(buf, make([]byte, len(buf))...)
+		}
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: name, Err: err}
+		}
+		if m == 0 {
+			return buf[:n], nil
+		}
+		n += m
+	}
 }

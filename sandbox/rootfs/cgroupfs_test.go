@@ -9,16 +9,14 @@ import (
 
 func readFixtureCgroups(t *testing.T, name string) []cgroupHierarchy {
 	t.Helper()
-	mi, err := os.Open("testdata/cgroup/" + name + ".mountinfo")
+	mi, err := os.ReadFile("testdata/cgroup/" + name + ".mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mi.Close()
-	sc, err := os.Open("testdata/cgroup/" + name + ".cgroup")
+	sc, err := os.ReadFile("testdata/cgroup/" + name + ".cgroup")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sc.Close()
 	h, err := readHostCgroups(mi, sc)
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +121,32 @@ func TestRelCgroup(t *testing.T) {
 	} {
 		if got := relCgroup(tc[0], tc[1]); got != tc[2] {
 			t.Errorf("relCgroup(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
+		}
+	}
+}
+
+func TestParseMountinfoLine(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want mountinfoLine
+		ok   bool
+	}{
+		{"36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue",
+			mountinfoLine{root: "/mnt1", point: "/mnt2", fstype: "ext3", superOptions: "rw,errors=continue"}, true},
+		{"36 35 98:0 / /a\\040b rw shared:3 master:1 propagate_from:2 - tmpfs tmpfs rw,mode=755",
+			mountinfoLine{root: "/", point: "/a b", fstype: "tmpfs", superOptions: "rw,mode=755"}, true},
+		// A "-" inside a path is not the separator: the separator comes
+		// after the sixth field.
+		{"40 31 0:37 / /sys/fs/cgroup/a-b rw,relatime - cgroup cgroup rw,name=a-b",
+			mountinfoLine{root: "/", point: "/sys/fs/cgroup/a-b", fstype: "cgroup", superOptions: "rw,name=a-b"}, true},
+		{"40 31 0:37 / /x\\134y\\011z rw - tmpfs none rw",
+			mountinfoLine{root: "/", point: "/x\\y\tz", fstype: "tmpfs", superOptions: "rw"}, true},
+		{"garbage", mountinfoLine{}, false},
+		{"1 2 3:4 / / rw no separator here at all x", mountinfoLine{}, false},
+	} {
+		got, ok := parseMountinfoLine(tc.line)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("parseMountinfoLine(%q) = %+v, %v; want %+v, %v", tc.line, got, ok, tc.want, tc.ok)
 		}
 	}
 }

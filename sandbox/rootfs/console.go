@@ -31,8 +31,8 @@ func BindConsole(peer int) error {
 	if err != nil {
 		return fmt.Errorf("bind console: %w", err)
 	}
-	defer h.Close()
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+	defer unix.Close(h)
+	if err := unix.Fstat(h, &st); err != nil {
 		return fmt.Errorf("bind console: %w", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {

@@ -21,7 +21,7 @@ func (s *setup) mountTmpfsCopyUp(m *mountPlan) error {
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	fail := func(err error) error {
 		return fmt.Errorf("mount tmpfs (tmpcopyup) on %s: %w", s.r.display(m.dest), err)
 	}
@@ -29,7 +29,7 @@ func (s *setup) mountTmpfsCopyUp(m *mountPlan) error {
 	if err != nil {
 		return fail(err)
 	}
-	defer mnt.Close()
+	defer unix.Close(mnt)
 	if err := copyTree(fdPath(h), fdPath(mnt)); err != nil {
 		return fail(err)
 	}
@@ -38,22 +38,22 @@ func (s *setup) mountTmpfsCopyUp(m *mountPlan) error {
 			return fail(err)
 		}
 	}
-	if err := unix.MoveMount(int(mnt.Fd()), "", int(h.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+	if err := unix.MoveMount(mnt, "", h, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fail(fmt.Errorf("move_mount: %w", err))
 	}
 	if at, ok := s.r.where(h); !ok {
 		_ = unix.Unmount(fdPath(h), unix.MNT_DETACH)
 		return fail(fmt.Errorf("the target moved out of the root (to %s)", at))
 	}
-	return s.after(m, h, 0, 0)
+	return s.after(m, h, m.recursiveAttrs())
 }
 
 // detachedTmpfs makes a tmpfs that is not attached anywhere yet, with the
 // per-mount flags of flags except read-only (set once it is filled).
-func detachedTmpfs(data string, flags uintptr) (*os.File, error) {
+func detachedTmpfs(data string, flags uintptr) (int, error) {
 	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("fsopen tmpfs: %w", err)
+		return -1, fmt.Errorf("fsopen tmpfs: %w", err)
 	}
 	defer unix.Close(fsfd)
 	for _, opt := range strings.Split(data, ",") {
@@ -67,11 +67,11 @@ func detachedTmpfs(data string, flags uintptr) (*os.File, error) {
 			err = unix.FsconfigSetFlag(fsfd, k)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("tmpfs option %s: %w", opt, err)
+			return -1, fmt.Errorf("tmpfs option %s: %w", opt, err)
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return nil, fmt.Errorf("create tmpfs: %w", err)
+		return -1, fmt.Errorf("create tmpfs: %w", err)
 	}
 	var attr int
 	for _, f := range attrFlags {
@@ -81,9 +81,9 @@ func detachedTmpfs(data string, flags uintptr) (*os.File, error) {
 	}
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attr)
 	if err != nil {
-		return nil, fmt.Errorf("fsmount tmpfs: %w", err)
+		return -1, fmt.Errorf("fsmount tmpfs: %w", err)
 	}
-	return os.NewFile(uintptr(mfd), "tmpfs"), nil
+	return mfd, nil
 }
 
 // copyTree copies the directories, regular files and symlinks under from

@@ -46,7 +46,7 @@ func (s *setup) makeDev() error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.r.display("/dev"), err)
 	}
-	defer dev.Close()
+	defer unix.Close(dev)
 	if at, ok := s.r.where(dev); !ok || at != "/dev" {
 		return fmt.Errorf("%s resolves to %s: refused", s.r.display("/dev"), at)
 	}
@@ -63,7 +63,7 @@ func (s *setup) makeDev() error {
 		}
 		d.Path = p
 		err = s.device(dir, d)
-		dir.Close()
+		unix.Close(dir)
 		if err != nil {
 			return err
 		}
@@ -74,17 +74,15 @@ func (s *setup) makeDev() error {
 		links = append(links, [2]string{"/dev/core", "/proc/kcore"})
 	}
 	for _, l := range links {
-		err := unix.Symlinkat(l[1], int(dev.Fd()), path.Base(l[0]))
+		err := unix.Symlinkat(l[1], dev, path.Base(l[0]))
 		if err != nil && err != unix.EEXIST {
 			return fmt.Errorf("symlink %s -> %s: %w", s.r.display(l[0]), l[1], err)
 		}
 	}
-	fd, err := unix.Openat(int(dev.Fd()), "console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o666)
+	// mknod(2) makes a regular file too, without opening it.
+	err = unix.Mknodat(dev, "console", unix.S_IFREG|0o666, 0)
 	if err != nil && err != unix.EEXIST {
 		return fmt.Errorf("make %s: %w", s.r.display("/dev/console"), err)
-	}
-	if err == nil {
-		unix.Close(fd)
 	}
 	return nil
 }
@@ -93,7 +91,7 @@ func (s *setup) makeDev() error {
 // user namespace mknod(2) is refused, so the host's node is bound onto an
 // empty file (as runc and crun do): the container gets the same device,
 // owned as on the host.
-func (s *setup) device(dir *os.File, d specs.LinuxDevice) error {
+func (s *setup) device(dir int, d specs.LinuxDevice) error {
 	p := d.Path
 	name := path.Base(p)
 	typ, err := deviceType(d.Type)
@@ -108,12 +106,12 @@ func (s *setup) device(dir *os.File, d specs.LinuxDevice) error {
 		perm = uint32(d.FileMode.Perm())
 	}
 	dev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
-	err = unix.Mknodat(int(dir.Fd()), name, typ|perm, int(dev))
+	err = unix.Mknodat(dir, name, typ|perm, int(dev))
 	if errors.Is(err, unix.EEXIST) {
 		// The spec: an existing file that is not the device asked for is an
 		// error; the same device is fine (a rootfs that ships /dev/null).
 		var st unix.Stat_t
-		if err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fmt.Errorf("device %s: %w", s.r.display(p), err)
 		}
 		if st.Mode&unix.S_IFMT != typ || (typ != unix.S_IFIFO && st.Rdev != dev) {
@@ -132,7 +130,7 @@ func (s *setup) device(dir *os.File, d specs.LinuxDevice) error {
 		gid = int(*d.GID)
 	}
 	if uid != 0 || gid != 0 {
-		if err := unix.Fchownat(int(dir.Fd()), name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fchownat(dir, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fmt.Errorf("chown %s: %w", s.r.display(p), err)
 		}
 	}
@@ -141,22 +139,21 @@ func (s *setup) device(dir *os.File, d specs.LinuxDevice) error {
 
 // bindDevice binds the host's device node d.Path onto an empty file name in
 // dir.
-func (s *setup) bindDevice(dir *os.File, name string, d specs.LinuxDevice) error {
+func (s *setup) bindDevice(dir int, name string, d specs.LinuxDevice) error {
 	if d.Type == "p" {
 		return fmt.Errorf("device %s: a fifo cannot be bound from the host", d.Path)
 	}
 	// mknod(2) of a regular file is allowed in a user namespace, and unlike
 	// open(O_CREAT) it never opens an existing device.
-	err := unix.Mknodat(int(dir.Fd()), name, unix.S_IFREG|0o666, 0)
+	err := unix.Mknodat(dir, name, unix.S_IFREG|0o666, 0)
 	if err != nil && err != unix.EEXIST {
 		return fmt.Errorf("make %s to bind the device onto: %w", s.r.display(d.Path), err)
 	}
-	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.r.display(d.Path), err)
 	}
-	f := os.NewFile(uintptr(fd), d.Path)
-	defer f.Close()
+	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("stat %s: %w", s.r.display(d.Path), err)
@@ -164,7 +161,7 @@ func (s *setup) bindDevice(dir *os.File, name string, d specs.LinuxDevice) error
 	if k := st.Mode & unix.S_IFMT; k != unix.S_IFREG && k != unix.S_IFCHR && k != unix.S_IFBLK {
 		return fmt.Errorf("device %s: %s is in the way", s.r.display(d.Path), fileKind(st.Mode))
 	}
-	return s.r.mountOn(f, d.Path, d.Path, "", unix.MS_BIND, "")
+	return s.r.mountOn(fd, d.Path, d.Path, "", unix.MS_BIND, "")
 }
 
 // deviceType maps the OCI device type letter to the mknod(2) file type.

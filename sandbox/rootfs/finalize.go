@@ -3,7 +3,6 @@ package rootfs
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 
 	"golang.org/x/sys/unix"
@@ -35,10 +34,11 @@ func Finalize(o *Options) error {
 			return err
 		}
 	}
-	var null *os.File
+	step("readonly paths")
+	null := -1
 	defer func() {
-		if null != nil {
-			null.Close()
+		if null >= 0 {
+			unix.Close(null)
 		}
 	}()
 	for _, p := range o.MaskedPaths {
@@ -46,6 +46,7 @@ func Finalize(o *Options) error {
 			return err
 		}
 	}
+	step("masked paths")
 	for _, m := range plan {
 		if m.dest == "/dev" && !m.opts.IsBind() && m.opts.Flags&unix.MS_RDONLY != 0 {
 			if err := readonlyMount(r, "/dev", false); err != nil {
@@ -54,7 +55,7 @@ func Finalize(o *Options) error {
 		}
 	}
 	if o.Readonly {
-		if err := setAttr(r.dir, unix.MOUNT_ATTR_RDONLY, 0, false); err != nil {
+		if err := setAttr(r.fd, unix.MOUNT_ATTR_RDONLY, 0, false); err != nil {
 			return fmt.Errorf("remount / read-only: %w", err)
 		}
 	}
@@ -72,24 +73,22 @@ func Finalize(o *Options) error {
 func readonlyPath(r *root, p string) error {
 	p = path.Clean("/" + p)
 	h, err := r.open(p)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("read-only path %s: %w", p, err)
 	}
-	defer h.Close()
-	if err := r.mountOn(h, p, fdPath(h), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("read-only path %s: %w", p, err)
-	}
-	top, err := r.mountRoot(p, h)
-	if err != nil {
-		return fmt.Errorf("read-only path %s: %w", p, err)
-	}
-	defer top.Close()
+	defer unix.Close(h)
 	const attrs = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
-	if err := setAttr(top, attrs, 0, true); err != nil {
-		return fmt.Errorf("make %s read-only: %w", p, err)
+	a := bindAttrs{recursiveSet: attrs}
+	if !newMountAPI {
+		// Without mount_setattr(2) only the top mount can be made
+		// read-only, as runc does.
+		a = bindAttrs{set: attrs}
+	}
+	if err := r.bindOn(h, p, h, p, true, a); err != nil {
+		return fmt.Errorf("read-only path %s: %w", p, err)
 	}
 	return nil
 }
@@ -100,7 +99,7 @@ func readonlyMount(r *root, p string, recursive bool) error {
 	if err != nil {
 		return fmt.Errorf("make %s read-only: %w", p, err)
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	if err := setAttr(h, unix.MOUNT_ATTR_RDONLY, 0, recursive); err != nil {
 		return fmt.Errorf("make %s read-only: %w", p, err)
 	}
@@ -110,24 +109,24 @@ func readonlyMount(r *root, p string, recursive bool) error {
 // maskPath hides p: a file gets /dev/null bound over it, a directory an
 // empty read-only tmpfs (runc's maskPath). *null caches the checked
 // /dev/null.
-func maskPath(r *root, p string, null **os.File) error {
+func maskPath(r *root, p string, null *int) error {
 	p = path.Clean("/" + p)
 	h, err := r.open(p)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("mask %s: %w", p, err)
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	var st unix.Stat_t
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+	if err := unix.Fstat(h, &st); err != nil {
 		return fmt.Errorf("mask %s: %w", p, err)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		err = r.mountOn(h, p, "tmpfs", "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0555")
 	} else {
-		if *null == nil {
+		if *null < 0 {
 			if *null, err = openDevNull(r); err != nil {
 				return fmt.Errorf("mask %s: %w", p, err)
 			}
@@ -145,19 +144,19 @@ func maskPath(r *root, p string, null **os.File) error {
 // its place: binding "/dev/null" by name over masked paths let a container
 // that replaced it with a link to a procfs file unmask and write what should
 // have been hidden (CVE-2025-31133).
-func openDevNull(r *root) (*os.File, error) {
+func openDevNull(r *root) (int, error) {
 	h, err := r.openNoFollow("/dev/null")
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
-		h.Close()
-		return nil, err
+	if err := unix.Fstat(h, &st); err != nil {
+		unix.Close(h)
+		return -1, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
-		h.Close()
-		return nil, fmt.Errorf("/dev/null is %s, not the null device (character 1:3): refused (CVE-2025-31133)", fileKind(st.Mode))
+		unix.Close(h)
+		return -1, fmt.Errorf("/dev/null is %s, not the null device (character 1:3): refused (CVE-2025-31133)", fileKind(st.Mode))
 	}
 	return h, nil
 }

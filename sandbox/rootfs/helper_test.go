@@ -61,22 +61,25 @@ type helperConfig struct {
 	Sabotage       string // a hostile change made between Setup and Finalize (see sabotage)
 	Outer          bool   // make "/" rshared, run the helper again inside, report what it left here
 	InnerCloneflag uintptr
-	Bench          int // run Setup+Finalize this many times, each in a fresh mount namespace
+	Bench          int  // run Setup+Finalize this many times, each in a fresh mount namespace
+	MountSyscall   bool // only mount(2): the way taken on kernels without mount_setattr(2)
+	PureV2         bool // make the helper's host look like a pure cgroup v2 one first
 }
 
 type helperReport struct {
-	SetupErr    string                 `json:",omitempty"`
-	FinalizeErr string                 `json:",omitempty"`
-	ConsoleErr  string                 `json:",omitempty"`
-	Pid         int                    `json:",omitempty"`
-	Results     map[string]probeResult `json:",omitempty"`
-	Mounts      []string               `json:",omitempty"` // "mountpoint fstype" inside, after everything
-	Leftover    []string               `json:",omitempty"` // Outer: mounts the inner helper left in the outer namespace
-	Inner       *helperReport          `json:",omitempty"`
-	SetupTimes  []time.Duration        `json:",omitempty"`
-	FinalTimes  []time.Duration        `json:",omitempty"`
-	Extra       map[string]string      `json:",omitempty"`
-	Options     Options                // as the helper was given them
+	SetupErr    string                     `json:",omitempty"`
+	FinalizeErr string                     `json:",omitempty"`
+	ConsoleErr  string                     `json:",omitempty"`
+	Pid         int                        `json:",omitempty"`
+	Results     map[string]probeResult     `json:",omitempty"`
+	Mounts      []string                   `json:",omitempty"` // "mountpoint fstype" inside, after everything
+	Leftover    []string                   `json:",omitempty"` // Outer: mounts the inner helper left in the outer namespace
+	Inner       *helperReport              `json:",omitempty"`
+	SetupTimes  []time.Duration            `json:",omitempty"`
+	StepTimes   map[string][]time.Duration `json:",omitempty"`
+	FinalTimes  []time.Duration            `json:",omitempty"`
+	Extra       map[string]string          `json:",omitempty"`
+	Options     Options                    // as the helper was given them
 }
 
 func helperMain(raw string) int {
@@ -86,6 +89,9 @@ func helperMain(raw string) int {
 		return 2
 	}
 	var rep helperReport
+	if cfg.MountSyscall {
+		newMountAPI = false
+	}
 	switch {
 	case cfg.Outer:
 		rep = helperOuter(cfg)
@@ -114,6 +120,12 @@ func helperRun(cfg helperConfig) helperReport {
 			return rep
 		}
 		o.Root = cfg.Merged
+	}
+	if cfg.PureV2 {
+		if err := pretendPureV2(); err != nil {
+			rep.SetupErr = "helper: " + err.Error()
+			return rep
+		}
 	}
 	if err := Setup(&o); err != nil {
 		rep.SetupErr = err.Error()
@@ -163,6 +175,26 @@ func helperRun(cfg helperConfig) helperReport {
 		rep.SetupErr = "helper: exec " + path + ": " + err.Error()
 	}
 	return rep
+}
+
+// pretendPureV2 replaces, in the helper's own mount namespace, whatever the
+// host mounts at /sys/fs/cgroup by a cgroup2 mount, the layout of most hosts
+// today.
+func pretendPureV2() error {
+	if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &sfs); err != nil {
+		return err
+	}
+	if sfs.Type == unix.CGROUP2_SUPER_MAGIC {
+		return nil
+	}
+	// In a user namespace the inherited mounts are locked (EINVAL): the
+	// cgroup2 mount then covers them instead.
+	_ = unix.Unmount(cgroupRoot, unix.MNT_DETACH)
+	return unix.Mount("cgroup2", cgroupRoot, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }
 
 // helperConsole opens a pty in the container's own devpts and binds its peer
@@ -439,7 +471,13 @@ func helperOuter(cfg helperConfig) helperReport {
 // CLONE_FS, so chdir and pivot_root stay on that thread), and the thread is
 // thrown away when its goroutine ends locked.
 func helperBench(cfg helperConfig) helperReport {
-	var rep helperReport
+	rep := helperReport{StepTimes: map[string][]time.Duration{}}
+	var last time.Time
+	stepDone = func(name string) {
+		now := time.Now()
+		rep.StepTimes[name] = append(rep.StepTimes[name], now.Sub(last))
+		last = now
+	}
 	for i := 0; i < cfg.Bench; i++ {
 		type times struct {
 			setup, final time.Duration
@@ -456,10 +494,12 @@ func helperBench(cfg helperConfig) helperReport {
 			}
 			o := cfg.Options
 			start := time.Now()
+			last = start
 			t.err = Setup(&o)
 			t.setup = time.Since(start)
 			if t.err == nil {
 				start = time.Now()
+				last = start
 				t.err = Finalize(&o)
 				t.final = time.Since(start)
 			}

@@ -17,25 +17,30 @@ import (
 // host path: a symlink inside the rootfs (even "etc -> /etc" or
 // "data -> ../../../etc") is resolved as if the root were "/", so it can
 // only lead to somewhere inside (openat2(2) RESOLVE_IN_ROOT).
+//
+// Handles are plain descriptors (O_PATH unless said otherwise), closed by
+// their user: Setup runs on every container start, and wrapping each in an
+// *os.File costs system calls for nothing.
 type root struct {
-	dir  *os.File // O_PATH|O_DIRECTORY handle on the root
+	fd   int
+	dir  *os.File // the same descriptor, for pathrs-lite's API
 	path string   // the root's real path in this mount namespace, for messages and checks
 }
 
 // openRoot opens the directory at p (a trusted host path) as a root.
 func openRoot(p string) (*root, error) {
-	dir, err := os.OpenFile(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open rootfs: %w", err)
-	}
-	// The real path (symlinks of the host path resolved) is what
-	// /proc/self/fd readlinks of the handles below will start with.
-	real, err := os.Readlink(fdPath(dir))
-	if err != nil {
-		dir.Close()
 		return nil, fmt.Errorf("open rootfs %s: %w", p, err)
 	}
-	return &root{dir: dir, path: real}, nil
+	// The real path (symlinks of the host path resolved) is what the
+	// /proc/self/fd links of the handles below start with.
+	real, err := readlinkFd(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("open rootfs %s: %w", p, err)
+	}
+	return &root{fd: fd, dir: os.NewFile(uintptr(fd), real), path: real}, nil
 }
 
 func (r *root) close() { r.dir.Close() }
@@ -46,26 +51,83 @@ func (r *root) display(p string) string {
 	return path.Join(r.path, path.Clean("/"+p))
 }
 
-// fdPath names the object f refers to for system calls that take only paths,
-// like mount(2): the kernel follows the magic link to exactly that object,
-// whatever happens to the path strings meanwhile.
-func fdPath(f *os.File) string {
-	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+// fdPath names the object fd refers to for system calls that take only
+// paths, like mount(2): the kernel follows the magic link to exactly that
+// object, whatever happens to the path strings meanwhile.
+func fdPath(fd int) string {
+	return "/proc/self/fd/" + strconv.Itoa(fd)
 }
 
-// open resolves p inside the root and returns an O_PATH handle on it.
-func (r *root) open(p string) (*os.File, error) {
-	h, err := pathrs.OpenatInRoot(r.dir, p)
-	return h, unwrapSecurejoin(err)
+func readlinkFd(fd int) (string, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Readlink(fdPath(fd), buf)
+		if err != nil {
+			return "", err
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// inRootHow is the lookup every container path gets: symlinks are followed
+// as if the root were "/" and ".." stops there (RESOLVE_IN_ROOT), and /proc
+// magic links, which could jump anywhere, are refused
+// (RESOLVE_NO_MAGICLINKS).
+var inRootHow = unix.OpenHow{
+	Flags:   unix.O_PATH | unix.O_CLOEXEC,
+	Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+}
+
+// open resolves p inside the root and returns an O_PATH descriptor on it.
+// It asks the kernel directly with openat2(2), the primitive pathrs-lite
+// itself uses, skipping the procfs checks pathrs-lite adds to every lookup
+// to name the result (ten times the system calls; we readlink once where we
+// need the name). openat2 answers EAGAIN when a rename raced the lookup; after
+// a few tries, and on kernels without openat2 (before 5.6), pathrs-lite does
+// the lookup its own careful way.
+func (r *root) open(p string) (int, error) {
+	for try := 0; try < 4; try++ {
+		fd, err := unix.Openat2(r.fd, p, &inRootHow)
+		if err == nil {
+			return fd, nil
+		}
+		if err != unix.EAGAIN && err != unix.EINTR {
+			if err == unix.ENOSYS {
+				break
+			}
+			return -1, &os.PathError{Op: "openat2", Path: p, Err: err}
+		}
+	}
+	f, err := pathrs.OpenatInRoot(r.dir, p)
+	if err != nil {
+		return -1, unwrapSecurejoin(err)
+	}
+	return takeFd(f)
 }
 
 // mkdirAll resolves p inside the root, creating missing directories with mode
-// 0755 (Setup runs with umask 0), and returns a handle on the directory.
+// 0755 (Setup runs with umask 0), and returns a descriptor on the directory.
 // pathrs-lite refuses to create through a dangling symlink (ENOTDIR) rather
 // than follow it.
-func (r *root) mkdirAll(p string) (*os.File, error) {
-	h, err := pathrs.MkdirAllHandle(r.dir, p, 0o755)
-	return h, unwrapSecurejoin(err)
+func (r *root) mkdirAll(p string) (int, error) {
+	f, err := pathrs.MkdirAllHandle(r.dir, p, 0o755)
+	if err != nil {
+		return -1, unwrapSecurejoin(err)
+	}
+	return takeFd(f)
+}
+
+// takeFd moves the descriptor out of an *os.File.
+func takeFd(f *os.File) (int, error) {
+	defer f.Close()
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("dup: %w", err)
+	}
+	return fd, nil
 }
 
 // unwrapSecurejoin drops pathrs-lite's outer "securejoin.OpenInRoot PATH:"
@@ -78,67 +140,87 @@ func unwrapSecurejoin(err error) error {
 	return err
 }
 
-// openDir returns a handle on the directory p, made if missing.
-func (r *root) openDir(p string) (*os.File, error) {
-	h, err := r.open(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return r.mkdirAll(p)
+// openDir returns a descriptor on the directory p, made if missing.
+func (r *root) openDir(p string) (int, error) {
+	fd, err := r.open(p)
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, err
 	}
-	return h, err
+	// Most missing targets lack only their last component (/dev/pts in a
+	// fresh /dev): make that one relative to its parent. mkdirat(2) does
+	// not follow a link in the way, and O_NOFOLLOW|O_DIRECTORY refuses
+	// anything but the directory. Deeper paths go to pathrs-lite.
+	if parent, err := r.open(path.Dir(p)); err == nil {
+		base := path.Base(p)
+		err := unix.Mkdirat(parent, base, 0o755)
+		if err == nil || err == unix.EEXIST {
+			fd, err = unix.Openat(parent, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		}
+		unix.Close(parent)
+		if err == nil {
+			return fd, nil
+		}
+	}
+	return r.mkdirAll(p)
 }
 
-// openFile returns a handle on the file p, made empty (mode 0644) if missing,
-// with its missing parent directories.
-func (r *root) openFile(p string) (*os.File, error) {
-	h, err := r.open(p)
-	if !errors.Is(err, os.ErrNotExist) {
-		return h, err
+// openFile returns a descriptor on the file p, made empty (mode 0644) if
+// missing, with its missing parent directories.
+func (r *root) openFile(p string) (int, error) {
+	fd, err := r.open(p)
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, err
 	}
 	parent, err := r.mkdirAll(path.Dir(p))
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
-	defer parent.Close()
+	defer unix.Close(parent)
 	// O_EXCL|O_NOFOLLOW: a dangling symlink left in the way fails with EEXIST
 	// instead of creating its target somewhere else.
 	base := path.Base(p)
-	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
+	fd, err = unix.Openat(parent, base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
 	if err == unix.EEXIST {
 		var st unix.Stat_t
-		if unix.Fstatat(int(parent.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			return nil, fmt.Errorf("%s is a symlink to something missing: refused, making its target would follow it", r.display(p))
+		if unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return -1, fmt.Errorf("%s is a symlink to something missing: refused, making its target would follow it", r.display(p))
 		}
 	}
 	if err != nil {
-		return nil, &os.PathError{Op: "create", Path: r.display(p), Err: err}
+		return -1, &os.PathError{Op: "create", Path: r.display(p), Err: err}
 	}
-	return os.NewFile(uintptr(fd), r.display(p)), nil
+	return fd, nil
 }
 
-// openNoFollow returns a handle on p whose last component is not followed if
-// it is a symlink: the caller sees the link itself and can refuse it.
-func (r *root) openNoFollow(p string) (*os.File, error) {
+// openNoFollow returns a descriptor on p whose last component is not
+// followed if it is a symlink: the caller sees the link itself and can refuse
+// it.
+func (r *root) openNoFollow(p string) (int, error) {
 	parent, err := r.open(path.Dir(p))
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
-	defer parent.Close()
-	fd, err := unix.Openat(int(parent.Fd()), path.Base(p), unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	defer unix.Close(parent)
+	fd, err := unix.Openat(parent, path.Base(p), unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: r.display(p), Err: err}
+		return -1, &os.PathError{Op: "open", Path: r.display(p), Err: err}
 	}
-	return os.NewFile(uintptr(fd), r.display(p)), nil
+	return fd, nil
 }
 
-// where returns the path h refers to now, relative to the root ("/proc"), and
-// whether that is inside the root at all.
-func (r *root) where(h *os.File) (string, bool) {
-	link, err := os.Readlink(fdPath(h))
+// where returns the path fd refers to now, relative to the root ("/proc"),
+// and whether that is inside the root at all.
+func (r *root) where(fd int) (string, bool) {
+	if r.path == "/" {
+		// Once the root is entered there is no outside left to check
+		// against: d_path(9) of anything not below "/" is not
+		// recognisable as such. Nothing can be moved out either: the old
+		// root is gone, and rename(2) across mounts fails (EXDEV).
+		return "", true
+	}
+	link, err := readlinkFd(fd)
 	if err != nil {
 		return "", false
-	}
-	if r.path == "/" {
-		return link, strings.HasPrefix(link, "/")
 	}
 	if link == r.path {
 		return "/", true
@@ -149,17 +231,134 @@ func (r *root) where(h *os.File) (string, bool) {
 	return link, false
 }
 
-// mountOn mounts onto the object h refers to, through its magic link, then
+// mountOn mounts onto the object fd refers to, through its magic link, then
 // checks that it is still inside the root: if the target was moved out
 // between the lookup and the mount, the mount is undone and refused.
-func (r *root) mountOn(h *os.File, dest, source, fstype string, flags uintptr, data string) error {
-	target := fdPath(h)
+func (r *root) mountOn(fd int, dest, source, fstype string, flags uintptr, data string) error {
+	return r.mountAs(mountName(source, fstype, flags), fd, dest, source, fstype, flags, data)
+}
+
+// mountAs is mountOn with the name errors give the mount.
+func (r *root) mountAs(name string, fd int, dest, source, fstype string, flags uintptr, data string) error {
+	target := fdPath(fd)
 	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
-		return fmt.Errorf("%s on %s: %w", mountName(source, fstype, flags), r.display(dest), err)
+		return fmt.Errorf("%s on %s: %w", name, r.display(dest), err)
 	}
-	if at, ok := r.where(h); !ok {
+	if r.path == "/" {
+		return nil // see where
+	}
+	if at, ok := r.where(fd); !ok {
+		// umount2 of the magic link reaches the mount just made on it.
 		_ = unix.Unmount(target, unix.MNT_DETACH)
-		return fmt.Errorf("%s on %s: the target moved out of the root (to %s) during the mount", mountName(source, fstype, flags), r.display(dest), at)
+		return fmt.Errorf("%s on %s: the target moved out of the root (to %s) during the mount", name, r.display(dest), at)
+	}
+	return nil
+}
+
+// newMountAPI says whether to use open_tree(2), mount_setattr(2) and
+// move_mount(2) (Linux 5.12) for binds with attributes; it turns false, and
+// tests turn it false, to take the mount(2)-only way.
+var newMountAPI = true
+
+// bindAttrs are the per-mount attributes a bind gets: set and clear on the
+// bind's own top mount, recursiveSet and recursiveClear on every mount of
+// it (mount_setattr(2) AT_RECURSIVE).
+type bindAttrs struct {
+	set, clear, recursiveSet, recursiveClear uint64
+}
+
+func (a bindAttrs) none() bool { return a == bindAttrs{} }
+
+// bindOn binds source (a host path, or the object srcFd refers to when
+// srcFd >= 0) onto the object fd refers to, with attributes. With the new
+// mount API the bind is made detached, gets its attributes, and only then is
+// attached (so a read-only bind is never writable, not even for a moment);
+// with mount(2) alone, a bind ignores every flag but MS_REC, and the
+// attributes are a second step on the new mount, found again by dest.
+func (r *root) bindOn(fd int, dest string, srcFd int, source string, recursive bool, a bindAttrs) error {
+	name := "bind " + source
+	if newMountAPI && !a.none() {
+		err := r.bindDetached(fd, srcFd, source, recursive, a)
+		if err != unix.ENOSYS {
+			if err != nil {
+				return fmt.Errorf("%s on %s: %w", name, r.display(dest), err)
+			}
+			if at, ok := r.where(fd); !ok && r.path != "/" {
+				_ = unix.Unmount(fdPath(fd), unix.MNT_DETACH)
+				return fmt.Errorf("%s on %s: the target moved out of the root (to %s) during the mount", name, r.display(dest), at)
+			}
+			return nil
+		}
+		newMountAPI = false
+	}
+	src := source
+	if srcFd >= 0 {
+		src = fdPath(srcFd)
+	}
+	flags := uintptr(unix.MS_BIND)
+	if recursive {
+		flags |= unix.MS_REC
+	}
+	if err := r.mountAs(name, fd, dest, src, "", flags, ""); err != nil {
+		return err
+	}
+	if a.none() {
+		return nil
+	}
+	top, err := r.mountRoot(dest, fd)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(top)
+	if a.set != 0 || a.clear != 0 {
+		if err := setAttr(top, a.set, a.clear, false); err != nil {
+			return fmt.Errorf("set mount attributes of %s: %w", r.display(dest), err)
+		}
+	}
+	if a.recursiveSet != 0 || a.recursiveClear != 0 {
+		if err := setAttr(top, a.recursiveSet, a.recursiveClear, true); err != nil {
+			return fmt.Errorf("set recursive mount attributes of %s: %w", r.display(dest), err)
+		}
+	}
+	return nil
+}
+
+// bindDetached is bindOn with the new mount API; ENOSYS means the kernel
+// lacks it.
+func (r *root) bindDetached(fd, srcFd int, source string, recursive bool, a bindAttrs) error {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	dirfd := unix.AT_FDCWD
+	if srcFd >= 0 {
+		dirfd, source, flags = srcFd, "", flags|unix.AT_EMPTY_PATH
+	}
+	tree, err := unix.OpenTree(dirfd, source, flags)
+	if err != nil {
+		if err == unix.ENOSYS {
+			return err
+		}
+		return fmt.Errorf("open_tree: %w", err)
+	}
+	defer unix.Close(tree)
+	if a.set != 0 || a.clear != 0 {
+		err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: a.set, Attr_clr: a.clear})
+		if err != nil {
+			if err == unix.ENOSYS {
+				return err
+			}
+			return fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	if a.recursiveSet != 0 || a.recursiveClear != 0 {
+		err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: a.recursiveSet, Attr_clr: a.recursiveClear})
+		if err != nil {
+			return fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	if err := unix.MoveMount(tree, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
 	}
 	return nil
 }
@@ -174,54 +373,64 @@ func mountName(source, fstype string, flags uintptr) string {
 }
 
 // mountRoot reopens dest after something was mounted on it, and checks that
-// the handle is the root of a mount other than the one under covered (the
-// handle the mount was made on) and at the same place: the proof that the
-// mount landed where intended, and the handle that later changes to the new
-// mount (read-only, propagation) need.
-func (r *root) mountRoot(dest string, covered *os.File) (*os.File, error) {
-	h, err := r.open(dest)
+// the new descriptor is the root of a mount other than the one under covered
+// (the descriptor the mount was made on) and at the same place: the proof
+// that the mount landed where intended, and the handle later changes to the
+// new mount (read-only, propagation) need, since a descriptor on the covered
+// directory reaches only what is below the mount.
+func (r *root) mountRoot(dest string, covered int) (int, error) {
+	fd, err := r.open(dest)
 	if err != nil {
-		return nil, fmt.Errorf("reopen %s after mounting: %w", r.display(dest), err)
+		return -1, fmt.Errorf("reopen %s after mounting: %w", r.display(dest), err)
 	}
 	var st, under unix.Statx_t
-	err = unix.Statx(int(h.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &st)
+	err = unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &st)
 	if err == nil {
-		err = unix.Statx(int(covered.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &under)
+		err = unix.Statx(covered, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &under)
 	}
 	if err != nil {
-		h.Close()
-		return nil, fmt.Errorf("statx %s: %w", r.display(dest), err)
+		unix.Close(fd)
+		return -1, fmt.Errorf("statx %s: %w", r.display(dest), err)
 	}
-	got, _ := r.where(h)
-	want, _ := r.where(covered)
+	got, want := "", ""
+	if r.path != "/" {
+		got, _ = r.where(fd)
+		want, _ = r.where(covered)
+	}
 	if st.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 || st.Mnt_id == under.Mnt_id || got != want {
-		h.Close()
-		return nil, fmt.Errorf("mount on %s did not land there (found %s)", r.display(dest), got)
+		unix.Close(fd)
+		return -1, fmt.Errorf("mount on %s did not land there (found %s)", r.display(dest), got)
 	}
-	return h, nil
+	return fd, nil
 }
 
-// setAttr changes attributes of the mount whose root h is, with
+// setAttr changes attributes of the mount whose root fd is, with
 // mount_setattr(2): only the bits asked for change, so flags the kernel locks
 // in a user namespace (nosuid, nodev, … inherited from the host) need not be
 // known and repeated, as a MS_REMOUNT would need them.
-func setAttr(h *os.File, set, clear uint64, recursive bool) error {
-	flags := unix.AT_EMPTY_PATH
+func setAttr(fd int, set, clear uint64, recursive bool) error {
+	if newMountAPI {
+		flags := unix.AT_EMPTY_PATH
+		if recursive {
+			flags |= unix.AT_RECURSIVE
+		}
+		err := unix.MountSetattr(fd, "", uint(flags), &unix.MountAttr{Attr_set: set, Attr_clr: clear})
+		if err != unix.ENOSYS {
+			return err
+		}
+		newMountAPI = false
+	}
 	if recursive {
-		flags |= unix.AT_RECURSIVE
+		return fmt.Errorf("recursive mount attributes need mount_setattr(2) (Linux 5.12): %w", unix.ENOSYS)
 	}
-	err := unix.MountSetattr(int(h.Fd()), "", uint(flags), &unix.MountAttr{Attr_set: set, Attr_clr: clear})
-	if errors.Is(err, unix.ENOSYS) && !recursive {
-		return remountAttr(h, set, clear)
-	}
-	return err
+	return remountAttr(fd, set, clear)
 }
 
 // remountAttr is setAttr for kernels before 5.12: a bind remount that keeps
 // the flags the mount has now (statfs(2)), changed as asked.
-func remountAttr(h *os.File, set, clear uint64) error {
+func remountAttr(fd int, set, clear uint64) error {
 	var sfs unix.Statfs_t
-	if err := unix.Fstatfs(int(h.Fd()), &sfs); err != nil {
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
 		return err
 	}
 	var flags uintptr
@@ -237,7 +446,7 @@ func remountAttr(h *os.File, set, clear uint64) error {
 			flags &^= f.flag
 		}
 	}
-	return unix.Mount("", fdPath(h), "", unix.MS_REMOUNT|unix.MS_BIND|flags, "")
+	return unix.Mount("", fdPath(fd), "", unix.MS_REMOUNT|unix.MS_BIND|flags, "")
 }
 
 // statfsFlags maps statfs(2) f_flags to the mount(2) flags of a remount.

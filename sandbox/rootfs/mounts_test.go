@@ -13,6 +13,16 @@ import (
 
 func TestSetupBindMounts(t *testing.T) {
 	testutil.RequiresRoot(t)
+	for _, classic := range []bool{false, true} {
+		name := "mount_setattr"
+		if classic {
+			name = "mount(2) only"
+		}
+		t.Run(name, func(t *testing.T) { testBindMounts(t, classic) })
+	}
+}
+
+func testBindMounts(t *testing.T, classic bool) {
 	leaks := testutil.Snapshot()
 	root := testRootfs(t, false)
 	roDir, rwDir := t.TempDir(), t.TempDir()
@@ -24,9 +34,12 @@ func TestSetupBindMounts(t *testing.T) {
 		specs.Mount{Destination: "/data/ro", Type: "bind", Source: roDir, Options: []string{"rbind", "ro"}},
 		specs.Mount{Destination: "/data/deep/rw", Type: "bind", Source: rwDir, Options: []string{"rbind", "rw", "nosuid", "nodev", "noexec"}},
 		specs.Mount{Destination: "/etc/bound", Source: file, Options: []string{"bind", "ro"}},
-		specs.Mount{Destination: "/data/private", Type: "bind", Source: rwDir, Options: []string{"rbind", "rro", "rshared"}},
 	)
-	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o, Probes: append(containerProbes(),
+	if !classic {
+		// Recursive attributes exist only with mount_setattr(2).
+		o.Mounts = append(o.Mounts, specs.Mount{Destination: "/data/private", Type: "bind", Source: rwDir, Options: []string{"rbind", "rro", "rshared"}})
+	}
+	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o, MountSyscall: classic, Probes: append(containerProbes(),
 		probe{Op: "read", Path: "/data/ro/a"},
 		probe{Op: "create", Path: "/data/ro/b", Data: "x"},
 		probe{Op: "flags", Path: "/data/ro"},
@@ -46,8 +59,10 @@ func TestSetupBindMounts(t *testing.T) {
 	want(t, rep, "flags", "/data/deep/rw", "nosuid,nodev,noexec", "")
 	want(t, rep, "read", "/etc/bound", "one file\n", "")
 	want(t, rep, "openw", "/etc/bound", "", "EROFS")
-	want(t, rep, "flags", "/data/private", "ro", "")
-	want(t, rep, "mountinfo", "/data/private", "shared", "")
+	if !classic {
+		want(t, rep, "flags", "/data/private", "ro", "")
+		want(t, rep, "mountinfo", "/data/private", "shared", "")
+	}
 	want(t, rep, "mountinfo", "/data/ro", "", "")
 	if b, err := os.ReadFile(filepath.Join(rwDir, "made-inside")); err != nil || string(b) != "hello host\n" {
 		t.Errorf("a write through the rw bind did not reach the host: %q %v", b, err)
@@ -187,5 +202,31 @@ func TestBindConsole(t *testing.T) {
 		t.Errorf("/dev/console = %q, want the pty (character 136:N)", got)
 	}
 	want(t, rep, "fstype", "/dev/console", "devpts", "")
+	leaks.Check(t, time.Second)
+}
+
+// Without mount_setattr(2), read-only is a bind remount that must repeat the
+// flags the kernel locked on mounts inherited from the host (user_namespaces
+// (7): MNT_LOCK_*); statfs(2) tells them.
+func TestSetupMountSyscallOnlyInUserNamespace(t *testing.T) {
+	testutil.RequiresRoot(t)
+	leaks := testutil.Snapshot()
+	root := testRootfs(t, true)
+	o := defaultOptions(root)
+	o.Readonly = true
+	ro := t.TempDir()
+	openPath(t, ro)
+	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: ro, Options: []string{"bind", "ro", "nosuid"}})
+	rep, _ := runHelper(t, nsConfig{userns: true}, helperConfig{Options: o, MountSyscall: true, Probes: append(containerProbes(),
+		probe{Op: "flags", Path: "/"},
+		probe{Op: "flags", Path: "/data"},
+	)})
+	want(t, rep, "create", "/root/written", "", "EROFS")
+	want(t, rep, "flags", "/data", "ro,nosuid", "")
+	if got := rep.Results["flags /"].Out; !strings.HasPrefix(got, "ro") {
+		t.Errorf("flags of / = %q, want read-only", got)
+	}
+	rep.Results["create /root/written"] = probeResult{}
+	checkContainer(t, rep)
 	leaks.Check(t, time.Second)
 }

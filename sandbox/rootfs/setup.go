@@ -3,7 +3,6 @@ package rootfs
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 
@@ -69,6 +68,7 @@ func Setup(o *Options) error {
 		return err
 	}
 	defer r.close()
+	step("root")
 
 	// Step 3.
 	s := &setup{o: o, r: r}
@@ -76,21 +76,34 @@ func Setup(o *Options) error {
 		if err := s.mount(&plan[i]); err != nil {
 			return err
 		}
+		step(plan[i].dest)
 	}
 	// Step 4.
 	if needsDev(plan) {
 		if err := s.makeDev(); err != nil {
 			return err
 		}
+		step("devices")
 	}
 	// Step 5.
 	if err := enter(r, o.Mode); err != nil {
 		return err
 	}
+	step(o.Mode.String())
 	if needsDev(plan) {
 		return reopenDevNull()
 	}
 	return nil
+}
+
+// stepDone, when set (by the benchmark), is told when each step of Setup and
+// Finalize ends.
+var stepDone func(step string)
+
+func step(name string) {
+	if stepDone != nil {
+		stepDone(name)
+	}
 }
 
 // setup carries what the steps of Setup share.
@@ -196,8 +209,8 @@ func (s *setup) mount(m *mountPlan) error {
 // target resolves a mount's destination inside the root, making the
 // directory (or, for a file bind, the empty file) if it is missing, and
 // refuses destinations inside /proc (see checkProcDest).
-func (s *setup) target(m *mountPlan, file bool) (*os.File, error) {
-	var h *os.File
+func (s *setup) target(m *mountPlan, file bool) (int, error) {
+	var h int
 	var err error
 	if file {
 		h, err = s.r.openFile(m.dest)
@@ -205,16 +218,16 @@ func (s *setup) target(m *mountPlan, file bool) (*os.File, error) {
 		h, err = s.r.openDir(m.dest)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", m.what(), s.r.display(m.dest), err)
+		return -1, fmt.Errorf("%s on %s: %w", m.what(), s.r.display(m.dest), err)
 	}
 	at, ok := s.r.where(h)
 	if !ok {
-		h.Close()
-		return nil, fmt.Errorf("%s on %s: the target resolved outside the root (%s)", m.what(), s.r.display(m.dest), at)
+		unix.Close(h)
+		return -1, fmt.Errorf("%s on %s: the target resolved outside the root (%s)", m.what(), s.r.display(m.dest), at)
 	}
 	if err := checkProcDest(at, m); err != nil {
-		h.Close()
-		return nil, err
+		unix.Close(h)
+		return -1, err
 	}
 	return h, nil
 }
@@ -226,32 +239,36 @@ func (s *setup) mountFresh(m *mountPlan, flags uintptr, data string) error {
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	if err := s.r.mountOn(h, m.dest, m.Source, m.Type, flags, data); err != nil {
 		return err
 	}
-	return s.after(m, h, 0, 0)
+	return s.after(m, h, m.recursiveAttrs())
+}
+
+// recursiveAttrs are the attributes the recursive options ask for.
+func (m *mountPlan) recursiveAttrs() bindAttrs {
+	return bindAttrs{recursiveSet: m.opts.RecursiveSet, recursiveClear: m.opts.RecursiveClear}
 }
 
 // after applies what needs the new mount itself rather than the directory
-// under it: attribute changes (a bind's ro, nosuid, …), the recursive
-// options, the propagation options.
-func (s *setup) after(m *mountPlan, covered *os.File, set, clear uint64) error {
-	if set == 0 && clear == 0 && m.opts.RecursiveSet == 0 && m.opts.RecursiveClear == 0 && len(m.opts.Propagation) == 0 {
+// under it: attribute changes and the propagation options.
+func (s *setup) after(m *mountPlan, covered int, a bindAttrs) error {
+	if a.none() && len(m.opts.Propagation) == 0 {
 		return nil
 	}
 	h, err := s.r.mountRoot(m.dest, covered)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	if set != 0 || clear != 0 {
-		if err := setAttr(h, set, clear, false); err != nil {
+	defer unix.Close(h)
+	if a.set != 0 || a.clear != 0 {
+		if err := setAttr(h, a.set, a.clear, false); err != nil {
 			return fmt.Errorf("set mount attributes of %s: %w", s.r.display(m.dest), err)
 		}
 	}
-	if m.opts.RecursiveSet != 0 || m.opts.RecursiveClear != 0 {
-		if err := setAttr(h, m.opts.RecursiveSet, m.opts.RecursiveClear, true); err != nil {
+	if a.recursiveSet != 0 || a.recursiveClear != 0 {
+		if err := setAttr(h, a.recursiveSet, a.recursiveClear, true); err != nil {
 			return fmt.Errorf("set recursive mount attributes of %s: %w", s.r.display(m.dest), err)
 		}
 	}
@@ -263,9 +280,9 @@ func (s *setup) after(m *mountPlan, covered *os.File, set, clear uint64) error {
 	return nil
 }
 
-// mountBind binds a host path into the root. mount(2) ignores every flag but
-// MS_REC on a bind, so read-only and the other per-mount flags are a second
-// step on the new mount (mount_setattr(2), or MS_REMOUNT|MS_BIND).
+// mountBind binds a host path into the root, with the per-mount flags and
+// recursive attributes its options ask for (see bindOn), then its
+// propagation.
 func (s *setup) mountBind(m *mountPlan) error {
 	var st unix.Stat_t
 	if err := unix.Stat(m.Source, &st); err != nil {
@@ -275,12 +292,14 @@ func (s *setup) mountBind(m *mountPlan) error {
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	if err := s.r.mountOn(h, m.dest, m.Source, "", unix.MS_BIND|m.opts.Flags&unix.MS_REC, ""); err != nil {
+	defer unix.Close(h)
+	set, clear := m.opts.bindAttrs()
+	a := m.recursiveAttrs()
+	a.set, a.clear = set, clear
+	if err := s.r.bindOn(h, m.dest, -1, m.Source, m.opts.Flags&unix.MS_REC != 0, a); err != nil {
 		return err
 	}
-	set, clear := m.opts.bindAttrs()
-	return s.after(m, h, set, clear)
+	return s.after(m, h, bindAttrs{})
 }
 
 // mountProc mounts procfs. Its target must be a real directory: a rootfs
@@ -289,15 +308,15 @@ func (s *setup) mountBind(m *mountPlan) error {
 // runc mask.bats "prohibit symlink /proc").
 func (s *setup) mountProc(m *mountPlan) error {
 	h, err := s.r.openNoFollow(m.dest)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, unix.ENOENT) {
 		h, err = s.r.mkdirAll(m.dest)
 	}
 	if err != nil {
 		return fmt.Errorf("mount proc on %s: %w", s.r.display(m.dest), err)
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	var st unix.Stat_t
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+	if err := unix.Fstat(h, &st); err != nil {
 		return fmt.Errorf("mount proc on %s: %w", s.r.display(m.dest), err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
@@ -309,7 +328,7 @@ func (s *setup) mountProc(m *mountPlan) error {
 	if err := s.r.mountOn(h, m.dest, m.Source, "proc", m.opts.Flags, m.opts.Data); err != nil {
 		return err
 	}
-	return s.after(m, h, 0, 0)
+	return s.after(m, h, m.recursiveAttrs())
 }
 
 // mountSysfs mounts sysfs. A sysfs instance belongs to the network namespace
@@ -321,21 +340,21 @@ func (s *setup) mountSysfs(m *mountPlan) error {
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	err = s.r.mountOn(h, m.dest, m.Source, "sysfs", m.opts.Flags, m.opts.Data)
 	if err == nil {
-		return s.after(m, h, 0, 0)
+		return s.after(m, h, m.recursiveAttrs())
 	}
 	if !s.o.UserNS || !errors.Is(err, unix.EPERM) {
 		return err
 	}
-	if err := s.r.mountOn(h, m.dest, "/sys", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	set, _ := m.opts.bindAttrs()
+	a := m.recursiveAttrs()
+	a.recursiveSet |= set | unix.MOUNT_ATTR_RDONLY
+	if err := s.r.bindOn(h, m.dest, -1, "/sys", true, a); err != nil {
 		return fmt.Errorf("sysfs refused in this user namespace, and the fallback failed: %w", err)
 	}
-	set, _ := m.opts.bindAttrs()
-	bind := *m
-	bind.opts.RecursiveSet |= set | unix.MOUNT_ATTR_RDONLY
-	return s.after(&bind, h, 0, 0)
+	return s.after(m, h, bindAttrs{})
 }
 
 // mountTmpfs mounts a tmpfs. Without mode= a tmpfs root is 1777; like runc
@@ -359,9 +378,9 @@ func (s *setup) mountTmpfs(m *mountPlan) error {
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer unix.Close(h)
 	var st unix.Stat_t
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+	if err := unix.Fstat(h, &st); err != nil {
 		return fmt.Errorf("mount tmpfs on %s: %w", s.r.display(m.dest), err)
 	}
 	mode := fmt.Sprintf("mode=%o", st.Mode&07777)
@@ -373,7 +392,7 @@ func (s *setup) mountTmpfs(m *mountPlan) error {
 	if err := s.r.mountOn(h, m.dest, m.Source, "tmpfs", flags, data); err != nil {
 		return err
 	}
-	return s.after(m, h, 0, 0)
+	return s.after(m, h, m.recursiveAttrs())
 }
 
 func fileKind(mode uint32) string {

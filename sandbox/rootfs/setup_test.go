@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -310,4 +311,25 @@ func readOwnCgroup(t *testing.T, controller string) string {
 		}
 	}
 	return ""
+}
+
+// Most hosts today mount only cgroup2 at /sys/fs/cgroup: the container gets
+// a fresh cgroup2 mount in its cgroup namespace, or a bind of its own cgroup
+// without one.
+func TestSetupPureCgroupV2Host(t *testing.T) {
+	testutil.RequiresRoot(t)
+	for _, ns := range []nsConfig{{cgroupNS: true}, {}, {cgroupNS: true, userns: true}} {
+		t.Run(fmt.Sprintf("cgroupns=%v,userns=%v", ns.cgroupNS, ns.userns), func(t *testing.T) {
+			leaks := testutil.Snapshot()
+			root := testRootfs(t, ns.userns)
+			rep, _ := runHelper(t, ns, helperConfig{Options: defaultOptions(root), PureV2: true, Probes: append(containerProbes(),
+				probe{Op: "fstype", Path: "/sys/fs/cgroup"},
+				probe{Op: "stat", Path: "/sys/fs/cgroup/cgroup.procs"},
+			)})
+			checkContainer(t, rep)
+			want(t, rep, "fstype", "/sys/fs/cgroup", "cgroup2 ro", "")
+			want(t, rep, "stat", "/sys/fs/cgroup/cgroup.procs", "f 0644 0", "")
+			leaks.Check(t, time.Second)
+		})
+	}
 }

@@ -1,0 +1,63 @@
+package rootfs
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepbox/stepbox/internal/testutil"
+)
+
+// BenchmarkSetup measures Setup and Finalize with the default mounts, masked
+// and read-only paths, as every container start runs them. One helper in new
+// namespaces runs them b.N times, each time in a fresh mount namespace (see
+// helperBench); only the two calls are timed, not the unshare. It reports
+// medians besides the mean ns/op:
+//
+//	STEPBOX_TEST_ROOT=1 go test -run '^$' -bench Setup -benchtime 200x ./sandbox/rootfs
+func BenchmarkSetup(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		ns   nsConfig
+	}{
+		{"default", nsConfig{cgroupNS: true}},
+		{"no-cgroupns", nsConfig{}},
+		{"userns", nsConfig{userns: true, cgroupNS: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			testutil.RequiresRoot(b)
+			root := testRootfs(b, tc.ns.userns)
+			rep, _ := runHelper(b, tc.ns, helperConfig{Options: defaultOptions(root), Bench: b.N})
+			if rep.SetupErr != "" {
+				b.Fatal(rep.SetupErr)
+			}
+			var total time.Duration
+			for i := range rep.SetupTimes {
+				total += rep.SetupTimes[i] + rep.FinalTimes[i]
+			}
+			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N), "ns/op")
+			b.ReportMetric(float64(median(rep.SetupTimes).Microseconds()), "setup-median-µs")
+			b.ReportMetric(float64(median(rep.FinalTimes).Microseconds()), "finalize-median-µs")
+			if os.Getenv("STEPBOX_ROOTFS_DEBUG") != "" {
+				var steps []string
+				for name, d := range rep.StepTimes {
+					steps = append(steps, fmt.Sprintf("%s %dµs", name, median(d).Microseconds()))
+				}
+				sort.Strings(steps)
+				b.Logf("median time of each step: %s", strings.Join(steps, ", "))
+			}
+		})
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
