@@ -110,7 +110,6 @@ func waitUnpopulated(dir string, deadline time.Time) error {
 // Without a freezer it kills in a loop, which a fast fork loop could outrun
 // for a while; the deadline bounds that.
 func (m *manager) freezeKill(deadline time.Time) error {
-	delay := 100 * time.Microsecond
 	for {
 		pids, err := m.procs()
 		if err != nil {
@@ -143,15 +142,34 @@ func (m *manager) freezeKill(deadline time.Time) error {
 				return err
 			}
 		}
-		if m.unified != "" && m.layout.Mode == V2 {
-			if err := waitUnpopulated(m.unified, deadline); err != nil {
-				return err
-			}
-			continue
+		// Every process listed has SIGKILL pending and can fork no more;
+		// give them time to exit before looking for any that came in
+		// meanwhile.
+		if err := m.waitEmpty(deadline); err != nil {
+			return err
 		}
-		time.Sleep(delay)
-		delay = min(2*delay, 10*time.Millisecond)
 	}
+}
+
+// waitEmpty waits until no process is left, at most 200 ms (then the caller
+// looks again at what is left), polling with growing pauses as v1 offers no
+// notification; on v2 cgroup.events wakes poll(2).
+func (m *manager) waitEmpty(deadline time.Time) error {
+	if m.unified != "" && m.layout.Mode == V2 {
+		return waitUnpopulated(m.unified, deadline)
+	}
+	until := time.Now().Add(200 * time.Millisecond)
+	for delay := 50 * time.Microsecond; time.Now().Before(until); delay = min(2*delay, 10*time.Millisecond) {
+		time.Sleep(delay)
+		pids, err := m.procs()
+		if err != nil {
+			return err
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+	}
+	return nil
 }
 
 // freeze freezes (or thaws) the cgroup with the v1 freezer, or with v2's
