@@ -73,6 +73,13 @@ func prepare(s *specs.Spec, o Options) (*initConfig, error) {
 			return nil, invalidf("seccomp: %v", err)
 		}
 		cfg.Seccomp = f
+		// The init gets the compiled filter; the profile, most of the
+		// description's bytes, would only cost it decoding time.
+		lean := *s
+		linux := *s.Linux
+		linux.Seccomp = nil
+		lean.Linux = &linux
+		cfg.Spec = &lean
 	}
 	return cfg, nil
 }

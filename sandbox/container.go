@@ -116,10 +116,17 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
+	tracef("create %s", id)
+	// Two slow things that need nothing from what follows start now, in
+	// the background: the sealed copy of the binary, and the grace period
+	// the first cgroup migration waits for (see warm.go).
+	go sealedExe()
+	warmCgroupMigration()
 	cfg, err := prepare(spec, o)
 	if err != nil {
 		return nil, err
 	}
+	tracef("validated, seccomp compiled")
 	if err := os.MkdirAll(p.Run, 0o711); err != nil {
 		return nil, fmt.Errorf("create state directory %s: %w", p.Run, err)
 	}
@@ -142,21 +149,29 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 			c.destroy()
 		}
 	}()
-	if err := writeJSON(filepath.Join(dir, "config.json"), spec); err != nil {
-		return nil, fmt.Errorf("write config.json: %w", err)
-	}
 	if err := writeJSON(filepath.Join(dir, "state.json"), c.state); err != nil {
 		return nil, fmt.Errorf("write state.json: %w", err)
 	}
+	// config.json (with its seccomp profile, the bulk of it) is written
+	// while the init starts.
+	wroteConfig := make(chan error, 1)
+	go func() { wroteConfig <- writeJSON(filepath.Join(dir, "config.json"), spec) }()
+	defer func() {
+		if werr := <-wroteConfig; werr != nil && err == nil {
+			err = fmt.Errorf("write config.json: %w", werr)
+		}
+	}()
 
 	var resources *specs.LinuxResources
 	if spec.Linux != nil {
 		resources = spec.Linux.Resources
 	}
+	tracef("state written")
 	c.cg, err = cgroups.New(cgroupPath(spec, id), resources)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
+	tracef("cgroups made")
 	c.state.CgroupPaths = c.cg.Paths()
 
 	if err := c.startInit(cfg); err != nil {
@@ -182,6 +197,7 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	if err != nil {
 		return err
 	}
+	tracef("sealed copy of the binary")
 	// The start fifo (runc's exec.fifo): the init blocks opening it for
 	// writing until Start opens it for reading. A fifo, not the socket, so that
 	// a different stepbox process can start a created container.
@@ -218,12 +234,20 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	extra = append(extra, cfgR, childSock, fifo)
 	cfg.PreserveFDs = len(c.opts.ExtraFiles)
 
+	// execve(2) of /proc/self/fd/N runs the sealed copy. N must lie above
+	// the descriptors the child is given (0, 1, 2 and ExtraFiles), which
+	// os/exec dup2s into place before the execve: a memfd at 5 would be
+	// replaced by the fifo. The copy is close-on-exec, so the init does not
+	// keep it.
+	exeFd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 3+len(extra))
+	if err != nil {
+		return fmt.Errorf("dup sealed binary: %w", err)
+	}
+	defer unix.Close(exeFd)
 	cmd := &exec.Cmd{
-		// execve(2) of /proc/self/fd/N runs the sealed copy; the memfd is
-		// close-on-exec, so the init does not keep it open.
-		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Path:       fmt.Sprintf("/proc/self/fd/%d", exeFd),
 		Args:       []string{"stepbox", initArg},
-		Env:        []string{fmt.Sprintf("%s=%d,%d,%d", initEnv, base, base+1, base+2)},
+		Env:        initEnviron(base),
 		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cfg.cloneFlags(),
@@ -249,6 +273,7 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start container init: %w", err)
 	}
+	tracef("init cloned, pid %d", cmd.Process.Pid)
 	c.cmd = cmd
 	c.state.Pid = cmd.Process.Pid
 	c.state.PidStart, _, _ = procStart(cmd.Process.Pid)
@@ -262,6 +287,7 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	if err := c.cg.Apply(cmd.Process.Pid); err != nil {
 		return fmt.Errorf("join cgroup: %w", err)
 	}
+	tracef("init joined its cgroups")
 	if c.opts.AfterClone != nil {
 		if err := c.opts.AfterClone(cmd.Process.Pid); err != nil {
 			return err
@@ -294,6 +320,7 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 			}
 			c.console = os.NewFile(uintptr(fd), "console")
 		case "ready":
+			tracef("init ready")
 			return nil
 		case "error":
 			return &InitError{Kind: m.Kind, Message: m.Message}
@@ -301,6 +328,14 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 			return fmt.Errorf("container init sent an unknown message %q", m.Type)
 		}
 	}
+}
+
+func initEnviron(base int) []string {
+	env := []string{fmt.Sprintf("%s=%d,%d,%d", initEnv, base, base+1, base+2)}
+	if traceOn {
+		env = append(env, "STEPBOX_TRACE=1")
+	}
+	return env
 }
 
 // initDied explains an init that closed the socket without a word: it was
@@ -383,6 +418,7 @@ func (c *Container) Start() error {
 	if err := c.awaitFifo(fifo, pidfd); err != nil {
 		return err
 	}
+	tracef("started")
 	os.Remove(fifoPath)
 	c.mu.Lock()
 	c.state.Status = Running
@@ -450,6 +486,7 @@ func (c *Container) Wait() (int, error) {
 		return -1, c.waitForeign()
 	}
 	<-c.waited
+	tracef("payload exited")
 	code := exitCodeOf(c.cmd.ProcessState)
 	c.mu.Lock()
 	c.state.Status = Stopped
@@ -542,6 +579,7 @@ func (c *Container) destroy() error {
 		if err := c.cg.Destroy(); err != nil {
 			errs = append(errs, err)
 		}
+		tracef("cgroups removed")
 	}
 	if c.cmd != nil {
 		<-c.waited
@@ -556,6 +594,7 @@ func (c *Container) destroy() error {
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}
+	tracef("deleted")
 	return errors.Join(errs...)
 }
 

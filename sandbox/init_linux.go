@@ -82,6 +82,7 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		return fmt.Errorf("read configuration: %w", err)
 	}
 	cfgFile.Close()
+	tracef("init: configuration read")
 	s := cfg.Spec
 	if err := joinNamespaces(s); err != nil {
 		return err
@@ -134,6 +135,7 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		if err := rootfs.Setup(ro); err != nil {
 			return err
 		}
+		tracef("init: root filesystem set up")
 	}
 	if s.Process.Terminal {
 		if err := setupConsole(sync, ownRoot); err != nil {
@@ -185,6 +187,7 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			return err
 		}
 	}
+	tracef("init: ready")
 	if err := sendMsg(sync, syncMsg{Type: "ready"}, -1); err != nil {
 		return fmt.Errorf("tell the parent we are ready: %w", err)
 	}
