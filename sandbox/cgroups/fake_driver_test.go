@@ -301,6 +301,11 @@ func TestFakeHybrid(t *testing.T) {
 	if _, err := os.Stat(root + cg + "unified/stepbox/c1"); err != nil {
 		t.Fatalf("no cgroup2 directory: %v", err)
 	}
+	// With cgroup.kill the cgroup2 directory kills and counts CPU time:
+	// no freezer, no cpuacct.
+	if d := cmp.Diff([]string{"cpu", "cpuset", "devices", "memory", "pids", Unified}, sortedKeys(m.Paths())); d != "" {
+		t.Errorf("joined (-want +got):\n%s", d)
+	}
 	if got := strings.TrimPrefix(m.Paths()[Unified], root); got != cg+"unified/stepbox/c1" {
 		t.Errorf("Paths()[unified] = %s", got)
 	}
@@ -315,6 +320,31 @@ func TestFakeHybrid(t *testing.T) {
 	}
 	if d := cmp.Diff(before, dirsUnder(t, root)); d != "" {
 		t.Errorf("after Destroy (-before +after):\n%s", d)
+	}
+}
+
+// Before Linux 5.14 there is no cgroup.kill: a hybrid host joins the v1
+// freezer to kill, and cpuacct for CPU time.
+func TestFakeHybridOldKernel(t *testing.T) {
+	l, _ := fakeTreeKernel(t, "hybrid", "5.10.0-28-amd64")
+	m, err := l.New("/stepbox/c1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Destroy()
+	want := []string{"cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", Unified}
+	if d := cmp.Diff(want, sortedKeys(m.Paths())); d != "" {
+		t.Errorf("joined (-want +got):\n%s", d)
+	}
+}
+
+func TestKernelAtLeast(t *testing.T) {
+	for rel, want := range map[string]bool{"5.14.0": true, "5.13.19": false, "6.1.0-56-amd64": true, "4.19.0": false, "10.0": true, "": false, "x": false} {
+		root := t.TempDir()
+		mustWrite(t, root+"/proc/sys/kernel/osrelease", rel+"\n")
+		if got := kernelAtLeast(root, 5, 14); got != want {
+			t.Errorf("kernelAtLeast(%q, 5.14) = %v", rel, got)
+		}
 	}
 }
 

@@ -22,8 +22,14 @@ var rootControllers = map[string]string{
 // at each cgroup mount the files the kernel has in a hierarchy's root (those
 // New reads). It returns the layout detected on it and the tree's root.
 func fakeTree(t *testing.T, name string) (*Layout, string) {
+	return fakeTreeKernel(t, name, "6.18.0")
+}
+
+// fakeTreeKernel is fakeTree with the kernel release the tree reports.
+func fakeTreeKernel(t *testing.T, name, release string) (*Layout, string) {
 	t.Helper()
 	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "proc/sys/kernel/osrelease"), release+"\n")
 	mustWrite(t, filepath.Join(root, "proc/self/mountinfo"), readTestdata(t, "mountinfo."+name))
 	mustWrite(t, filepath.Join(root, "proc/self/cgroup"), readTestdata(t, "cgroup."+name))
 	mounts, err := parseMountinfo([]byte(readTestdata(t, "mountinfo."+name)))

@@ -22,7 +22,7 @@ func (m *manager) Kill() error {
 	if err := m.killUnified(deadline); err != nil {
 		errs = append(errs, err)
 	}
-	if m.layout.Mode != V2 || m.layout.noKill {
+	if m.layout.Mode != V2 || !m.layout.hasKill {
 		// v1 hierarchies have no cgroup.kill. On a hybrid host the cgroup2
 		// directory tracked every process Apply moved and their children,
 		// but a process moved out of it by someone else is still found here.
@@ -39,7 +39,7 @@ func (m *manager) Kill() error {
 // in a bare cgroup2 directory of a hybrid host too, no controller needed.
 // Then it waits for cgroup.events to say "populated 0".
 func (m *manager) killUnified(deadline time.Time) error {
-	if m.unified == "" || m.layout.noKill {
+	if m.unified == "" || !m.layout.hasKill {
 		return nil
 	}
 	populated, err := isPopulated(m.unified)

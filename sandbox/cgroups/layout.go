@@ -76,9 +76,9 @@ type Layout struct {
 	// root is "" for the real machine, or the directory a fake tree lives
 	// in: then files are created on write and removed before rmdir.
 	root string
-	// noKill pretends cgroup.kill does not exist, so tests can drive the
-	// freezer fallback on a kernel that has it.
-	noKill bool
+	// hasKill says the kernel has cgroup.kill (Linux 5.14). Tests clear
+	// it to drive the freezer fallback on a kernel that has it.
+	hasKill bool
 }
 
 // V1Hierarchy returns the v1 hierarchy that owns controller, or nil.
@@ -131,7 +131,7 @@ func DetectLayout(root string) (*Layout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detect cgroup layout: %s: %w", mi, err)
 	}
-	l := &Layout{root: root}
+	l := &Layout{root: root, hasKill: kernelAtLeast(root, 5, 14)}
 	seen := map[string]bool{} // a hierarchy mounted twice is used once
 	for _, m := range mounts {
 		switch m.fstype {
@@ -174,6 +174,21 @@ func DetectLayout(root string) (*Layout, error) {
 		return nil, fmt.Errorf("detect cgroup layout: no cgroup or cgroup2 filesystem in %s", mi)
 	}
 	return l, nil
+}
+
+// kernelAtLeast reads the kernel release (root/proc/sys/kernel/osrelease,
+// what uname -r shows) and compares it with major.minor. An unreadable one
+// counts as old.
+func kernelAtLeast(root string, major, minor int) bool {
+	b, err := os.ReadFile(filepath.Join(root, "/proc/sys/kernel/osrelease"))
+	if err != nil {
+		return false
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(string(b), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
 }
 
 // isV1Controller tells a controller from the other options of a v1 cgroup

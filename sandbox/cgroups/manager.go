@@ -70,7 +70,11 @@ func (w Write) String() string {
 // net_cls, net_prio, perf_event, hugetlb, rdma and misc are joined neither:
 // nothing stepbox sets lives there, except hugetlb, which is joined when the
 // spec asks for hugepage limits. name=systemd belongs to systemd.
-// freezer is joined for Kill; devices for the device allow-list.
+// freezer is joined for Kill, cpuacct for CPU usage, devices for the device
+// allow-list. On a hybrid host with cgroup.kill (Linux 5.14) the bare
+// cgroup2 directory does the work of two of them: its cgroup.kill kills,
+// and its cpu.stat counts CPU time (usage_usec is kept for every cgroup2
+// directory, controller or not). There freezer and cpuacct are not joined.
 var v1Controllers = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices"}
 
 // v2Controllers are enabled (cgroup.subtree_control) above a container's
@@ -164,9 +168,13 @@ func (l *Layout) New(p string, r *specs.LinuxResources) (Manager, error) {
 func (l *Layout) joined(r *specs.LinuxResources) []string {
 	var out []string
 	for _, c := range v1Controllers {
-		if l.V1Hierarchy(c) != nil {
-			out = append(out, c)
+		if l.V1Hierarchy(c) == nil {
+			continue
 		}
+		if (c == "freezer" || c == "cpuacct") && l.Mode == Hybrid && l.hasKill {
+			continue
+		}
+		out = append(out, c)
 	}
 	if r != nil && len(r.HugepageLimits) > 0 && l.V1Hierarchy("hugetlb") != nil {
 		out = append(out, "hugetlb")

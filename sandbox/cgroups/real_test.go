@@ -49,7 +49,7 @@ func killVariants(t *testing.T) map[string]*Layout {
 	case l.Unified != nil && l.Mode == V2:
 		out["v2 cgroup.kill"] = l
 		noKill := *l
-		noKill.noKill = true
+		noKill.hasKill = false
 		out["v2 cgroup.freeze"] = &noKill
 	case l.Unified != nil:
 		out[l.Mode.String()+" cgroup.kill"] = l
