@@ -85,6 +85,12 @@ command cannot be executed and 127 when it is not found, as with docker.
 	}
 	// docker exits 125 for a bad flag too.
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitRunFailed, err) })
+	o.flags(cmd)
+	return cmd
+}
+
+// flags registers docker's run flags (shared by run and spec).
+func (o *runOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.StringVar(&o.rootfs, "rootfs", "", "root filesystem directory (default: the built-in one)")
@@ -113,8 +119,10 @@ command cannot be executed and 127 when it is not found, as with docker.
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a capability (or ALL)")
 	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
 	f.BoolVar(&o.privileged, "privileged", false, "every capability, no seccomp filter, nothing masked in /proc (dangerous)")
-	return cmd
 }
+
+// runPaths is where run keeps its state.
+func runPaths(g *globals) sandbox.Paths { return sandbox.DefaultPaths(g.StateRoot()) }
 
 // runFailed marks an error as stepbox's own (exit 125), unless it already
 // carries a code.
@@ -136,7 +144,7 @@ func runFailed(err error) error {
 }
 
 func runRun(g *globals, o *runOptions, args []string) error {
-	paths := sandbox.DefaultPaths(g.StateRoot())
+	paths := runPaths(g)
 	spec, err := o.spec(g, paths, args)
 	if err != nil {
 		return runFailed(err)

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# bench/run.sh: `make bench`. Every benchmark of the project, one after the
+# other; each prints a markdown table of medians and ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "make bench needs root (it starts containers)" >&2; exit 1; }
+make -s build
+./bench/start.sh
+./bench/tour.sh
+./bench/inspect.sh
