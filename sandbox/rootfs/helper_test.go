@@ -32,7 +32,26 @@ func TestMain(m *testing.M) {
 	if cfg := os.Getenv(helperEnv); cfg != "" {
 		os.Exit(helperMain(cfg))
 	}
+	if dir := os.Getenv(buildHelperEnv); dir != "" {
+		os.Exit(buildHelperMain(dir))
+	}
 	testutil.Main(m)
+}
+
+// buildHelperEnv names the rootfs directory a helper builds, stopping for
+// good once the files are in place (to be killed there by the test).
+const buildHelperEnv = "STEPBOX_ROOTFS_BUILD_HELPER"
+
+func buildHelperMain(dir string) int {
+	afterFill = func(tmp string) {
+		fmt.Println("filled", tmp)
+		select {}
+	}
+	if _, err := Build(dir, "", BuildOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 // probe is one observation the helper makes after Setup and Finalize.
