@@ -259,4 +259,3 @@ func (m *Manifest) encode() ([]byte, error) {
 	b.WriteString("\n]}\n")
 	return b.Bytes(), nil
 }
-
