@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// DefaultBusyboxPaths are where hosts install busybox.
+var DefaultBusyboxPaths = []string{"/bin/busybox", "/usr/bin/busybox", "/sbin/busybox", "/usr/sbin/busybox"}
+
 // findStaticBusybox returns the first busybox among candidates (nil means
 // DefaultBusyboxPaths) that runs without a loader or libraries: only a
 // static one works in any rootfs. `file` is not needed: the ELF program
@@ -116,80 +119,4 @@ func relativeTo(dir, target string) string {
 		i++
 	}
 	return strings.Repeat("../", len(d)-i) + strings.Join(t[i:], "/")
-}
-
-// fillHostTools makes a rootfs of the host's own tools and the shared
-// libraries they load.
-func (b *builder) fillHostTools(tools []string) error {
-	if tools == nil {
-		tools = DefaultTools
-	}
-	// The top-level links of a merged-/usr host (bin -> usr/bin, …) come
-	// first, so every path below is made as the host has it.
-	for _, d := range []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
-		if st, err := os.Lstat(d); err == nil && st.Mode()&os.ModeSymlink != 0 {
-			if _, err := b.addHost(d); err != nil {
-				return err
-			}
-		}
-	}
-	required := map[string]bool{}
-	for _, t := range RequiredTools {
-		required[t] = true
-	}
-	var missing []string
-	found := map[string]bool{}
-	for _, t := range tools {
-		p := findTool(t)
-		if p == "" {
-			if required[t] {
-				missing = append(missing, t)
-			}
-			continue
-		}
-		found[t] = true
-		if err := b.addWithLibraries(p); err != nil {
-			return fmt.Errorf("copy %s: %w", t, err)
-		}
-	}
-	for _, t := range RequiredTools {
-		if !found[t] && !contains(missing, t) {
-			missing = append(missing, t)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("the host has no %s (looked in %s)", strings.Join(missing, ", "), strings.Join(toolDirs, " "))
-	}
-	// Before glibc 2.34 the "files" NSS service is a library the C
-	// library loads by name; id and ps need it to name users.
-	if ls := findTool("ls"); ls != "" {
-		if info, err := readELF(ls); err == nil && info.Interp != "" {
-			if lib, _, err := findLibrary("/", "libnss_files.so.2", ls, nil, info); err == nil {
-				if _, err := b.addHost(lib); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// findTool returns where the host has the command name, or "".
-func findTool(name string) string {
-	for _, d := range toolDirs {
-		p := path.Join(d, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

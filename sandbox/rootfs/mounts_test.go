@@ -174,6 +174,8 @@ func TestSetupErrorsNameOperationAndPath(t *testing.T) {
 		}, "a regular file is already there"},
 		{"bad propagation", func(o *Options) { o.Propagation = "sideways" }, `rootfs propagation "sideways"`},
 		{"relative root", func(o *Options) { o.Root = "rootfs" }, `rootfs "rootfs": not an absolute path`},
+		{"missing root", func(o *Options) { o.Root = root + "-missing" }, "bind rootfs " + root + "-missing onto itself: no such file or directory"},
+		{"root is a file", func(o *Options) { o.Root = root + "/stepbox-test-marker" }, "open rootfs " + root + "/stepbox-test-marker: not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := defaultOptions(root)
