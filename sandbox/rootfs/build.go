@@ -93,7 +93,7 @@ func current(dir, stepboxBinary string, opts BuildOptions) (*Manifest, error) {
 		if err != nil {
 			return nil, err
 		}
-		if m.Stepbox == nil || *m.Stepbox != *s {
+		if m.Stepbox == nil || m.Stepbox.Path != s.Path || m.Stepbox.Size != s.Size || !m.Stepbox.ModTime.Equal(s.ModTime) {
 			return nil, fmt.Errorf("%s holds another stepbox", dir)
 		}
 	}

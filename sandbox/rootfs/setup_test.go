@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stepbox/stepbox/internal/testutil"
 )
 
@@ -159,10 +160,17 @@ func TestSetupUserNamespace(t *testing.T) {
 	leaks := testutil.Snapshot()
 	root := testRootfs(t, true)
 	o := defaultOptions(root)
-	probes := append(containerProbes(), probe{Op: "stat", Path: "/dev/null"}, probe{Op: "read", Path: "/proc/self/uid_map"})
+	// A target three directories deep, made by pathrs-lite in the user
+	// namespace.
+	src := t.TempDir()
+	writeFile(t, src+"/f", "deep\n")
+	openPath(t, src)
+	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/a/b/c", Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+	probes := append(containerProbes(), probe{Op: "read", Path: "/a/b/c/f"}, probe{Op: "read", Path: "/proc/self/uid_map"})
 	rep, _ := runHelper(t, nsConfig{userns: true}, helperConfig{Options: o, Probes: probes})
 	checkContainer(t, rep)
 	want(t, rep, "read", "/proc/self/uid_map", "         0     100000      65536\n", "")
+	want(t, rep, "read", "/a/b/c/f", "deep\n", "")
 	// The container's root owns its network namespace's sysctls: only the
 	// read-only mount refuses the write.
 	want(t, rep, "openw", "/proc/sys/net/ipv4/ip_forward", "", "EROFS")
