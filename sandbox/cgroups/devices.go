@@ -43,10 +43,12 @@ func (m *manager) setDevices(devs []specs.LinuxDeviceCgroup, fresh bool) error {
 		}
 		return nil
 	}
-	if m.unified != "" && m.layout.Mode == V2 {
-		return m.setDevicesV2(devs)
+	if m.unified != "" {
+		// Device programs belong to cgroup2 itself, not to a controller:
+		// they work in a hybrid host's bare cgroup2 directory too.
+		return m.setDevicesV2(devs, fresh)
 	}
-	return fmt.Errorf("device rules: the host mounts no devices controller")
+	return fmt.Errorf("device rules: the host mounts neither a v1 devices controller nor cgroup2")
 }
 
 // deviceRule is the v1 text of a rule: "c 1:3 rwm", "b *:* m", or "a".

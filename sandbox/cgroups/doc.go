@@ -68,9 +68,20 @@
 //	cpu.idle                cpu.idle                        cpu.idle
 //	cpu.cpus, cpu.mems      cpuset.cpus, cpuset.mems        cpuset.cpus, cpuset.mems
 //	pids.limit              pids.max ("max" if <= 0)        pids.max
-//	devices                 devices.allow, devices.deny     eBPF program (see below)
+//	devices                 devices.allow, devices.deny     an eBPF program (bpf(2))
 //	hugepageLimits          hugetlb.SIZE.limit_in_bytes     hugetlb.SIZE.max
 //	unified                 refused                         the named files
+//
+// Device rules on cgroup v2 are not files: CompileDeviceFilter turns them
+// into an eBPF program of type BPF_PROG_TYPE_CGROUP_DEVICE, a few
+// instructions per rule, checked last rule first (a later rule overrides an
+// earlier one, as in v1), and New attaches it to the cgroup2 directory with
+// BPF_F_ALLOW_MULTI, so programs above it still apply. DeviceFilter.String
+// shows the program. A hybrid host without a v1 devices hierarchy gets the
+// program on its bare cgroup2 directory. Device rules cannot be changed
+// after New (Set refuses them with ErrUnsupported once a process is in a v1
+// cgroup, and always on v2), and the program is not among Writes, as it is
+// not a file.
 //
 // OCI's memory.swap is memory plus swap, like docker's --memory-swap; -1 is
 // no limit. A memory or cpu value of 0 means "not set", as in runc. The

@@ -491,3 +491,39 @@ func TestRealCloneIntoCgroup(t *testing.T) {
 		t.Errorf("/proc/PID/cgroup = %q, want %q", b, want)
 	}
 }
+
+// TestRealDeviceRules lets a process in the cgroup open /dev/null and not
+// /dev/zero: through v1's devices.allow and devices.deny, or the eBPF
+// program on cgroup v2 (and on a hybrid host seen without its v1 devices
+// hierarchy, where the program goes to the bare cgroup2 directory).
+func TestRealDeviceRules(t *testing.T) {
+	l := realLayout(t)
+	variants := map[string]*Layout{l.Mode.String(): l}
+	if l.Mode == Hybrid && l.V1Hierarchy("devices") != nil {
+		bpf := *l
+		bpf.V1 = slices.DeleteFunc(slices.Clone(l.V1), func(h *Hierarchy) bool { return h.Has("devices") })
+		variants["hybrid with eBPF"] = &bpf
+	}
+	rules := []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rw"},
+	}
+	for name, l := range variants {
+		t.Run(name, func(t *testing.T) {
+			m := newReal(t, l, &specs.LinuxResources{Devices: rules})
+			h := startShell(t, `read x; if echo > /dev/null; then echo null-ok; fi; if head -c 1 /dev/zero > /dev/null; then echo zero-ok; else echo zero-denied; fi`)
+			if err := m.Apply(h.pid()); err != nil {
+				t.Fatal(err)
+			}
+			h.release(t)
+			if err := h.wait(t, 10*time.Second); err != nil {
+				t.Fatalf("shell: %v\n%s", err, h.out.String())
+			}
+			out := h.out.String()
+			if !strings.Contains(out, "null-ok") || !strings.Contains(out, "zero-denied") {
+				t.Errorf("want /dev/null allowed and /dev/zero denied; the shell said:\n%s", out)
+			}
+			t.Logf("the shell said: %s", strings.Join(strings.Fields(out), " "))
+		})
+	}
+}
