@@ -141,6 +141,9 @@ var afterFill func(tmp string)
 // build makes the rootfs in a temporary sibling of dir and publishes it.
 // The caller holds the build lock.
 func build(dir, stepboxBinary string, opts BuildOptions) (m *Manifest, err error) {
+	if err := replaceable(dir); err != nil {
+		return nil, err
+	}
 	parent, base := filepath.Split(dir)
 	// Builds killed before publishing left their directories: with the
 	// lock held, nobody else is using them.
@@ -195,6 +198,30 @@ func build(dir, stepboxBinary string, opts BuildOptions) (m *Manifest, err error
 		return nil, err
 	}
 	return m, nil
+}
+
+// replaceable refuses to build over a directory that is not a rootfs built
+// here (no manifest) and not empty: a mistyped --root must not cost someone
+// their files.
+func replaceable(dir string) error {
+	var st unix.Stat_t
+	err := unix.Lstat(dir, &st)
+	if err == unix.ENOENT {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "lstat", Path: dir, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%s is %s, not a rootfs directory: not replacing it", dir, fileKind(st.Mode))
+	}
+	if _, err := os.Lstat(filepath.Join(dir, ManifestName)); err == nil {
+		return nil
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) > 0 {
+		return fmt.Errorf("%s is not a rootfs stepbox built (it has no %s) and is not empty: not replacing it", dir, ManifestName)
+	}
+	return nil
 }
 
 func sourceOr(s Source) Source {

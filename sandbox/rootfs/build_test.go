@@ -411,3 +411,34 @@ func TestBuildKilledHalfWay(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Default and Build replace only what they built: a directory of someone
+// else's files is refused, an empty one is used.
+func TestBuildRefusesForeignDirectory(t *testing.T) {
+	requireBusybox(t)
+	dir := filepath.Join(t.TempDir(), "mine")
+	writeFile(t, filepath.Join(dir, "precious"), "keep me\n")
+	for _, f := range []func() error{
+		func() error { _, err := Default(dir, "", BuildOptions{}); return err },
+		func() error { _, err := Build(dir, "", BuildOptions{}); return err },
+	} {
+		if err := f(); err == nil || !strings.Contains(err.Error(), "is not a rootfs stepbox built") {
+			t.Errorf("err = %v, want a refusal", err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "precious")); err != nil || string(b) != "keep me\n" {
+		t.Errorf("the foreign file: %q %v", b, err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Default(empty, "", BuildOptions{}); err != nil {
+		t.Errorf("an empty directory: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	writeFile(t, file, "")
+	if _, err := Build(file, "", BuildOptions{}); err == nil || !strings.Contains(err.Error(), "is a regular file, not a rootfs directory") {
+		t.Errorf("a file: %v", err)
+	}
+}

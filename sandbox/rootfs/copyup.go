@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -109,7 +110,7 @@ func copyTree(from, to string) error {
 		if err != nil {
 			return err
 		}
-		st, _ := info.Sys().(*unix.Stat_t)
+		st, _ := info.Sys().(*syscall.Stat_t)
 		if p == "." {
 			return chownChmod(dst, p, st, info.Mode())
 		}
@@ -155,7 +156,7 @@ func copyFile(src, dst *os.Root, p string) error {
 	return errors.Join(err, out.Close())
 }
 
-func chownChmod(dst *os.Root, p string, st *unix.Stat_t, mode fs.FileMode) error {
+func chownChmod(dst *os.Root, p string, st *syscall.Stat_t, mode fs.FileMode) error {
 	if st != nil {
 		if err := dst.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
 			return err

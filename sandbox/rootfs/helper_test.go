@@ -298,6 +298,11 @@ func runProbe(p probe) probeResult {
 			break
 		}
 		res.Out = describe(p.Path, &st)
+	case "owner":
+		var st unix.Stat_t
+		err := unix.Lstat(p.Path, &st)
+		res.Out = fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+		set(err)
 	case "readlink":
 		l, err := os.Readlink(p.Path)
 		res.Out = l

@@ -79,6 +79,12 @@ func TestSetupTmpfsAndDevices(t *testing.T) {
 	leaks := testutil.Snapshot()
 	root := testRootfs(t, false)
 	writeFile(t, filepath.Join(root, "etc/hostname"), "image\n")
+	if err := os.Lchown(filepath.Join(root, "etc/hostname"), 1000, 1001); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(root, "etc/hostname"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chmod(filepath.Join(root, "run"), 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +110,9 @@ func TestSetupTmpfsAndDevices(t *testing.T) {
 		probe{Op: "stat", Path: "/dev/net/tun"},
 		probe{Op: "fstype", Path: "/etc"},
 		probe{Op: "read", Path: "/etc/hostname"},
+		probe{Op: "owner", Path: "/etc/hostname"},
+		probe{Op: "stat", Path: "/etc/hostname"},
+		probe{Op: "stat", Path: "/etc"},
 		probe{Op: "read", Path: "/etc/passwd"},
 		probe{Op: "create", Path: "/etc/made-inside", Data: "x"},
 	)})
@@ -116,6 +125,9 @@ func TestSetupTmpfsAndDevices(t *testing.T) {
 	want(t, rep, "stat", "/dev/net/tun", "c 10:200 0666", "")
 	want(t, rep, "fstype", "/etc", "tmpfs", "")
 	want(t, rep, "read", "/etc/hostname", "image\n", "")
+	want(t, rep, "owner", "/etc/hostname", "1000:1001", "")
+	want(t, rep, "stat", "/etc/hostname", "f 0640 6", "")
+	want(t, rep, "stat", "/etc", "d 0755", "")
 	want(t, rep, "read", "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", "")
 	want(t, rep, "create", "/etc/made-inside", "", "")
 	if hostHas(filepath.Join(root, "etc/made-inside")) {
