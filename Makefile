@@ -19,6 +19,17 @@ build:
 test: build
 	STEPBOX_TEST_ROOT=1 $(GO) test -p 1 -count=1 -timeout 30m ./...
 
+# The README's first command: the whole course on the built-in root
+# filesystem (built on first use). TOUR_FLAGS=--auto runs it unattended,
+# --lang ko in Korean.
+tour: build
+	./bin/stepbox tour $(TOUR_FLAGS)
+
+# tutorials/ is rendered from the lesson catalogue; a test fails when it is
+# out of date.
+tutorials: build
+	./bin/stepbox tutorials --out tutorials
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...

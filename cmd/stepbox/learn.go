@@ -260,3 +260,20 @@ func newAgentCmd(g *globals) *cobra.Command {
 		},
 	}
 }
+
+func init() { register(newTutorialsCmd) }
+
+func newTutorialsCmd(g *globals) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:    "tutorials",
+		Short:  "Render the markdown tutorials from the lessons (make tutorials)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lessons.WriteTutorials(out)
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "tutorials", "directory to write into")
+	return cmd
+}
