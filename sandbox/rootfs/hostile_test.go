@@ -147,12 +147,44 @@ func TestHostileDanglingSymlinkTarget(t *testing.T) {
 	writeFile(t, src, "container data\n")
 	o := defaultOptions(root)
 	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/data/x", Type: "bind", Source: src})
-	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o})
-	// The link's target does not exist in the root; making it would follow
-	// the link, so the bind is refused instead.
-	if !strings.Contains(rep.SetupErr, "bind "+src+" on "+root+"/data/x: "+root+"/data/x is a symlink to something missing: refused") {
-		t.Errorf("Setup error = %q, want the bind refused", rep.SetupErr)
+	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o, Probes: []probe{
+		{Op: "read", Path: "/data/x"},
+		{Op: "read", Path: hostEtcProbe},
+	}})
+	if rep.SetupErr != "" || rep.FinalizeErr != "" {
+		t.Fatalf("setup: %s; finalize: %s", rep.SetupErr, rep.FinalizeErr)
 	}
+	// The link is followed inside the root: its target is made in the
+	// rootfs's /etc, and the bind lands there, where the container finds it
+	// through the link.
+	want(t, rep, "read", "/data/x", "container data\n", "")
+	want(t, rep, "read", hostEtcProbe, "container data\n", "")
+	if !hostHas(filepath.Join(root, hostEtcProbe)) {
+		t.Error("the link's target was not made inside the rootfs")
+	}
+	leaks.Check(t, time.Second)
+}
+
+// Images ship /etc/resolv.conf as a link into /run, which is empty until
+// the container runs: a bind onto it must follow the link (inside the root)
+// and make the file there.
+func TestBindOntoDanglingResolvConf(t *testing.T) {
+	testutil.RequiresRoot(t)
+	leaks := testutil.Snapshot()
+	root := hostileRootfs(t, map[string]string{"etc/resolv.conf": "../run/systemd/resolve/stub-resolv.conf"})
+	src := filepath.Join(t.TempDir(), "resolv.conf")
+	writeFile(t, src, "nameserver 127.0.0.53\n")
+	o := defaultOptions(root)
+	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
+	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o, Probes: []probe{
+		{Op: "read", Path: "/etc/resolv.conf"},
+		{Op: "stat", Path: "/etc/resolv.conf"},
+	}})
+	if rep.SetupErr != "" || rep.FinalizeErr != "" {
+		t.Fatalf("setup: %s; finalize: %s", rep.SetupErr, rep.FinalizeErr)
+	}
+	want(t, rep, "read", "/etc/resolv.conf", "nameserver 127.0.0.53\n", "")
+	want(t, rep, "stat", "/etc/resolv.conf", "l ../run/systemd/resolve/stub-resolv.conf", "")
 	leaks.Check(t, time.Second)
 }
 
@@ -180,11 +212,10 @@ func TestHostileDevSymlink(t *testing.T) {
 	}{
 		// /dev -> /dev resolves to itself inside the root: a loop.
 		"host dev": {"/dev", "mount tmpfs on ROOT/dev: openat2 /dev: too many levels of symbolic links", false},
-		// Nothing at <root><host>: pathrs-lite does not make it through
-		// the link.
-		"host dir missing": {host, "mount tmpfs on ROOT/dev: openat2 ROOT/dev: not a directory", false},
-		// Resolved inside the root the tmpfs lands at <root><host>, not
-		// at /dev: the devices are refused rather than made elsewhere.
+		// Resolved inside the root the tmpfs lands at <root><host> (made
+		// there if missing), not at /dev: the devices are refused rather
+		// than made elsewhere.
+		"host dir missing": {host, "ROOT/dev resolves to " + host + ": refused", false},
 		"host dir in root": {host, "ROOT/dev resolves to " + host + ": refused", true},
 	} {
 		t.Run(name, func(t *testing.T) {

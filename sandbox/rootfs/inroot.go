@@ -142,54 +142,96 @@ func unwrapSecurejoin(err error) error {
 
 // openDir returns a descriptor on the directory p, made if missing.
 func (r *root) openDir(p string) (int, error) {
-	fd, err := r.open(p)
-	if !errors.Is(err, unix.ENOENT) {
-		return fd, err
-	}
-	// Most missing targets lack only their last component (/dev/pts in a
-	// fresh /dev): make that one relative to its parent. mkdirat(2) does
-	// not follow a link in the way, and O_NOFOLLOW|O_DIRECTORY refuses
-	// anything but the directory. Deeper paths go to pathrs-lite.
-	if parent, err := r.open(path.Dir(p)); err == nil {
-		base := path.Base(p)
-		err := unix.Mkdirat(parent, base, 0o755)
-		if err == nil || err == unix.EEXIST {
-			fd, err = unix.Openat(parent, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	for hops := 0; ; hops++ {
+		fd, err := r.open(p)
+		if !errors.Is(err, unix.ENOENT) {
+			return fd, err
 		}
-		unix.Close(parent)
-		if err == nil {
-			return fd, nil
+		// Most missing targets lack only their last component (/dev/pts
+		// in a fresh /dev): make that one relative to its parent.
+		// mkdirat(2) does not follow a link in the way, and
+		// O_NOFOLLOW|O_DIRECTORY refuses anything but the directory.
+		if parent, err := r.open(path.Dir(p)); err == nil {
+			base := path.Base(p)
+			err := unix.Mkdirat(parent, base, 0o755)
+			if err == nil || err == unix.EEXIST {
+				fd, err = unix.Openat(parent, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			}
+			if err == nil {
+				unix.Close(parent)
+				return fd, nil
+			}
+			next, dangling := r.danglingLink(parent, p)
+			unix.Close(parent)
+			if dangling {
+				if hops >= maxHops {
+					return -1, &os.PathError{Op: "mkdir", Path: p, Err: unix.ELOOP}
+				}
+				p = next
+				continue
+			}
 		}
+		// Deeper paths go to pathrs-lite, which refuses to make anything
+		// through a dangling link on the way (ENOTDIR).
+		return r.mkdirAll(p)
 	}
-	return r.mkdirAll(p)
+}
+
+// maxHops bounds the dangling links followed to make a target, as the
+// kernel bounds symlinks in one lookup (path_resolution(7)).
+const maxHops = 40
+
+// danglingLink reports whether the last component of p, in the directory
+// parent, is a symlink, and where it points as a path inside the root: the
+// kernel resolves a relative target from the link's own directory. A target
+// made there is where the container will find it through the link (an
+// image's /etc/resolv.conf -> ../run/resolv.conf), and resolving it again
+// inside the root keeps it inside whatever the link says.
+func (r *root) danglingLink(parent int, p string) (string, bool) {
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(parent, path.Base(p), buf)
+	if err != nil {
+		return "", false
+	}
+	target := string(buf[:n])
+	if path.IsAbs(target) {
+		return path.Clean(target), true
+	}
+	dir, ok := r.where(parent)
+	if !ok {
+		return "", false
+	}
+	return path.Join(dir, target), true
 }
 
 // openFile returns a descriptor on the file p, made empty (mode 0644) if
 // missing, with its missing parent directories.
 func (r *root) openFile(p string) (int, error) {
-	fd, err := r.open(p)
-	if !errors.Is(err, unix.ENOENT) {
-		return fd, err
-	}
-	parent, err := r.mkdirAll(path.Dir(p))
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(parent)
-	// O_EXCL|O_NOFOLLOW: a dangling symlink left in the way fails with EEXIST
-	// instead of creating its target somewhere else.
-	base := path.Base(p)
-	fd, err = unix.Openat(parent, base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
-	if err == unix.EEXIST {
-		var st unix.Stat_t
-		if unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			return -1, fmt.Errorf("%s is a symlink to something missing: refused, making its target would follow it", r.display(p))
+	for hops := 0; ; hops++ {
+		fd, err := r.open(p)
+		if !errors.Is(err, unix.ENOENT) {
+			return fd, err
 		}
+		parent, err := r.mkdirAll(path.Dir(p))
+		if err != nil {
+			return -1, err
+		}
+		// O_EXCL|O_NOFOLLOW: a link in the way fails with EEXIST instead
+		// of being followed outside our lookup.
+		fd, err = unix.Openat(parent, path.Base(p), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
+		if err == unix.EEXIST {
+			if next, dangling := r.danglingLink(parent, p); dangling && hops < maxHops {
+				unix.Close(parent)
+				p = next
+				continue
+			}
+		}
+		unix.Close(parent)
+		if err != nil {
+			return -1, &os.PathError{Op: "create", Path: r.display(p), Err: err}
+		}
+		return fd, nil
 	}
-	if err != nil {
-		return -1, &os.PathError{Op: "create", Path: r.display(p), Err: err}
-	}
-	return fd, nil
 }
 
 // openNoFollow returns a descriptor on p whose last component is not
