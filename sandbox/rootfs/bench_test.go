@@ -15,22 +15,27 @@ import (
 // and read-only paths, as every container start runs them. One helper in new
 // namespaces runs them b.N times, each time in a fresh mount namespace (see
 // helperBench); only the two calls are timed, not the unshare. It reports
-// medians besides the mean ns/op:
+// medians besides the mean ns/op. "default" has every namespace but user, as
+// stepbox run does, on this machine's hybrid cgroup layout (ten v1
+// hierarchies to mount); "pure-v2-host" makes the helper's view of the host
+// pure cgroup v2 first, the layout of most hosts today:
 //
 //	STEPBOX_TEST_ROOT=1 go test -run '^$' -bench Setup -benchtime 200x ./sandbox/rootfs
 func BenchmarkSetup(b *testing.B) {
 	for _, tc := range []struct {
-		name string
-		ns   nsConfig
+		name   string
+		ns     nsConfig
+		pureV2 bool
 	}{
-		{"default", nsConfig{cgroupNS: true}},
-		{"no-cgroupns", nsConfig{}},
-		{"userns", nsConfig{userns: true, cgroupNS: true}},
+		{"default", nsConfig{cgroupNS: true}, false},
+		{"pure-v2-host", nsConfig{cgroupNS: true}, true},
+		{"no-cgroupns", nsConfig{}, false},
+		{"userns", nsConfig{userns: true, cgroupNS: true}, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			testutil.RequiresRoot(b)
 			root := testRootfs(b, tc.ns.userns)
-			rep, _ := runHelper(b, tc.ns, helperConfig{Options: defaultOptions(root), Bench: b.N})
+			rep, _ := runHelper(b, tc.ns, helperConfig{Options: defaultOptions(root), Bench: b.N, PureV2: tc.pureV2})
 			if rep.SetupErr != "" {
 				b.Fatal(rep.SetupErr)
 			}

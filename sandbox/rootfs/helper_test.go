@@ -496,6 +496,12 @@ func helperOuter(cfg helperConfig) helperReport {
 // thrown away when its goroutine ends locked.
 func helperBench(cfg helperConfig) helperReport {
 	rep := helperReport{StepTimes: map[string][]time.Duration{}}
+	if cfg.PureV2 {
+		if err := pretendPureV2(); err != nil {
+			rep.SetupErr = "helper: " + err.Error()
+			return rep
+		}
+	}
 	var last time.Time
 	stepDone = func(name string) {
 		now := time.Now()
