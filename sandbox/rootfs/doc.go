@@ -12,14 +12,18 @@
 //     with pivot_root(2) (or chroot(2) for a breakout lesson).
 //  2. The runtime writes sysctls and sets the hostname; it may bind the
 //     console with BindConsole.
-//  3. Finalize makes the read-only paths read-only, masks the masked paths and
-//     remounts "/" read-only when asked.
+//  3. Finalize makes the read-only paths read-only, masks the masked paths,
+//     remounts "/" read-only when asked, and gives "/" a shared or
+//     unbindable propagation when asked.
 //
 // Every path inside the rootfs is resolved relative to a handle on the root
-// without following a symlink out of it (openat2(2) RESOLVE_IN_ROOT, through
-// github.com/cyphar/filepath-securejoin/pathrs-lite), and every mount is made
-// onto the resolved descriptor through /proc/self/fd/N, so a hostile rootfs
-// with "etc -> /etc" cannot turn a mount into a mount on the host
+// without following a symlink or a /proc magic link out of it (openat2(2)
+// RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS; missing directories are made with
+// github.com/cyphar/filepath-securejoin/pathrs-lite, which also does the
+// lookups on kernels without openat2), and every mount is made onto the
+// resolved descriptor (mount(2) on /proc/self/fd/N, or move_mount(2)), then
+// checked to be still inside the root, so a hostile rootfs with
+// "etc -> /etc" cannot turn a mount into a mount on the host
 // (CVE-2021-30465, CVE-2019-19921, CVE-2023-27561, CVE-2024-45310).
 //
 // Default, Build, ReadManifest and Verify make and check the default root
