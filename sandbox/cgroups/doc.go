@@ -26,6 +26,10 @@
 //	paths := m.Paths()                      // "memory" → /sys/fs/cgroup/memory/stepbox/<id>, …
 //	m, err = cgroups.Load(paths)            // the same manager, from a state file
 //	for _, w := range m.Writes() { fmt.Println(w) } // echo 33554432 > …/memory.max
+//	f, err := m.FD()                        // pure v2: for clone3 CLONE_INTO_CGROUP
+//
+// New and Load use HostLayout; Layout.New and Layout.Load take a layout,
+// such as a fake tree's.
 //
 // The path is the OCI linux.cgroupsPath: absolute from each hierarchy's
 // root, or relative to the caller's own cgroup. New makes the directory in
@@ -42,7 +46,9 @@
 //     (those the hierarchy owns) in every ancestor's cgroup.subtree_control.
 //   - hybrid: the cgroup2 directory too, bare, without controllers: there
 //     cgroup.kill and cgroup.events work, so it tracks and kills every
-//     process of the container with one write.
+//     process of the container with one write, and its cpu.stat counts the
+//     container's CPU time. So with Linux 5.14 or later (cgroup.kill) a
+//     hybrid host joins neither the v1 freezer nor cpuacct.
 //
 // On any failure New removes everything it made and returns an error naming
 // the file and the value (a *WriteError):
@@ -101,6 +107,27 @@
 // (EBUSY). Parents left empty, like /stepbox after the last container, are
 // removed too (rmdir -p); a parent that still has a child stays. Destroy is
 // idempotent: a directory already gone is done.
+//
+// Stats.Pids.Current counts tasks until they are reaped: right after Kill,
+// killed processes whose parent has not waited for them yet are zombies,
+// out of cgroup.procs (Procs is empty) but still in pids.current.
+//
+// # Cost
+//
+// On the hybrid build machine (BenchmarkLifecycle) New takes about 0.4 ms
+// beside another container and 0.7 ms when it also makes /stepbox, Apply
+// 0.2 ms, and Destroy of an exited container 0.2 to 0.35 ms; they are
+// mkdir, write and rmdir calls and nothing else (no reads but the parent's
+// cpuset, no sleeps). One cost is the kernel's: a write to cgroup.procs
+// migrates a process and takes cgroup_threadgroup_rwsem for writing, which
+// after a quiet spell waits for an RCU grace period (5 to 10 ms here;
+// kernel/rcu/sync.c). Starts close together share one; a lone start pays it
+// in Apply. On a pure v2 host a process started with FD
+// (CLONE_INTO_CGROUP) is born in the cgroup and migrates nothing
+// (BenchmarkStartInCgroup); elsewhere the wait can be overlapped with other
+// work, as the child needs to be in its cgroups only before it runs
+// anything the limits are for (and before it unshares its cgroup
+// namespace).
 //
 // # Docker's flags
 //

@@ -348,16 +348,17 @@ func TestKernelAtLeast(t *testing.T) {
 	}
 }
 
-// A failed write undoes everything: every directory New made, in every
-// hierarchy, and the error names the file and the value.
+// A failed write undoes everything New made, in every hierarchy, and only
+// that; the error names the file and the value.
 func TestFakeNewFailureRemovesEverything(t *testing.T) {
 	l, root := fakeTree(t, "hybrid")
-	before := dirsUnder(t, root)
-	// pids.max is a directory here, so writing it fails with EISDIR
+	// pids/stepbox/c1 is there already (another container's?) and its
+	// pids.max is a directory, so writing it fails with EISDIR.
 	bad := root + "/sys/fs/cgroup/pids/stepbox/c1/pids.max"
 	if err := os.MkdirAll(bad, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	before := dirsUnder(t, root)
 	_, err := l.New("/stepbox/c1", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](20)}})
 	want := "write " + bad + " = 20: is a directory"
 	if err == nil || err.Error() != want {
@@ -368,7 +369,7 @@ func TestFakeNewFailureRemovesEverything(t *testing.T) {
 		t.Errorf("not a *WriteError with the value: %#v", err)
 	}
 	if d := cmp.Diff(before, dirsUnder(t, root)); d != "" {
-		t.Errorf("failed New left (-before +after):\n%s", d)
+		t.Errorf("failed New left, or removed what it had not made (-before +after):\n%s", d)
 	}
 }
 

@@ -93,6 +93,10 @@ type manager struct {
 	// unified is the cgroup2 directory, "" on a V1 host.
 	unified string
 	writes  []Write
+	// made lists the directories create made, parents before children, so
+	// a failed New removes exactly those: a cgroup that was there already
+	// (another container's, with processes) is not New's to remove.
+	made []string
 	// parentCpus and parentMems are the v1 cpuset parent's values, read once
 	// when the directory is made, to validate a cpuset against.
 	parentCpus, parentMems string
@@ -155,12 +159,24 @@ func (l *Layout) New(p string, r *specs.LinuxResources) (Manager, error) {
 		m.dirs = append(m.dirs, dir)
 	}
 	if err := m.create(r); err != nil {
-		if derr := m.Destroy(); derr != nil {
-			err = fmt.Errorf("%w (and removing what was made: %v)", err, derr)
+		if uerr := m.undo(); uerr != nil {
+			err = fmt.Errorf("%w (and removing what was made: %v)", err, uerr)
 		}
 		return nil, err
 	}
 	return m, nil
+}
+
+// undo removes the directories a failed create made, children first. No
+// process was put in them yet, so there is nothing to kill.
+func (m *manager) undo() error {
+	var errs []error
+	for i := len(m.made) - 1; i >= 0; i-- {
+		if err := rmdir(m.made[i], m.layout.Fake()); err != nil {
+			errs = append(errs, fmt.Errorf("rmdir %s: %w", m.made[i], err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // joined lists the v1 controllers a container with resources r joins, of
@@ -297,6 +313,7 @@ func (m *manager) create(r *specs.LinuxResources) error {
 			continue
 		}
 		made, err := m.mkdirAll(dir, m.hierarchyOf(dir))
+		m.made = append(m.made, made...)
 		if err != nil {
 			return err
 		}
@@ -314,16 +331,16 @@ func (m *manager) create(r *specs.LinuxResources) error {
 	return m.set(r, true)
 }
 
+// hierarchyOf returns the hierarchy dir is in: the one mounted deepest above
+// it, should one mount sit below another's.
 func (m *manager) hierarchyOf(dir string) *Hierarchy {
-	if m.layout.Unified != nil && strings.HasPrefix(dir, m.layout.Unified.Dir+"/") {
-		return m.layout.Unified
-	}
-	for _, h := range m.layout.V1 {
-		if strings.HasPrefix(dir, h.Dir+"/") {
-			return h
+	var best *Hierarchy
+	for _, h := range append(slices.Clone(m.layout.V1), m.layout.Unified) {
+		if h != nil && strings.HasPrefix(dir, h.Dir+"/") && (best == nil || len(h.Dir) > len(best.Dir)) {
+			best = h
 		}
 	}
-	return nil
+	return best
 }
 
 // mkdirAll makes dir and the missing ancestors below the hierarchy's mount,
@@ -397,7 +414,8 @@ func (m *manager) createUnified(r *specs.LinuxResources) error {
 		}
 	}
 	if len(want) == 0 {
-		_, err := m.mkdirAll(m.unified, h)
+		made, err := m.mkdirAll(m.unified, h)
+		m.made = append(m.made, made...)
 		return err
 	}
 	enable := strings.Join(want, " ")
@@ -414,11 +432,16 @@ func (m *manager) createUnified(r *specs.LinuxResources) error {
 		if i == len(parts)-1 {
 			break
 		}
-		if _, err := mkdir(cur); err != nil {
+		made, err := mkdir(cur)
+		if err != nil {
 			return err
 		}
+		if made {
+			m.made = append(m.made, cur)
+		}
 	}
-	_, err := m.mkdirAll(m.unified, h)
+	made, err := m.mkdirAll(m.unified, h)
+	m.made = append(m.made, made...)
 	return err
 }
 
