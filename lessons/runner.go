@@ -42,8 +42,12 @@ type Runner struct {
 	Number int
 }
 
-// ErrQuit is returned when the learner quits with q or Ctrl-C.
-var ErrQuit = errors.New("quit")
+// ErrQuit is returned when the learner quits with q; ErrInterrupted when
+// with Ctrl-C (a key in raw mode, or SIGINT).
+var (
+	ErrQuit        = errors.New("quit")
+	ErrInterrupted = errors.New("interrupted")
+)
 
 // Result is the transcript of one lesson: every step's evidence and ✓/✗.
 type Result struct {
@@ -125,7 +129,7 @@ func (r *Runner) Run(ctx context.Context, ls *Lesson) (res *Result, err error) {
 	}
 	for i := 0; i < len(steps); i++ {
 		if err := ctx.Err(); err != nil {
-			return res, ErrQuit
+			return res, ErrInterrupted
 		}
 		st := &steps[i]
 		n := i + 1
@@ -326,10 +330,13 @@ func (r *Runner) wait(ctx context.Context) (byte, error) {
 			select {
 			case <-time.After(r.Delay):
 			case <-ctx.Done():
-				return 0, ErrQuit
+				return 0, ErrInterrupted
 			}
 		}
-		return '\n', ctx.Err()
+		if ctx.Err() != nil {
+			return 0, ErrInterrupted
+		}
+		return '\n', nil
 	}
 	r.printf("%s ", r.Style.Faint(r.t(wPrompt)))
 	defer r.printf("\n\n")
@@ -349,8 +356,10 @@ func (r *Runner) wait(ctx context.Context) (byte, error) {
 				return '\n', nil
 			case 's', 'S', 'r', 'R':
 				return buf[0] | 0x20, nil
-			case 'q', 'Q', 3, 4: // q, Ctrl-C, Ctrl-D
+			case 'q', 'Q', 4: // q, Ctrl-D
 				return 0, ErrQuit
+			case 3: // Ctrl-C, which raw mode delivers as a key
+				return 0, ErrInterrupted
 			}
 		}
 	}

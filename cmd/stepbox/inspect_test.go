@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -17,55 +16,6 @@ import (
 	"github.com/stepbox/stepbox/nsinspect"
 	"github.com/stepbox/stepbox/nsinspect/nstest"
 )
-
-// stepboxBin is the stepbox binary built once for the command-line tests,
-// statically (CGO_ENABLED=0) as `make build` does.
-var stepboxBin string
-
-func TestMain(m *testing.M) {
-	// 0755 all the way, so the unprivileged user of the permission tests
-	// can run it.
-	dir, err := os.MkdirTemp("", "stepbox-cli-test-")
-	if err == nil {
-		err = os.Chmod(dir, 0o755)
-	}
-	if err != nil {
-		panic(err)
-	}
-	stepboxBin = filepath.Join(dir, "stepbox")
-	build := exec.Command("go", "build", "-o", stepboxBin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		os.RemoveAll(dir)
-		panic("go build: " + err.Error())
-	}
-	testutil.Main(m, func() { os.RemoveAll(dir) })
-}
-
-// result is one run of the binary.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-// stepbox runs the binary; prefix (e.g. setpriv ...) runs before it.
-func stepbox(t *testing.T, prefix []string, args ...string) result {
-	t.Helper()
-	argv := append(append(slices.Clone(prefix), stepboxBin), args...)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "STEPBOX_LANG=en")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %v: %v", argv, err)
-	}
-	return r
-}
 
 // nobody runs a command as an unprivileged user with no groups.
 var nobody = []string{"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/stepbox/stepbox/internal/testutil"
+)
+
+// screen drives a command on a pseudo-terminal and collects what it shows.
+type screen struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	ptmx *os.File
+	out  *syncBuffer
+}
+
+func startOnPTY(t *testing.T, args ...string) *screen {
+	t.Helper()
+	cmd := exec.Command(stepboxBin, append([]string{"--root", testRoot}, args...)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "STEPBOX_LANG=en", "XDG_STATE_HOME="+t.TempDir())
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &screen{t: t, cmd: cmd, ptmx: ptmx, out: &syncBuffer{}}
+	go io.Copy(s.out, ptmx)
+	t.Cleanup(func() { ptmx.Close(); cmd.Process.Kill(); cmd.Wait() })
+	return s
+}
+
+func (s *screen) send(keys string) { s.ptmx.Write([]byte(keys)) }
+
+// waitFor waits until what has appeared n times in total.
+func (s *screen) waitFor(what string, n int) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(s.out.String(), what) < n {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("never saw %q %d times; screen:\n%s", what, n, s.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *screen) exitCode() int {
+	s.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		s.t.Fatalf("did not end; screen:\n%s", s.out.String())
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
+const prompt = "[Enter] next"
+
+// A teacher's keys: Enter for the next step, s for a shell inside the
+// container as it stands (exit comes back), r to repeat, q to quit; and
+// nothing the lesson made survives.
+func TestLearnKeys(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	s := startOnPTY(t, "learn", "uts")
+	s.waitFor(prompt, 1)
+	s.send("\r")
+	s.waitFor("Step 2/3", 1)
+	s.waitFor(prompt, 2)
+	s.send("s")
+	s.waitFor("A shell inside the container", 1)
+	s.waitFor("[stepbox]", 1)
+	s.send("readlink /proc/self/ns/uts; echo shell-$((40+2))\r")
+	s.waitFor("shell-42", 1)
+	s.send("exit\r")
+	s.waitFor("Back in the lesson", 1)
+	s.waitFor(prompt, 3)
+	s.send("r")
+	s.waitFor("Step 2/3", 2)
+	s.waitFor(prompt, 4)
+	s.send("q")
+	if code := s.exitCode(); code != 0 {
+		t.Errorf("q: exit %d, want 0", code)
+	}
+	screen := s.out.String()
+	if !strings.Contains(screen, "Stopped. Everything the lesson made is removed.") {
+		t.Errorf("no goodbye on the screen:\n%s", screen)
+	}
+	for _, line := range strings.Split(screen, "\n") {
+		if w := len([]rune(strings.TrimRight(line, "\r"))); w > 100 {
+			t.Errorf("line of %d runes: %q", w, line)
+		}
+	}
+	l.Check(t, 5*time.Second)
+}
+
+// Ctrl-C in the middle of an unattended lesson tears everything down.
+func TestLearnInterrupted(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	s := startOnPTY(t, "learn", "uts", "--delay", "5s")
+	s.waitFor("Step 1/3", 1)
+	s.waitFor("✓", 1)
+	s.send("\x03") // the terminal turns it into SIGINT for the foreground group
+	if code := s.exitCode(); code != 130 {
+		t.Errorf("Ctrl-C: exit %d, want 130; screen:\n%s", code, s.out.String())
+	}
+	if strings.Contains(s.out.String(), "Step 2/3") {
+		t.Error("the lesson went on after Ctrl-C")
+	}
+	l.Check(t, 5*time.Second)
+}
+
+func TestLearnUnknownLesson(t *testing.T) {
+	r := run(t, "learn", "no-such-lesson")
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	oneLine(t, "unknown lesson", r)
+	if !strings.Contains(r.stderr, "stepbox lessons") {
+		t.Errorf("no hint: %q", r.stderr)
+	}
+	if r := run(t, "learn", "uts", "--without", "pid"); r.code != 2 {
+		t.Errorf("--without a feature the lesson has no demo for: exit %d, want 2", r.code)
+	}
+}

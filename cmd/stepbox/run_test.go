@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/internal/testutil"
+	"github.com/stepbox/stepbox/sandbox"
+)
+
+// run starts `stepbox --root testRoot ARGS`.
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	return stepbox(t, nil, append([]string{"--root", testRoot}, args...)...)
+}
+
+// oneLine checks that stderr is a single "stepbox: …" line.
+func oneLine(t *testing.T, what string, r result) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "stepbox: ") {
+		t.Errorf("%s: stderr is not one 'stepbox:' line: %q", what, r.stderr)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--rm", "--", "true"}, 0, ""},
+		{[]string{"--rm", "--", "sh", "-c", "echo out; exit 7"}, 7, "out\n"},
+		{[]string{"--rm", "--", "sh", "-c", "kill -TERM $$"}, 143, ""},
+		{[]string{"--rm", "--", "no-such-command"}, 127, ""},
+		{[]string{"--rm", "--", "/etc/passwd"}, 126, ""},
+	} {
+		r := run(t, append([]string{"run"}, tc.args...)...)
+		if r.code != tc.code || r.stdout != tc.out {
+			t.Errorf("run %v: exit %d, stdout %q, stderr %q; want exit %d, stdout %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+		}
+		if tc.code >= 126 && tc.code <= 127 {
+			oneLine(t, strings.Join(tc.args, " "), r)
+		}
+	}
+	l.Check(t, 5*time.Second)
+}
+
+// Bad input: one clear line, exit 125, and nothing made is left.
+func TestRunBadInput(t *testing.T) {
+	testutil.RequiresRoot(t)
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	if r := run(t, "run", "--name", "taken", "--", "true"); r.code != 0 {
+		t.Fatalf("setup: %+v", r)
+	}
+	defer run(t, "rm", "taken")
+	before := containers(t)
+	l := testutil.Snapshot()
+	for name, args := range map[string][]string{
+		"missing rootfs":      {"--rootfs", "/nonexistent", "--", "sh"},
+		"rootfs is a file":    {"--rootfs", file, "--", "sh"},
+		"rootfs without cmd":  {"--", "/bin/no-such-tool"},
+		"unknown namespace":   {"--ns", "uts,bogus", "--", "sh"},
+		"bad user":            {"-u", "mallory", "--", "sh"},
+		"bind source missing": {"-v", "/nonexistent:/x", "--", "sh"},
+		"relative volume":     {"-v", "data:/x", "--", "sh"},
+		"bad memory":          {"--memory", "12zb", "--", "sh"},
+		"memory too small":    {"--memory", "1k", "--", "sh"},
+		"bad cpus":            {"--cpus", "-1", "--", "sh"},
+		"unknown capability":  {"--cap-add", "CAP_FLY", "--", "sh"},
+		"bad security-opt":    {"--security-opt", "apparmor=x", "--", "sh"},
+		"name in use":         {"--name", "taken", "--", "true"},
+		"bad name":            {"--name", "../x", "--", "true"},
+		"unknown flag":        {"--bogus", "--", "sh"},
+	} {
+		r := run(t, append([]string{"run", "--rm"}, args...)...)
+		want := 125
+		if name == "rootfs without cmd" {
+			want = 127
+		}
+		if r.code != want {
+			t.Errorf("%s: exit %d, want %d (stderr %q)", name, r.code, want, r.stderr)
+		}
+		oneLine(t, name, r)
+	}
+	if after := containers(t); after != before {
+		t.Errorf("containers before %q, after %q", before, after)
+	}
+	l.Check(t, 5*time.Second)
+	if r := run(t, "run", "--rm", "--name", "taken", "--", "true"); !strings.Contains(r.stderr, "stepbox rm taken") {
+		t.Errorf("name in use gives no hint of what to do: %q", r.stderr)
+	}
+}
+
+func containers(t *testing.T) string {
+	r := run(t, "ps", "-a", "--json")
+	return r.stdout
+}
+
+// Ctrl-C reaches sleep (the minimal init passes it on) and the exit code
+// says which signal ended it, as a shell would: 130 for SIGINT, 143 for
+// SIGTERM.
+func TestRunSignals(t *testing.T) {
+	testutil.RequiresRoot(t)
+	for sig, want := range map[syscall.Signal]int{syscall.SIGINT: 130, syscall.SIGTERM: 143} {
+		l := testutil.Snapshot()
+		cmd := exec.Command(stepboxBin, "--root", testRoot, "run", "--rm", "--", "sleep", "30")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitForChild(t, cmd.Process.Pid, "sleep")
+		cmd.Process.Signal(sig)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v did not stop sleep", sig)
+		}
+		if got := cmd.ProcessState.ExitCode(); got != want {
+			t.Errorf("%v: exit %d, want %d (%s)", sig, got, want, stderr.String())
+		}
+		l.Check(t, 5*time.Second)
+	}
+}
+
+// waitForChild waits until a descendant of pid runs comm.
+func waitForChild(t *testing.T, pid int, comm string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _ := exec.Command("pgrep", "-P", fmt.Sprint(pid)).Output()
+		for _, p := range strings.Fields(string(out)) {
+			if kids, _ := exec.Command("pgrep", "-P", p, "-x", comm).Output(); len(kids) > 0 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %s under pid %d", comm, pid)
+}
+
+// A terminal session driven like a person would: -it gives a real tty of
+// the container's own, with the size of ours and resized with it; keys
+// reach the shell; the exit code comes back.
+func TestRunTerminal(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	cmd := exec.Command(stepboxBin, "--root", testRoot, "run", "-it", "--rm", "--", "sh")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	out := &syncBuffer{}
+	go io.Copy(out, ptmx)
+	send := func(s string) { ptmx.Write([]byte(s)) }
+	expect := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(out.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("never saw %q; screen:\n%s", what, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	send("stty size; tty; echo $((6*7))x\r")
+	expect("40 100")
+	expect("/dev/pts/0")
+	expect("42x")
+	pty.Setsize(ptmx, &pty.Winsize{Rows: 30, Cols: 90})
+	time.Sleep(100 * time.Millisecond)
+	send("stty size\r")
+	expect("30 90")
+	send("exit 3\r")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the shell did not end")
+	}
+	if got := cmd.ProcessState.ExitCode(); got != 3 {
+		t.Errorf("exit %d, want 3; screen:\n%s", got, out.String())
+	}
+	l.Check(t, 5*time.Second)
+}
+
+type syncBuffer struct {
+	mu chan struct{}
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) lock() {
+	if s.mu == nil {
+		s.mu = make(chan struct{}, 1)
+	}
+	s.mu <- struct{}{}
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.lock()
+	defer func() { <-s.mu }()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.lock()
+	defer func() { <-s.mu }()
+	return s.b.String()
+}
+
+func TestRunStdinAndEnv(t *testing.T) {
+	testutil.RequiresRoot(t)
+	cmd := exec.Command(stepboxBin, "--root", testRoot, "run", "-i", "--rm", "-e", "GREETING=hi", "-w", "/tmp/work", "--", "sh", "-c", "cat; echo $GREETING $HOSTNAME; pwd")
+	cmd.Stdin = strings.NewReader("from stdin\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 || lines[0] != "from stdin" || !strings.HasPrefix(lines[1], "hi ") || lines[2] != "/tmp/work" {
+		t.Errorf("output %q", out)
+	}
+	// Without -i the container's stdin is empty.
+	cmd = exec.Command(stepboxBin, "--root", testRoot, "run", "--rm", "--", "cat")
+	cmd.Stdin = strings.NewReader("should not arrive\n")
+	if out, _ := cmd.Output(); len(out) != 0 {
+		t.Errorf("stdin reached the container without -i: %q", out)
+	}
+}
+
+// With --userns, root inside is an unprivileged uid outside: a file made
+// through a bind mount belongs to it on the host.
+func TestRunUserNamespaceVolume(t *testing.T) {
+	testutil.RequiresRoot(t)
+	// The source must be reachable by the container's root (uid 100000 on
+	// the host): t.TempDir's parent is 0700.
+	dir, err := os.MkdirTemp(filepath.Dir(testRoot), "volume-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chown(dir, int(sandbox.DefaultIDMap.HostID), int(sandbox.DefaultIDMap.HostID))
+	r := run(t, "run", "--rm", "--userns", "-v", dir+":/mnt", "--", "sh", "-c", "id -u; touch /mnt/made-inside")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "0" {
+		t.Fatalf("%+v", r)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(dir, "made-inside"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != sandbox.DefaultIDMap.HostID {
+		t.Errorf("file owned by uid %d on the host, want %d", st.Uid, sandbox.DefaultIDMap.HostID)
+	}
+	// A read-only volume stays read-only.
+	r = run(t, "run", "--rm", "-v", dir+":/mnt:ro", "--", "touch", "/mnt/x")
+	if r.code == 0 {
+		t.Error("wrote through a read-only volume")
+	}
+}
+
+// The limits and security flags reach the kernel: the cgroup files, the
+// capability sets, seccomp and no_new_privs as /proc shows them inside.
+func TestRunLimitsAndSecurity(t *testing.T) {
+	testutil.RequiresRoot(t)
+	r := run(t, "run", "--rm", "--memory", "64m", "--pids-limit", "50", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE", "--",
+		"sh", "-c", "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; cat /proc/self/cgroup")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	for _, want := range []string{"CapEff:\t0000000000000400", "Seccomp:\t2", "NoNewPrivs:\t1"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("missing %q in:\n%s", want, r.stdout)
+		}
+	}
+	r = run(t, "run", "--rm", "--security-opt", "seccomp=unconfined", "--security-opt", "no-new-privileges=false", "--", "grep", "-E", "^(Seccomp|NoNewPrivs):", "/proc/self/status")
+	if !strings.Contains(r.stdout, "NoNewPrivs:\t0") || !strings.Contains(r.stdout, "Seccomp:\t0") {
+		t.Errorf("security-opt ignored:\n%s", r.stdout)
+	}
+	// docker's default profile refuses unshare(2) with EPERM.
+	r = run(t, "run", "--rm", "--", "unshare", "-u", "true")
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "Operation not permitted") {
+		t.Errorf("unshare was not refused: %+v", r)
+	}
+}
