@@ -69,4 +69,3 @@ func stepbox(t *testing.T, prefix []string, args ...string) result {
 	}
 	return r
 }
-
