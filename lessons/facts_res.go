@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,9 +130,7 @@ func boxPath(l *Lab, p string) (string, error) {
 // saveDescription keeps the lab's description and options under key, so a
 // later step can come back to them with restoreDescription.
 func saveDescription(l *Lab, key string) {
-	var o sandbox.Options
-	l.Options(func(opts *sandbox.Options) { o = *opts })
-	keep(l, key, savedDescription{spec: cloneSpec(l.Spec()), opts: o})
+	keep(l, key, savedDescription{spec: cloneSpec(l.Spec()), opts: l.opts})
 }
 
 type savedDescription struct {
@@ -229,3 +228,41 @@ func failed(p ProbeResult) bool { return p.Code > 0 }
 
 // succeeded reports whether a probe ran and exited 0.
 func succeeded(p ProbeResult) bool { return p.Code == 0 }
+
+// ensureOwnRoot gives the container a root filesystem of its own with the
+// default mounts (a new /proc, /sys, /sys/fs/cgroup), as lessons 3 and 4
+// leave the lab; after them it changes nothing. A step whose evidence is
+// what the container mounts for itself calls it.
+func ensureOwnRoot(l *Lab) {
+	if sandbox.HasNamespace(l.Spec(), specs.MountNamespace) && !l.opts.HostRoot {
+		return
+	}
+	l.Change(func(s *specs.Spec) { sandbox.SetNamespace(s, specs.MountNamespace, true) })
+	l.Options(func(o *sandbox.Options) { o.HostRoot = false })
+}
+
+// rowCgroupSeen shows the container's cgroup as the host names it beside
+// the name the container itself reads in /proc/self/cgroup (nsinspect
+// reads it from inside the container's cgroup namespace).
+var rowCgroupSeen = Row{
+	Label: i18n.T("cgroup", "cgroup"),
+	Host:  func(e *Evidence) string { return cgroupPath(e.Outside.Cgroups.Entries) },
+	Box:   func(e *Evidence) string { return cgroupPath(e.Outside.Cgroups.Inside) },
+}
+
+// cgroupMountRoot is the root (mountinfo field 4) of the cgroup filesystem
+// that holds the memory controller, or of the cgroup2 one on a pure v2
+// host: the cgroup the mount shows, named from the reader's cgroup
+// namespace. "" when nothing is mounted.
+func cgroupMountRoot(s nsinspect.Snapshot) string {
+	v2 := ""
+	for _, m := range s.Mounts.Entries {
+		switch {
+		case m.FSType == "cgroup" && slices.Contains(strings.Split(m.SuperOptions, ","), "memory"):
+			return m.Root
+		case m.FSType == "cgroup2" && v2 == "":
+			v2 = m.Root
+		}
+	}
+	return v2
+}

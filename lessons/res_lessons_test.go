@@ -39,9 +39,12 @@ var standIns = []*Lesson{
 	}},
 }
 
-// Lessons 7 to 12 pass also on top of the whole namespace course: with
-// stand-ins for the lessons before them that are not registered yet (when
-// all are, TestLessonsPass already covers it).
+// Lessons 7 to 12 pass also on top of the whole namespace course, and their
+// demos fail where they should: with stand-ins for the lessons before them
+// that are not registered yet (when all are, TestLessonsPass and
+// TestDemosFailWhereTheyShould cover it). The demos run here in the test's
+// own namespaces, not in a throwaway one: every demo of these lessons is
+// harmless to the host by design, and this test proves it too.
 func TestResLessonsAfterTheNamespaceCourse(t *testing.T) {
 	bin, rootfs := fixture(t)
 	saved := catalogue
@@ -62,20 +65,31 @@ func TestResLessonsAfterTheNamespaceCourse(t *testing.T) {
 		if !slices.Contains(resLessons, l.ID) || (only != "" && only != l.ID) {
 			continue
 		}
-		t.Run(l.ID, func(t *testing.T) {
-			var out bytes.Buffer
-			r := &Runner{Lang: i18n.English, Out: &out, Auto: true, Number: i,
-				Lab: LabConfig{Paths: sandbox.DefaultPaths(t.TempDir()), Rootfs: rootfs, Self: bin}}
-			res, err := r.Run(context.Background(), l)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, out.String())
+		for _, without := range []string{"", l.Demo.Feature} {
+			name := l.ID
+			if without != "" {
+				name += "/without-" + without
 			}
-			if !res.Passed {
-				t.Errorf("lesson did not pass:\n%s", out.String())
-			}
-			if testing.Verbose() {
-				t.Log(out.String())
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				var out bytes.Buffer
+				r := &Runner{Lang: i18n.English, Out: &out, Auto: true, Number: i, Without: without,
+					Lab: LabConfig{Paths: sandbox.DefaultPaths(t.TempDir()), Rootfs: rootfs, Self: bin}}
+				res, err := r.Run(context.Background(), l)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out.String())
+				}
+				if !res.Passed {
+					t.Errorf("lesson did not pass:\n%s", out.String())
+				}
+				for _, s := range res.Steps {
+					if without != "" && s.OK == s.ShouldFail {
+						t.Errorf("step %d %q: ok=%v, should fail=%v", s.Number, s.Title, s.OK, s.ShouldFail)
+					}
+				}
+				if testing.Verbose() {
+					t.Log(out.String())
+				}
+			})
+		}
 	}
 }
