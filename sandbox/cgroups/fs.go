@@ -14,8 +14,8 @@ import (
 // A cgroup is driven entirely through files (cgroups(7), the kernel's
 // Documentation/admin-guide/cgroup-v2.rst): mkdir makes one, a write to an
 // interface file sets a limit or moves a process, a read gives usage, rmdir
-// removes it. These helpers are the only places that touch the filesystem,
-// and they go straight to the system calls: os.File would add a poller
+// removes it. The manager's reads and writes of cgroup files go through
+// these helpers, straight to the system calls: os.File would add a poller
 // registration (and its failure) to every one of the dozens of small writes
 // a container start makes.
 
