@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -19,6 +20,8 @@ import (
 	"github.com/stepbox/stepbox/sandbox/rootfs"
 	"github.com/stepbox/stepbox/sandbox/security"
 )
+
+var initComm = []byte("stepbox-init\x00")
 
 const (
 	initArg = "init"
@@ -45,6 +48,9 @@ func IsInit() bool {
 // RunInit is the container's init: it never returns. On success the payload
 // replaces it (execve(2)); on failure the error goes to the parent.
 func RunInit() {
+	// Executed from /proc/self/fd/N, the kernel named us "N"; ps inside
+	// the container should say what PID 1 is (prctl(2) PR_SET_NAME).
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initComm[0])), 0, 0, 0)
 	var cfgFd, syncFd, fifoFd int
 	if _, err := fmt.Sscanf(os.Getenv(initEnv), "%d,%d,%d", &cfgFd, &syncFd, &fifoFd); err != nil {
 		fmt.Fprintln(os.Stderr, "stepbox init: started without its descriptors")
