@@ -132,7 +132,7 @@ var lessonRootfs = &Lesson{
 				"The same breakout, quietly this time, listing / at the top it reached. It is the host's root directory: every file of the host is open to the container, as far as its privileges go. pivot_root with the old root detached is what closes this.",
 				"같은 탈출을 이번에는 조용히 한 번 더 하고, 도달한 꼭대기에서 /를 나열합니다. 호스트의 루트 디렉터리입니다. 권한이 허락하는 한 호스트의 모든 파일이 컨테이너에 열려 있습니다. 이것을 막는 것이 옛 루트를 떼어 내는 pivot_root입니다."),
 			Syscalls: []Syscall{{"chroot", 2, `"."`}, {"getdents64", 2, `"/"`}},
-			Shell:    rootfsEscapeLs,
+			Shell:    "chroot $ROOTFS " + rootfsEscapeLs,
 			Probes:   []Probe{{Inside, rootfsEscapeLs}, {Host, rootfsHostTop}},
 			Expect: Expect{
 				Text: i18n.T("the host's tree stays out of reach", "호스트의 파일 트리에는 닿지 않는다"),
