@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -62,6 +64,9 @@ type Options struct {
 	AfterClone func(pid int) error
 	// BeforeDelete runs before the cgroups and state are removed.
 	BeforeDelete func()
+
+	// probe marks the runtime's own probe of the kernel (timens.go).
+	probe bool
 }
 
 // Container is one container, made by Create or found by Load.
@@ -162,10 +167,11 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 		}
 	}()
 
-	var resources *specs.LinuxResources
-	if spec.Linux != nil {
-		resources = spec.Linux.Resources
-	}
+	// The pids limit waits until the init is ready: the init is a Go
+	// program whose threads count as tasks, and a small limit in place
+	// from the start would stop its runtime from making them (it aborts).
+	// It is in place before the payload runs.
+	resources, pids := splitPids(spec)
 	tracef("state written")
 	c.cg, err = cgroups.New(cgroupPath(spec, id), resources)
 	if err != nil {
@@ -177,11 +183,63 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 	if err := c.startInit(cfg); err != nil {
 		return nil, err
 	}
+	if pids != nil {
+		if err := c.limitPids(pids, cfg.Init); err != nil {
+			return nil, err
+		}
+	}
 	c.state.Status = Created
 	if err := writeJSON(filepath.Join(dir, "state.json"), c.state); err != nil {
 		return nil, fmt.Errorf("write state.json: %w", err)
 	}
 	return c, nil
+}
+
+// splitPids returns the resources without the pids section, and that
+// section when it sets a limit.
+func splitPids(spec *specs.Spec) (*specs.LinuxResources, *specs.LinuxPids) {
+	if spec.Linux == nil || spec.Linux.Resources == nil {
+		return nil, nil
+	}
+	r := *spec.Linux.Resources
+	pids := r.Pids
+	r.Pids = nil
+	if pids == nil || pids.Limit == nil || *pids.Limit <= 0 {
+		return &r, nil // no limit, or unlimited: nothing to write
+	}
+	return &r, pids
+}
+
+// limitPids writes the pids limit once the init is ready. The minimal init
+// keeps running beside the payload, and its threads keep counting: a limit
+// that leaves it no room is refused rather than let its runtime abort.
+func (c *Container) limitPids(pids *specs.LinuxPids, withInit bool) error {
+	if withInit {
+		if n := threads(c.Pid()); n > 0 && *pids.Limit < int64(n)+2 {
+			return hint.With(fmt.Errorf("--pids-limit %d leaves no room: the container's minimal init alone runs %d threads", *pids.Limit, n),
+				fmt.Sprintf("use a limit of at least %d, or --init=false", n+2))
+		}
+	}
+	if err := c.cg.Set(&specs.LinuxResources{Pids: pids}); err != nil {
+		return fmt.Errorf("set pids limit: %w", err)
+	}
+	tracef("pids limit set")
+	return nil
+}
+
+// threads counts a process's threads (proc(5), /proc/PID/status Threads).
+func threads(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
 }
 
 func cgroupPath(spec *specs.Spec, id string) string {
@@ -270,6 +328,17 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 		// uid 0 of the new namespace once the maps are written.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: c.opts.DenySetgroups}
 	}
+	// On a pure cgroup v2 host the init is born in its cgroup (clone3
+	// CLONE_INTO_CGROUP): nothing migrates, so no task waits on the
+	// kernel's threadgroup rwsem (see warm.go).
+	born := false
+	if l := c.cg.Layout(); l != nil && l.Mode == cgroups.V2 {
+		if f, err := c.cg.FD(); err == nil {
+			defer f.Close()
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
+			born = true
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start container init: %w", err)
 	}
@@ -284,8 +353,10 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	childSock.Close()
 	cfgR.Close()
 
-	if err := c.cg.Apply(cmd.Process.Pid); err != nil {
-		return fmt.Errorf("join cgroup: %w", err)
+	if !born {
+		if err := c.cg.Apply(cmd.Process.Pid); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
 	}
 	tracef("init joined its cgroups")
 	if c.opts.AfterClone != nil {

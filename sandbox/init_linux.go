@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +27,9 @@ var initComm = []byte("stepbox-init\x00")
 const (
 	initArg = "init"
 	initEnv = "_STEPBOX_INIT" // "cfgfd,syncfd,fifofd"
+	// The minimal init's second stage (see reexecReaper).
+	reapArg = "reap"
+	reapEnv = "_STEPBOX_REAP" // "syncfd,preserve,terminal"
 )
 
 func init() {
@@ -42,7 +46,8 @@ func init() {
 // IsInit reports whether this process is a container init started by Create.
 // The binary's main function must check it first and call RunInit.
 func IsInit() bool {
-	return len(os.Args) > 1 && os.Args[1] == initArg && os.Getenv(initEnv) != ""
+	return len(os.Args) > 1 && (os.Args[1] == initArg && os.Getenv(initEnv) != "" ||
+		os.Args[1] == reapArg && os.Getenv(reapEnv) != "")
 }
 
 // RunInit is the container's init: it never returns. On success the payload
@@ -51,6 +56,9 @@ func RunInit() {
 	// Executed from /proc/self/fd/N, the kernel named us "N"; ps inside
 	// the container should say what PID 1 is (prctl(2) PR_SET_NAME).
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initComm[0])), 0, 0, 0)
+	if os.Args[1] == reapArg {
+		runReapStage()
+	}
 	var cfgFd, syncFd, fifoFd int
 	if _, err := fmt.Sscanf(os.Getenv(initEnv), "%d,%d,%d", &cfgFd, &syncFd, &fifoFd); err != nil {
 		fmt.Fprintln(os.Stderr, "stepbox init: started without its descriptors")
@@ -61,6 +69,11 @@ func RunInit() {
 	}
 	sync := os.NewFile(uintptr(syncFd), "sync")
 	err := runInit(os.NewFile(uintptr(cfgFd), "config"), sync, fifoFd)
+	failInit(sync, err)
+}
+
+// failInit reports err to the parent and exits with docker's code for it.
+func failInit(sync *os.File, err error) {
 	var ie *InitError
 	if !errors.As(err, &ie) {
 		ie = &InitError{Message: err.Error()}
@@ -212,7 +225,7 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		}
 	}
 	if cfg.Init {
-		return reap(path, s.Process, cfg.PreserveFDs, sync)
+		return reap(path, s.Process, cfg.PreserveFDs, sync, false)
 	}
 	err = unix.Exec(path, s.Process.Args, s.Process.Env)
 	return execError(s.Process.Args[0], err)
@@ -432,7 +445,7 @@ func awaitStart(fifoFd int) error {
 // that group, orphans are reaped, and the init exits with the payload's
 // status, 128+n for a signal, when it ends (the namespace's other processes
 // are then killed by the kernel).
-func reap(path string, p *specs.Process, preserve int, sync *os.File) error {
+func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStage bool) error {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
@@ -446,6 +459,10 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File) error {
 	}
 	child, err := os.StartProcess(path, p.Args, attr)
 	if err != nil {
+		if errors.Is(err, unix.EINVAL) && !secondStage {
+			signal.Stop(sigs)
+			return reexecReaper(path, p, preserve, sync)
+		}
 		return execError(p.Args[0], errors.Unwrap(err))
 	}
 	sync.Close() // end of stream: the payload runs
@@ -475,4 +492,46 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File) error {
 		}
 	}
 	return nil
+}
+
+// reexecReaper is the way around a kernel that refuses os.StartProcess its
+// vfork (CLONE_VM) while a time namespace made by unshare(2) waits for the
+// caller's children: Linux 6.1 does, 6.18 does not. The init re-executes
+// itself (the sealed copy, through /proc/self/exe), entering the time
+// namespace at execve(2) like any payload, and that second stage starts
+// the payload. Identity, capabilities, no_new_privs and the seccomp filter
+// carry over the execve as they would to the payload; the sync socket
+// crosses it, so the parent still hears how the start went.
+func reexecReaper(path string, p *specs.Process, preserve int, sync *os.File) error {
+	if _, err := unix.FcntlInt(sync.Fd(), unix.F_SETFD, 0); err != nil {
+		return err
+	}
+	terminal := 0
+	if p.Terminal {
+		terminal = 1
+	}
+	env := append(slices.Clone(p.Env), fmt.Sprintf("%s=%d,%d,%d", reapEnv, sync.Fd(), preserve, terminal))
+	argv := append([]string{"stepbox-init", reapArg, path}, p.Args...)
+	err := unix.Exec("/proc/self/exe", argv, env)
+	return fmt.Errorf("re-execute the init to enter its time namespace: %w", err)
+}
+
+// runReapStage is the second stage started by reexecReaper; it never
+// returns.
+func runReapStage() {
+	var syncFd, preserve, terminal int
+	if _, err := fmt.Sscanf(os.Getenv(reapEnv), "%d,%d,%d", &syncFd, &preserve, &terminal); err != nil || len(os.Args) < 4 {
+		fmt.Fprintln(os.Stderr, "stepbox init: second stage started without its arguments")
+		os.Exit(1)
+	}
+	unix.CloseOnExec(syncFd)
+	sync := os.NewFile(uintptr(syncFd), "sync")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, reapEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	p := &specs.Process{Args: os.Args[3:], Env: env, Terminal: terminal == 1}
+	failInit(sync, reap(os.Args[2], p, preserve, sync, true))
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"errors"
 	"fmt"
 	"strings"
@@ -8,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stepbox/stepbox/internal/hint"
+	"github.com/stepbox/stepbox/internal/i18n"
 	"github.com/stepbox/stepbox/nsinspect"
+	"github.com/stepbox/stepbox/sandbox"
 )
 
 func init() { register(newDoctorCmd) }
@@ -40,6 +44,9 @@ doctor는 이 호스트가 레슨과 런타임에 무엇을 제공하는지 확�
 				return err
 			}
 			h := nsinspect.ProbeHost()
+			if os.Geteuid() == 0 {
+				h.Findings = append(h.Findings, timeNamespaceFinding(runPaths(g)))
+			}
 			ready, missing := h.Ready()
 			if asJSON {
 				err = writeJSON(g.stdout, struct {
@@ -86,4 +93,26 @@ doctor는 이 호스트가 레슨과 런타임에 무엇을 제공하는지 확�
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the findings as JSON")
 	return cmd
+}
+
+// timeNamespaceFinding runs the runtime's probe (a threaded program in a time
+// namespace, sandbox/timens.go): the one thing about the kernel that cannot
+// be read from /proc.
+func timeNamespaceFinding(p sandbox.Paths) nsinspect.HostFinding {
+	f := nsinspect.HostFinding{ID: "timens.threads"}
+	works, err := sandbox.TimeNamespaceThreadsWork(p)
+	switch {
+	case err != nil:
+		f.Status, f.Value = nsinspect.Warn, "unknown"
+		f.Meaning = i18n.T("could not test: "+err.Error(), "시험하지 못했습니다: "+err.Error())
+	case works:
+		f.Status, f.Value = nsinspect.Pass, "work"
+		f.Meaning = i18n.T("programs with threads run in a time namespace: 'stepbox run' makes one by default",
+			"스레드를 쓰는 프로그램도 시간 네임스페이스 안에서 돕니다: 'stepbox run'이 기본으로 만듭니다")
+	default:
+		f.Status, f.Value = nsinspect.Warn, "broken"
+		f.Meaning = i18n.T("this kernel refuses new threads in a time namespace (clone EINVAL): 'stepbox run' leaves it out by default, and the time lesson cannot run",
+			"이 커널은 시간 네임스페이스 안에서 새 스레드를 거부합니다(clone EINVAL): 'stepbox run'은 기본으로 빼고, 시간 레슨은 실행할 수 없습니다")
+	}
+	return f
 }

@@ -18,5 +18,8 @@ func main() {
 	if sandbox.IsInit() {
 		sandbox.RunInit()
 	}
+	if sandbox.IsProbe() {
+		sandbox.RunProbe()
+	}
 	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

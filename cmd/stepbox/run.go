@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +51,7 @@ type runOptions struct {
 	capDrop     []string
 	securityOpt []string
 	privileged  bool
+	nsGiven     bool // --ns was on the command line
 }
 
 func init() { register(newRunCmd) }
@@ -80,6 +82,7 @@ command cannot be executed and 127 when it is not found, as with docker.
   stepbox run --cap-drop ALL --cap-add NET_BIND_SERVICE -- sh`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.nsGiven = cmd.Flags().Changed("ns")
 			return runRun(g, o, args)
 		},
 	}
@@ -282,6 +285,18 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 	nss, err := sandbox.ParseNamespaceList(o.ns)
 	if err != nil {
 		return nil, hint.With(err, "--ns takes a comma-separated list, e.g. uts,pid,mnt")
+	}
+	if slices.Contains(nss, specs.TimeNamespace) {
+		// Some kernels break every multi-threaded program in a time
+		// namespace (sandbox/timens.go): left out of the default there,
+		// and a warning when asked for by name.
+		if works, err := sandbox.TimeNamespaceThreadsWork(paths); err == nil && !works {
+			if o.nsGiven {
+				fmt.Fprintln(g.stderr, "stepbox: warning: on this kernel a program with threads (Go, Java, …) cannot start in a time namespace; see 'stepbox doctor'")
+			} else {
+				nss = slices.DeleteFunc(nss, func(t specs.LinuxNamespaceType) bool { return t == specs.TimeNamespace })
+			}
+		}
 	}
 	if o.userns {
 		nss = append(nss, specs.UserNamespace)

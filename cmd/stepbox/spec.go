@@ -24,6 +24,7 @@ run it from a bundle, and a learner can read what every flag becomes.
   stepbox spec --rootfs rootfs --memory 64m --pids-limit 100 -- /bin/true`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.nsGiven = cmd.Flags().Changed("ns")
 			spec, err := o.spec(g, runPaths(g), args)
 			if err != nil {
 				return err
