@@ -220,15 +220,13 @@ var lessonUser = &Lesson{
 	},
 }
 
-// exitText says how a probe ended: "ok", or its error message.
+// exitText says how a probe ended: "ok", or the error it printed last
+// (busybox ends with "applet: what: strerror").
 func exitText(p ProbeResult) string {
 	if p.Code == 0 {
-		if out := line1(p.Output); out != "" {
-			return out
-		}
 		return "ok"
 	}
-	msg := line1(p.Output)
+	msg := lastLine(p.Output)
 	if i := strings.LastIndex(msg, ": "); i >= 0 {
 		msg = msg[i+2:]
 	}
