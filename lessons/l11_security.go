@@ -55,15 +55,15 @@ func checkOf(e *Evidence, id string) nsinspect.Check {
 	return nsinspect.Check{ID: id, Status: nsinspect.Unknown, Target: "?", Reference: "?"}
 }
 
-// rowCheck shows an inspector check: the host's value, and the container's
-// with the check's verdict.
+// rowCheck shows an inspector check: the host's value, and the check's
+// verdict with the container's value.
 func rowCheck(id string) Row {
 	return Row{
 		Label: i18n.T(id, id),
 		Host:  func(e *Evidence) string { return checkOf(e, id).Reference },
 		Box: func(e *Evidence) string {
 			c := checkOf(e, id)
-			return c.Target + " (" + string(c.Status) + ")"
+			return string(c.Status) + ": " + c.Target
 		},
 	}
 }
