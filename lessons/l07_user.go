@@ -54,8 +54,8 @@ var lessonUser = &Lesson{
 		{
 			Title: i18n.T("A user namespace without a map", "맵이 없는 사용자 네임스페이스"),
 			Explain: i18n.T(
-				"clone(2) with CLONE_NEWUSER makes a new user namespace. Until its uid_map and gid_map are written, no id inside stands for any id outside: the process shows up as the overflow uid 65534 (nobody), and at execve(2) it loses every capability. The host still sees uid 0, the id that made it. Without capabilities the runtime could not even set the hostname or mount /proc, so for this step the container keeps only the namespaces that need no privilege.",
-				"clone(2)에 CLONE_NEWUSER를 주면 새 사용자 네임스페이스가 생깁니다. uid_map과 gid_map을 쓰기 전까지는 안의 어떤 id도 밖의 id에 대응하지 않습니다. 그래서 프로세스는 오버플로 uid 65534(nobody)로 보이고, execve(2) 때 케이퍼빌리티를 모두 잃습니다. 호스트에서는 여전히 자기를 만든 uid 0으로 보입니다. 케이퍼빌리티가 없으면 런타임이 호스트 이름을 정하거나 /proc을 마운트할 수도 없으므로, 이번 단계에서는 권한 없이도 만들 수 있는 네임스페이스만 남깁니다."),
+				"clone(2) with CLONE_NEWUSER makes a new user namespace. Until its uid_map and gid_map are written, no id inside stands for any id outside: the process shows up as the overflow uid 65534 (nobody), and at execve(2) it loses every capability. The host still sees uid 0, the id that made it. Without capabilities the runtime could not even set the hostname or mount /proc, so for this step the container keeps only the namespaces that need no privilege. Its /proc is then the host's again: the changes listed below describe the host's PID 1, not the container.",
+				"clone(2)에 CLONE_NEWUSER를 주면 새 사용자 네임스페이스가 생깁니다. uid_map과 gid_map을 쓰기 전까지는 안의 어떤 id도 밖의 id에 대응하지 않습니다. 그래서 프로세스는 오버플로 uid 65534(nobody)로 보이고, execve(2) 때 케이퍼빌리티를 모두 잃습니다. 호스트에서는 여전히 자기를 만든 uid 0으로 보입니다. 케이퍼빌리티가 없으면 런타임이 호스트 이름을 정하거나 /proc을 마운트할 수도 없으므로, 이번 단계에서는 권한 없이도 만들 수 있는 네임스페이스만 남깁니다. 그러면 /proc이 다시 호스트의 것이 되므로, 아래의 달라진 점은 컨테이너가 아니라 호스트의 PID 1을 보여 줍니다."),
 			Syscalls: []Syscall{{"clone", 2, "CLONE_NEWUSER"}, {"execve", 2, ""}},
 			Shell:    "unshare --user sh -c 'id; grep CapEff /proc/self/status'",
 			Apply: func(l *Lab) error {

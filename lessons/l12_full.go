@@ -141,7 +141,7 @@ var lessonFull = &Lesson{
 			Explain: i18n.T(
 				"Its root is the rootfs it pivoted into, its mounts are private, the host's devices and sockets are not mounted in, /proc's sensitive files are masked or read-only. Its cgroup path reads /, its hostname is its own, it has only its own interfaces and SysV objects.",
 				"루트는 pivot_root로 들어간 루트 파일 시스템이고, 마운트는 private이며, 호스트의 장치나 소켓은 마운트되어 있지 않고, /proc의 민감한 파일은 가려지거나 읽기 전용입니다. cgroup 경로는 /로 읽히고, 호스트 이름은 자기 것이며, 자기 인터페이스와 SysV 객체만 있습니다."),
-			Syscalls: []Syscall{{"open", 2, "/proc/PID/mountinfo"}, {"setns", 2, "to read its hostname, links, IPC"}},
+			Syscalls: []Syscall{{"open", 2, "/proc/PID/mountinfo"}, {"setns", 2, "CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWIPC"}},
 			Shell:    "stepbox inspect PID",
 			Rows:     rowsOf(fullSight),
 			Expect: Expect{
