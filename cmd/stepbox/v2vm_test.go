@@ -1,0 +1,61 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepbox/stepbox/internal/testutil"
+)
+
+// TestRunOnCgroupV2InQemu runs `stepbox run` itself, the whole runtime and
+// not only the cgroup driver, on a pure cgroup v2 machine (the throw-away
+// qemu machine of ../shared/tools/v2vm, Debian's 6.1 kernel): the init is
+// born in its cgroup, limits land in memory.max, pids.max and cpu.max, the
+// OOM killer ends a hog with 137, a fork ceiling holds, and nothing is left.
+// It skips, with the reason, where that machine is not at hand.
+func TestRunOnCgroupV2InQemu(t *testing.T) {
+	script := os.Getenv("STEPBOX_V2VM")
+	if script == "" {
+		script = filepath.Join("..", "..", "..", "shared", "tools", "v2vm", "run-v2.sh")
+	}
+	if _, err := os.Stat(script); err != nil {
+		t.Skipf("skipping: the cgroup v2 machine is not here (%v; set STEPBOX_V2VM to its run-v2.sh)", err)
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skipf("skipping: qemu-system-x86_64 is not installed (run %s once as root to install it)", script)
+	}
+	testutil.RequiresRoot(t)
+	snippet := `
+mkdir -p /r/bin /r/proc /r/sys /r/dev /r/tmp /r/etc
+cp /bin/busybox /r/bin/busybox; cp "$BIN" /r/bin/stepbox
+for a in sh cat dd echo sleep head; do ln -s busybox /r/bin/$a; done
+echo "layout $($BIN doctor --json | grep -o '"mode": *"[a-z0-9]*"' | head -1)"
+$BIN run --rm --rootfs /r --memory 32m --pids-limit 20 --cpus 0.5 -- sh -c 'cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max'
+echo "limits rc=$?"
+$BIN run --rm --rootfs /r --memory 32m -- dd if=/dev/zero of=/dev/shm/x bs=1M count=64 2>/dev/null
+echo "oom rc=$?"
+$BIN run --rm --rootfs /r --pids-limit 12 -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 2 & done 2>&1 | head -1'
+echo "pids rc=$?"
+$BIN run --rm --rootfs /r -- /bin/stepbox --version >/dev/null
+echo "threaded rc=$?"
+echo "left $(ls /sys/fs/cgroup | grep -c stepbox)"
+`
+	cmd := exec.Command(script, stepboxBin, snippet)
+	cmd.Env = append(os.Environ(), "V2VM_TIMEOUT=200")
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	t.Logf("in the v2 machine (%s):\n%s", time.Since(start).Round(time.Second), out)
+	if err != nil {
+		t.Fatalf("the v2 machine: %v", err)
+	}
+	for _, want := range []string{`"mode": "v2"`, "0::/\n", "33554432\n", "20\n", "50000 100000\n", "limits rc=0",
+		"oom rc=137", "can't fork", "threaded rc=0", "left 0"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+}
