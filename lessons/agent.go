@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -76,11 +77,12 @@ func serve(req agentRequest) agentResponse {
 	case "hello":
 		return agentResponse{Version: agentProtocol, Pid: os.Getpid()}
 	case "snapshot":
-		s, err := nsinspect.Take(os.Getpid())
+		pid := selfPid()
+		s, err := nsinspect.Take(pid)
 		if err != nil {
 			return agentResponse{Error: err.Error()}
 		}
-		return agentResponse{Snapshot: &s, Pid: os.Getpid()}
+		return agentResponse{Snapshot: &s, Pid: pid}
 	case "sh":
 		return runShell(req.Cmd, req.Timeout)
 	case "shell":
@@ -165,4 +167,17 @@ func interactiveShell(shell string) error {
 // isAgentArgs tells whether a container's process is the agent.
 func isAgentArgs(args []string) bool {
 	return len(args) == 2 && strings.HasSuffix(args[0], "stepbox") && args[1] == "agent"
+}
+
+// selfPid is our pid as the /proc we can see numbers it. In a pid namespace
+// that still reads the host's /proc (lesson 2, before /proc is mounted
+// again) getpid(2) says 1, and /proc/1 there is the host's init: only
+// /proc/self names us.
+func selfPid() int {
+	if target, err := os.Readlink("/proc/self"); err == nil {
+		if pid, err := strconv.Atoi(target); err == nil {
+			return pid
+		}
+	}
+	return os.Getpid()
 }

@@ -37,9 +37,11 @@ func viewOf(s nsinspect.Snapshot) view {
 	}
 	v.Hostname = s.UTS.Hostname
 	// The host pid changes with every restart of the container; only the
-	// pid inside a namespace of its own is worth following.
+	// pid inside a namespace of its own is worth following. NSpid alone
+	// cannot tell: read through the container's own /proc it has one
+	// number too, its own.
 	v.PID = "(the host's)"
-	if len(s.Status.NSpid) > 1 {
+	if n := s.Namespace("pid"); n.Err == nil && n.Inode != nsinspect.InitInodes["pid"] {
 		v.PID = last(s.Status.NSpid)
 	}
 	v.UID = strconv.Itoa(int(s.Status.UID.Effective))

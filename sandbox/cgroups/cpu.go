@@ -243,11 +243,11 @@ func (m *manager) initCpuset(made []string, r *specs.LinuxResources) error {
 	}
 	for _, dir := range made {
 		parent := dir[:strings.LastIndexByte(dir, '/')]
-		cpus, err := m.read(parent, "cpuset.cpus")
+		cpus, err := m.filledCpuset(parent, "cpuset.cpus")
 		if err != nil {
 			return err
 		}
-		mems, err := m.read(parent, "cpuset.mems")
+		mems, err := m.filledCpuset(parent, "cpuset.mems")
 		if err != nil {
 			return err
 		}
@@ -266,6 +266,30 @@ func (m *manager) initCpuset(made []string, r *specs.LinuxResources) error {
 		}
 	}
 	return nil
+}
+
+// filledCpuset reads a v1 cpuset file of dir, filling it from dir's parent
+// first when it is empty. A shared parent such as /stepbox is made by
+// whichever container comes first; a second one starting at that moment can
+// find it made but not yet filled, and would copy the emptiness into its own
+// cgroup, where joining then fails with ENOSPC.
+func (m *manager) filledCpuset(dir, file string) (string, error) {
+	v, err := m.read(dir, file)
+	if err != nil || v != "" {
+		return v, err
+	}
+	h := m.hierarchyOf(dir + "/x")
+	if h == nil || dir == h.Dir || !strings.HasPrefix(dir, h.Dir) {
+		return v, nil // the hierarchy's root: nothing above to copy from
+	}
+	up, err := m.filledCpuset(dir[:strings.LastIndexByte(dir, '/')], file)
+	if err != nil || up == "" {
+		return up, err
+	}
+	if err := m.write(dir, file, up); err != nil {
+		return "", err
+	}
+	return up, nil
 }
 
 func (m *manager) setCpuset(c *specs.LinuxCPU, fresh bool) error {

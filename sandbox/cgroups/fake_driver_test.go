@@ -413,3 +413,32 @@ func TestWriteString(t *testing.T) {
 		}
 	}
 }
+
+// A second container starting while the first has made the shared /stepbox
+// but not yet filled its cpuset finds an empty parent: it fills it from the
+// root rather than copy the emptiness (which makes joining fail with
+// ENOSPC on a real v1 cpuset).
+func TestFakeCpusetParentMadeButNotFilled(t *testing.T) {
+	l, root := fakeTree(t, "v1")
+	const cg = "/sys/fs/cgroup/"
+	parent := root + cg + "cpuset/stepbox"
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, parent+"/cpuset.cpus", "")
+	mustWrite(t, parent+"/cpuset.mems", "")
+	m, err := l.New("/stepbox/c2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := contents(t, parent+"/cpuset.cpus"); got != "0-3" {
+		t.Errorf("parent cpuset.cpus = %q, want 0-3", got)
+	}
+	if got := contents(t, parent+"/c2/cpuset.cpus"); got != "0-3" {
+		t.Errorf("container cpuset.cpus = %q, want 0-3", got)
+	}
+	if got := contents(t, parent+"/c2/cpuset.mems"); got != "0" {
+		t.Errorf("container cpuset.mems = %q, want 0", got)
+	}
+	_ = m
+}
