@@ -14,7 +14,7 @@ import (
 // view is the part of a snapshot a learner follows from step to step; the
 // difference of two views is what "changed since the last step" lists.
 type view struct {
-	Namespaces map[string]uint64
+	Namespaces map[string]string // "own" or "host's"
 	Hostname   string
 	PID        string
 	UID        string
@@ -28,11 +28,17 @@ type view struct {
 	NoNewPrivs string
 }
 
-func viewOf(s nsinspect.Snapshot) view {
-	v := view{Namespaces: map[string]uint64{}}
+// viewOf reduces s to what a learner follows. A namespace is told as the
+// container's own or the host's, not by inode: a restarted container gets
+// new inodes for the same isolation, and that is not a change worth a line.
+func viewOf(s, host nsinspect.Snapshot) view {
+	v := view{Namespaces: map[string]string{}}
 	for _, n := range s.Namespaces {
 		if n.Err == nil && !strings.HasSuffix(n.Type, "_for_children") {
-			v.Namespaces[n.Type] = n.Inode
+			v.Namespaces[n.Type] = "own"
+			if h := host.Namespace(n.Type); h.Err == nil && h.Inode == n.Inode {
+				v.Namespaces[n.Type] = "host's"
+			}
 		}
 	}
 	v.Hostname = s.UTS.Hostname
@@ -81,10 +87,11 @@ func (c Change) String() string {
 }
 
 // changes lists what differs from prev to cur, found by go-cmp with a
-// reporter that keeps each leaf difference.
-func changes(prev, cur nsinspect.Snapshot) []Change {
+// reporter that keeps each leaf difference; host tells which namespaces are
+// the host's.
+func changes(prev, cur, host nsinspect.Snapshot) []Change {
 	var r reporter
-	cmp.Equal(viewOf(prev), viewOf(cur), cmp.Reporter(&r))
+	cmp.Equal(viewOf(prev, host), viewOf(cur, host), cmp.Reporter(&r))
 	sort.SliceStable(r.out, func(i, j int) bool { return r.order(r.out[i].What) < r.order(r.out[j].What) })
 	return r.out
 }

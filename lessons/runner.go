@@ -268,7 +268,7 @@ func (r *Runner) step(lab *Lab, total int, st *Step, n int, prev *nsinspect.Snap
 		r.printf("\n")
 	}
 	if prev != nil {
-		sr.Changes = changes(*prev, ev.Inside)
+		sr.Changes = changes(*prev, ev.Inside, ev.Host)
 		if len(sr.Changes) == 0 {
 			r.printf("  %s\n", r.Style.Faint(r.t(wNoChange)))
 		} else {
@@ -278,7 +278,7 @@ func (r *Runner) step(lab *Lab, total int, st *Step, n int, prev *nsinspect.Snap
 					r.printf("    … %d %s\n", len(sr.Changes)-8, r.t(wMoreLines))
 					break
 				}
-				r.printf("    %s\n", ui.Truncate(c.String(), 74))
+				r.printf("    %s\n", ui.Truncate(r.localize(c).String(), 74))
 			}
 		}
 		r.printf("\n")
@@ -454,4 +454,19 @@ func wrap(text string, width int, indent string) string {
 func expand(lab *Lab, cmd string) string {
 	return strings.NewReplacer("{pid}", strconv.Itoa(lab.Pid()), "{peer}", strconv.Itoa(lab.PeerPid()),
 		"{rootfs}", lab.Rootfs()).Replace(cmd)
+}
+
+// localize translates the namespace words of a change for the reader.
+func (r *Runner) localize(c Change) Change {
+	word := func(v string) string {
+		switch v {
+		case "own":
+			return r.t(wOwn)
+		case "host's":
+			return r.t(wShared)
+		}
+		return v
+	}
+	c.Before, c.After = word(c.Before), word(c.After)
+	return c
 }
