@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,16 +72,30 @@ func (s State) OCI() specs.State {
 		Pid: s.Pid, Bundle: s.Bundle, Annotations: s.Annotations}
 }
 
-var validID = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
-
 // ValidateID checks a container id or name: it becomes a directory name and
 // a cgroup name, so no slashes, no dot-dot, at most 64 characters.
 func ValidateID(id string) error {
-	if !validID.MatchString(id) {
+	if !validName(id) {
 		return hint.With(fmt.Errorf("invalid container name %q", id),
 			"use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit")
 	}
 	return nil
+}
+
+// validName is ^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$, by hand: a regexp
+// compiled at package init would cost every container's init its time.
+func validName(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // NewID returns a random 12-hex-digit id, like docker's short ids.

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -52,5 +53,17 @@ func TestResolveUserDoesNotFollowSymlinksOut(t *testing.T) {
 	os.Symlink("/etc/passwd", filepath.Join(root, "etc/passwd"))
 	if _, _, err := ResolveUser(root, "root"); err == nil {
 		t.Fatal("resolved a user through a symlink to the host's /etc/passwd")
+	}
+}
+
+func TestValidateID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"web": true, "a": true, "web-1.db_x": true, "0abc": true,
+		"": false, "-x": false, ".x": false, "_x": false, "../x": false, "a/b": false,
+		"a b": false, "é": false, strings.Repeat("a", 64): true, strings.Repeat("a", 65): false,
+	} {
+		if err := ValidateID(id); (err == nil) != ok {
+			t.Errorf("ValidateID(%q) = %v, want ok=%v", id, err, ok)
+		}
 	}
 }
