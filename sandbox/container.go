@@ -122,11 +122,9 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 		return nil, err
 	}
 	tracef("create %s", id)
-	// Two slow things that need nothing from what follows start now, in
-	// the background: the sealed copy of the binary, and the grace period
-	// the first cgroup migration waits for (see warm.go).
+	// The sealed copy of the binary needs nothing from what follows: it
+	// starts now, in the background.
 	go sealedExe()
-	warmCgroupMigration()
 	cfg, err := prepare(spec, o)
 	if err != nil {
 		return nil, err
@@ -178,6 +176,9 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
 	tracef("cgroups made")
+	// Now, not earlier: the warm-up waits out its grace period holding the
+	// kernel's cgroup_mutex, which the mkdirs above need too (see warm.go).
+	warmCgroupMigration()
 	c.state.CgroupPaths = c.cg.Paths()
 
 	if err := c.startInit(cfg); err != nil {

@@ -22,6 +22,8 @@ import (
 // period do not wait. Moving ourselves into the cgroup we are already in is
 // a no-op that pays that wait early, while the runtime copies its binary and
 // the init starts; the real migration of the init then costs microseconds.
+// The write holds cgroup_mutex through its wait, so it must come after the
+// container's mkdirs, which take that mutex too.
 // On a pure cgroup v2 host the init is born in its cgroup (CLONE_INTO_CGROUP)
 // and nothing migrates, so nothing is done.
 func warmCgroupMigration() {
