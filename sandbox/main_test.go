@@ -2,9 +2,7 @@ package sandbox
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stepbox/stepbox/internal/testutil"
@@ -32,9 +30,8 @@ func rootfsDir(t *testing.T) string {
 		return busyboxRoot
 	}
 	bb := testutil.RequiresCommand(t, "busybox")
-	out, err := exec.Command("file", "-L", bb).Output()
-	if err == nil && !strings.Contains(string(out), "statically linked") {
-		t.Skipf("busybox at %s is not static", bb)
+	if !testutil.IsStatic(bb) {
+		t.Fatalf("busybox at %s is not static: install busybox-static", bb)
 	}
 	dir, err := os.MkdirTemp("", "stepbox-sandbox-rootfs-")
 	if err != nil {

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,8 +40,8 @@ func (e *buildError) Error() string { return "go build ./cmd/stepbox: " + e.err.
 func BusyboxRootfs(t testing.TB, dir, stepbox string) {
 	t.Helper()
 	bb := RequiresCommand(t, "busybox")
-	if out, err := exec.Command("file", "-L", bb).Output(); err == nil && !strings.Contains(string(out), "statically linked") {
-		t.Fatalf("busybox at %s is not static", bb)
+	if !IsStatic(bb) {
+		t.Fatalf("busybox at %s is not static: install busybox-static", bb)
 	}
 	for _, d := range []string{"bin", "proc", "sys", "dev", "etc", "tmp", "root", "home"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -75,4 +76,21 @@ func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
 	if err := os.WriteFile(dst, b, mode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// IsStatic reports whether the ELF file at path needs no program
+// interpreter (no PT_INTERP), so it runs in a root filesystem without
+// libraries.
+func IsStatic(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
 }
