@@ -1,6 +1,7 @@
 package lessons
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/internal/i18n"
 	"github.com/stepbox/stepbox/nsinspect"
 	"github.com/stepbox/stepbox/sandbox"
@@ -266,3 +268,28 @@ func cgroupMountRoot(s nsinspect.Snapshot) string {
 	}
 	return v2
 }
+
+func init() {
+	// The runtime finds out whether this kernel lets threads run in a time
+	// namespace by re-executing the running binary as a probe
+	// (sandbox.TimeNamespaceThreadsWork). The lessons ask, so every binary
+	// that holds them must answer it before anything else runs: the test
+	// binary too, whose TestMain would otherwise run the tests.
+	if sandbox.IsProbe() {
+		sandbox.RunProbe()
+	}
+}
+
+// timeNSWorks reports whether the lab's agent, a Go program and so
+// threaded, can run in a time namespace on this kernel (Debian 12's Linux
+// 6.1 refuses it any thread). Where it cannot, `stepbox run` leaves the time
+// namespace out, and so do the lessons after the time lesson.
+func timeNSWorks(l *Lab) bool {
+	ok, err := sandbox.TimeNamespaceThreadsWork(l.paths)
+	return ok || err != nil
+}
+
+// errNoTimeNS stops the time lesson where the kernel cannot run its agent
+// in a time namespace, with what to do instead of a Go runtime's crash.
+var errNoTimeNS = hint.With(errors.New("this kernel refuses threads to a process in a time namespace (Linux 6.1 does), and the lesson's agent is a threaded Go program"),
+	"'stepbox doctor' says so too; the time lesson needs a newer kernel (6.18 works), and the later lessons go on without a time namespace, as 'stepbox run' does here")

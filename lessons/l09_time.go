@@ -140,6 +140,9 @@ var lessonTime = &Lesson{
 			Syscalls: []Syscall{{"unshare", 2, "CLONE_NEWTIME"}, {"execve", 2, ""}},
 			Shell:    "unshare --time --fork cat /proc/uptime",
 			Apply: func(l *Lab) error {
+				if !timeNSWorks(l) {
+					return errNoTimeNS
+				}
 				l.Change(func(s *specs.Spec) { sandbox.SetNamespace(s, specs.TimeNamespace, true) })
 				return nil
 			},
@@ -162,6 +165,9 @@ var lessonTime = &Lesson{
 			Shell: "unshare --time --fork --boottime 8640000 \\\n" +
 				"  --monotonic 8640000 cat /proc/uptime",
 			Apply: func(l *Lab) error {
+				if !timeNSWorks(l) {
+					return errNoTimeNS
+				}
 				l.Change(func(s *specs.Spec) {
 					sandbox.SetNamespace(s, specs.TimeNamespace, true)
 					sandbox.SetTimeOffsets(s, timeOffset, timeOffset)
@@ -220,6 +226,9 @@ var lessonTime = &Lesson{
 		"Eight namespaces, eight views taken away. What a container sees is now its own; next, what it may use: memory, CPU and processes.",
 		"네임스페이스 여덟 개로 보이는 것 여덟 가지를 떼어 냈습니다. 이제 컨테이너가 보는 것은 자기 것입니다. 다음은 컨테이너가 쓸 수 있는 양, 메모리와 CPU와 프로세스 수입니다."),
 	Keep: func(l *Lab) {
+		if !timeNSWorks(l) {
+			return
+		}
 		l.Change(func(s *specs.Spec) {
 			sandbox.SetNamespace(s, specs.TimeNamespace, true)
 			sandbox.SetTimeOffsets(s, timeOffset, timeOffset)
