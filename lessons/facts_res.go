@@ -231,18 +231,6 @@ func failed(p ProbeResult) bool { return p.Code > 0 }
 // succeeded reports whether a probe ran and exited 0.
 func succeeded(p ProbeResult) bool { return p.Code == 0 }
 
-// ensureOwnRoot gives the container a root filesystem of its own with the
-// default mounts (a new /proc, /sys, /sys/fs/cgroup), as lessons 3 and 4
-// leave the lab; after them it changes nothing. A step whose evidence is
-// what the container mounts for itself calls it.
-func ensureOwnRoot(l *Lab) {
-	if sandbox.HasNamespace(l.Spec(), specs.MountNamespace) && !l.opts.HostRoot {
-		return
-	}
-	l.Change(func(s *specs.Spec) { sandbox.SetNamespace(s, specs.MountNamespace, true) })
-	l.Options(func(o *sandbox.Options) { o.HostRoot = false })
-}
-
 // rowCgroupSeen shows the container's cgroup as the host names it beside
 // the name the container itself reads in /proc/self/cgroup (nsinspect
 // reads it from inside the container's cgroup namespace).

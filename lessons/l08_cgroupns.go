@@ -80,11 +80,7 @@ var lessonCgroupNS = &Lesson{
 				"컨테이너는 자기 네임스페이스 안에서 cgroup 파일 시스템을 마운트하고, 커널은 각 마운트의 루트를 네임스페이스의 cgroup으로 잡습니다. 그래서 컨테이너에게는 자기 cgroup이 모든 계층의 꼭대기로 보이고, 그 위나 옆에 있는 것, 다른 컨테이너는 보이지 않습니다. 마운트 테이블도 양쪽에서 같은 이야기를 합니다. memory 컨트롤러 마운트의 루트가 컨테이너에게는 /이고, 같은 테이블을 읽는 호스트에게는 /stepbox/<이름>입니다."),
 			Syscalls: []Syscall{{"mount", 2, `"cgroup", "/sys/fs/cgroup/…", "cgroup"`}},
 			Shell:    "ls /sys/fs/cgroup/pids\ngrep cgroup /proc/self/mountinfo",
-			Apply: func(l *Lab) error {
-				ensureOwnRoot(l)
-				return nil
-			},
-			Probes: []Probe{{Inside, cgroupsVisible}, {Host, cgroupsVisible}},
+			Probes:   []Probe{{Inside, cgroupsVisible}, {Host, cgroupsVisible}},
 			Rows: []Row{
 				RowProbe(i18n.T("cgroups visible", "보이는 cgroup 수"), cgroupsVisible, cgroupsVisible),
 				{
