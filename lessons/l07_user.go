@@ -28,7 +28,7 @@ const userSu = "su -s /bin/sh root -c true"
 
 var lessonUser = &Lesson{
 	ID:      "user",
-	Title:   i18n.T("User: root inside, nobody outside", "사용자: 안에서는 root, 밖에서는 권한 없는 사용자"),
+	Title:   i18n.T("User: root inside, unprivileged outside", "사용자: 안에서는 root, 밖에서는 권한 없는 사용자"),
 	Summary: i18n.T("uid 0 inside is an unprivileged uid on the host, through the maps", "맵을 통해 안의 uid 0이 호스트에서는 권한 없는 uid가 된다"),
 	Intro: i18n.T(
 		"So far the container's root is the host's root: only the other namespaces hold it in. A user namespace gives the container ids of its own. A map says which host id each id inside stands for, so root inside can be a harmless uid outside, and the capabilities root holds count only over what its namespace owns (user_namespaces(7)).",

@@ -245,7 +245,7 @@ var lessonLimits = &Lesson{
 			},
 		},
 		{
-			Title: i18n.T("A memory hog is OOM-killed", "메모리를 마구 쓰는 프로세스는 OOM 킬"),
+			Title: i18n.T("A memory hog is OOM-killed", "메모리를 마구 쓰는 프로세스는 OOM 킬러가 죽인다"),
 			Explain: i18n.T(
 				"Inside, dd asks for a 96 MiB buffer and fills it. When the cgroup reaches its limit and nothing can be reclaimed (this host has no swap), the kernel's OOM killer kills a process of the cgroup, not of the host: dd, which offered itself first with oom_score_adj. The cgroup counts the kill: oom_kill in memory.oom_control (v1) or memory.events (v2).",
 				"안에서 dd가 96 MiB 버퍼를 요청하고 채웁니다. cgroup이 한도에 이르고 더 회수할 메모리도 없으면(이 호스트에는 스왑이 없습니다), 커널의 OOM 킬러가 호스트가 아니라 그 cgroup의 프로세스 하나를 죽입니다. oom_score_adj로 자기를 먼저 내놓은 dd입니다. cgroup은 이 킬을 셉니다. memory.oom_control(v1) 또는 memory.events(v2)의 oom_kill입니다."),
