@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,17 +17,7 @@ import (
 // OOM killer ends a hog with 137, a fork ceiling holds, and nothing is left.
 // It skips, with the reason, where that machine is not at hand.
 func TestRunOnCgroupV2InQemu(t *testing.T) {
-	script := os.Getenv("STEPBOX_V2VM")
-	if script == "" {
-		script = filepath.Join("..", "..", "..", "shared", "tools", "v2vm", "run-v2.sh")
-	}
-	if _, err := os.Stat(script); err != nil {
-		t.Skipf("skipping: the cgroup v2 machine is not here (%v; set STEPBOX_V2VM to its run-v2.sh)", err)
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skipf("skipping: qemu-system-x86_64 is not installed (run %s once as root to install it)", script)
-	}
-	testutil.RequiresRoot(t)
+	script := testutil.V2VM(t)
 	snippet := `
 mkdir -p /r/bin /r/proc /r/sys /r/dev /r/tmp /r/etc
 cp /bin/busybox /r/bin/busybox; cp "$BIN" /r/bin/stepbox

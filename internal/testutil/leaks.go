@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"bufio"
 	"fmt"
 	"io/fs"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/internal/mountinfo"
 )
 
 // Kernel objects the leak checker looks at. Each is a set of strings, so a
@@ -116,27 +117,16 @@ func diff(before, after objects) []string {
 
 func mounts() map[string]bool {
 	set := map[string]bool{}
-	f, err := os.Open("/proc/self/mountinfo")
+	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return set
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	s.Buffer(make([]byte, 64<<10), 1<<20)
-	for s.Scan() {
-		// 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw  (proc(5))
-		fields := strings.Fields(s.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || len(fields) < sep+3 || len(fields) < 5 {
-			continue
-		}
-		set[fields[4]+" "+fields[sep+1]+" "+fields[sep+2]] = true
+	entries, err := mountinfo.Parse(b)
+	if err != nil {
+		return set
+	}
+	for _, e := range entries {
+		set[e.MountPoint+" "+e.FSType+" "+e.Source] = true
 	}
 	return set
 }

@@ -1,8 +1,6 @@
 package cgroups
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/stepbox/stepbox/internal/mountinfo"
 )
 
 // Mode is how a host lays its cgroups out.
@@ -207,61 +207,20 @@ type mount struct {
 	root, point, fstype, super string
 }
 
-// parseMountinfo reads the cgroup mounts of a mountinfo file (proc(5)):
-//
-//	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
-//
-// with optional fields ending at " - ". Only cgroup and cgroup2 lines are kept.
+// parseMountinfo reads the cgroup and cgroup2 mounts of a mountinfo file
+// (proc(5)).
 func parseMountinfo(b []byte) ([]mount, error) {
+	entries, err := mountinfo.Parse(b)
+	if err != nil {
+		return nil, err
+	}
 	var out []mount
-	s := bufio.NewScanner(bytes.NewReader(b))
-	s.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for s.Scan() {
-		line := s.Text()
-		if !strings.Contains(line, " - cgroup") {
-			continue
-		}
-		before, after, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		f, g := strings.Fields(before), strings.Fields(after)
-		if len(f) < 6 || len(g) < 3 {
-			return nil, fmt.Errorf("malformed line %q", line)
-		}
-		if g[0] != "cgroup" && g[0] != "cgroup2" {
-			continue
-		}
-		out = append(out, mount{root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], super: g[2]})
-	}
-	return out, s.Err()
-}
-
-// unescape undoes mountinfo's octal escapes of space, tab, newline and
-// backslash (\040, \011, \012, \134).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) && isOctal(s[i+1:i+4]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '7' {
-			return false
+	for _, e := range entries {
+		if e.FSType == "cgroup" || e.FSType == "cgroup2" {
+			out = append(out, mount{root: e.Root, point: e.MountPoint, fstype: e.FSType, super: e.SuperOptions})
 		}
 	}
-	return true
+	return out, nil
 }
 
 // Own returns the caller's own cgroup in every hierarchy, from

@@ -122,14 +122,6 @@ func TestOwnAndRelativePaths(t *testing.T) {
 	}
 }
 
-func TestUnescape(t *testing.T) {
-	for in, want := range map[string]string{`a\040b`: "a b", `a\011b\012`: "a\tb\n", `back\134slash`: `back\slash`, `a\04`: `a\04`, `plain`: "plain"} {
-		if got := unescape(in); got != want {
-			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestHostLayout(t *testing.T) {
 	l, err := HostLayout()
 	if err != nil {

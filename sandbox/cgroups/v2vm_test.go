@@ -23,19 +23,7 @@ import (
 // It skips, with the reason, where that machine is not at hand: no
 // run-v2.sh (a user's checkout, CI without ../shared) or no qemu.
 func TestV2RealInQemu(t *testing.T) {
-	script := os.Getenv("STEPBOX_V2VM")
-	if script == "" {
-		// ../shared sits beside the repository: this package is two
-		// levels below its top.
-		script = filepath.Join("..", "..", "..", "shared", "tools", "v2vm", "run-v2.sh")
-	}
-	if _, err := os.Stat(script); err != nil {
-		t.Skipf("skipping: the cgroup v2 machine is not here (%v; set STEPBOX_V2VM to its run-v2.sh)", err)
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skipf("skipping: qemu-system-x86_64 is not installed (run %s once as root to install it)", script)
-	}
-	testutil.RequiresRoot(t)
+	script := testutil.V2VM(t)
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("skipping: no go tool to build the test binary with: %v", err)

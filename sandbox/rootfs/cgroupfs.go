@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/internal/mountinfo"
 )
 
 // cgroupRoot is where hosts mount their cgroup filesystems.
@@ -69,52 +71,13 @@ type mountinfoLine struct {
 	root, point, fstype, superOptions string
 }
 
-// parseMountinfoLine parses
-//
-//	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
-//
-// (proc(5)): the optional fields end at the lone "-", and paths have space,
-// tab, newline and backslash escaped as octal.
+// parseMountinfoLine reads one line with the shared parser (proc(5)).
 func parseMountinfoLine(line string) (mountinfoLine, bool) {
-	f := strings.Fields(line)
-	if len(f) < 10 {
+	e, err := mountinfo.ParseLine(line)
+	if err != nil {
 		return mountinfoLine{}, false
 	}
-	for i := 6; i+3 < len(f); i++ {
-		if f[i] == "-" {
-			return mountinfoLine{root: unescapeOctal(f[3]), point: unescapeOctal(f[4]), fstype: f[i+1], superOptions: f[i+3]}, true
-		}
-	}
-	return mountinfoLine{}, false
-}
-
-// unescapeOctal undoes the \NNN escapes of mountinfo paths.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) && isOctal(s[i+1:i+4]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < '0' || s[i] > '7' {
-			return false
-		}
-	}
-	return true
+	return mountinfoLine{root: e.Root, point: e.MountPoint, fstype: e.FSType, superOptions: e.SuperOptions}, true
 }
 
 // parseSelfCgroup maps each hierarchy's controller list ("cpu,cpuacct",
