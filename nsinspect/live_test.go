@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -186,13 +187,27 @@ func TestUnshareHostname(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		take(t, pid)
 	}
+	// A thread that entered the target's namespace is never given back to
+	// the pool: it exits when its goroutine ends, and exiting takes the
+	// kernel a moment, during which /proc still lists it.
 	want := selfNamespace("uts")
-	tasks, _ := os.ReadDir("/proc/self/task")
-	for _, task := range tasks {
-		var st unix.Stat_t
-		if err := unix.Stat("/proc/self/task/"+task.Name()+"/ns/uts", &st); err == nil && st.Ino != want.Inode {
-			t.Errorf("thread %s is in uts:[%d], not ours uts:[%d]", task.Name(), st.Ino, want.Inode)
+	foreign := func() []string {
+		var out []string
+		tasks, _ := os.ReadDir("/proc/self/task")
+		for _, task := range tasks {
+			var st unix.Stat_t
+			if err := unix.Stat("/proc/self/task/"+task.Name()+"/ns/uts", &st); err == nil && st.Ino != want.Inode {
+				out = append(out, fmt.Sprintf("thread %s is in uts:[%d], not ours uts:[%d]", task.Name(), st.Ino, want.Inode))
+			}
 		}
+		return out
+	}
+	left := foreign()
+	for deadline := time.Now().Add(2 * time.Second); len(left) > 0 && time.Now().Before(deadline); left = foreign() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, l := range left {
+		t.Error(l)
 	}
 	self := take(t, os.Getpid())
 	if self.UTS.Hostname != before {
