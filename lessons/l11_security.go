@@ -24,10 +24,11 @@ const (
 	probeHostname = "hostname $(hostname)"
 	// probeUnshare makes a user namespace, which needs no capability.
 	probeUnshare = "unshare -U true"
-	// probeSetuid runs a set-user-ID-root copy of busybox as nobody:
+	// probeSetuid runs a set-user-ID-root copy of busybox as uid 65534
+	// (nobody; nsenter -S/-G switches ids with no /etc/passwd entry needed):
 	// called ping, it opens a raw socket, which needs root (CAP_NET_RAW),
 	// and pings the container's own loopback.
-	probeSetuid = "su -s /bin/sh nobody -c '/tmp/ping -c1 127.0.0.1'"
+	probeSetuid = "nsenter -S 65534 -G 65534 /tmp/ping -c1 127.0.0.1"
 )
 
 // suidHelper is where the set-user-ID-root copy of busybox goes: a tmpfs
@@ -165,7 +166,9 @@ var lessonSecurity = &Lesson{
 				"Inside, root makes a set-user-ID-root copy of busybox called ping, in a tmpfs of the container's own, and nobody runs it: ping needs root for its raw socket. Without no_new_privs, execve(2) would make nobody root and the ping would go out. With prctl(PR_SET_NO_NEW_PRIVS) set before the payload starts, execve ignores the set-user-ID bit (and file capabilities) for good, and the ping is refused.",
 				"안에서 root가 컨테이너 자신의 tmpfs에 ping이라는 이름으로 busybox의 set-user-ID-root 복사본을 만들고, nobody가 그것을 실행합니다. ping은 raw 소켓 때문에 root가 필요합니다. no_new_privs가 없으면 execve(2)가 nobody를 root로 만들어 ping이 나갈 것입니다. 페이로드가 시작되기 전에 prctl(PR_SET_NO_NEW_PRIVS)를 설정하면, execve는 set-user-ID 비트(와 파일 케이퍼빌리티)를 영영 무시하므로 ping은 거절됩니다."),
 			Syscalls: []Syscall{{"prctl", 2, "PR_SET_NO_NEW_PRIVS, 1"}, {"execve", 2, "/tmp/ping, mode 4755"}},
-			Shell:    "cp /bin/busybox /tmp/ping; chmod u+s /tmp/ping\nsetpriv --nnp su nobody -c '/tmp/ping 127.0.0.1'",
+			Shell: "cp /bin/busybox /tmp/ping; chmod u+s /tmp/ping\n" +
+				"setpriv --nnp --reuid 65534 --regid 65534 --clear-groups \\\n" +
+				"  /tmp/ping -c1 127.0.0.1",
 			Apply: func(l *Lab) error {
 				l.Change(func(s *specs.Spec) {
 					s.Process.NoNewPrivileges = true
