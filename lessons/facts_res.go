@@ -257,17 +257,6 @@ func cgroupMountRoot(s nsinspect.Snapshot) string {
 	return v2
 }
 
-func init() {
-	// The runtime finds out whether this kernel lets threads run in a time
-	// namespace by re-executing the running binary as a probe
-	// (sandbox.TimeNamespaceThreadsWork). The lessons ask, so every binary
-	// that holds them must answer it before anything else runs: the test
-	// binary too, whose TestMain would otherwise run the tests.
-	if sandbox.IsProbe() {
-		sandbox.RunProbe()
-	}
-}
-
 // timeNSWorks reports whether the lab's agent, a Go program and so
 // threaded, can run in a time namespace on this kernel (Debian 12's Linux
 // 6.1 refuses it any thread). Where it cannot, `stepbox run` leaves the time

@@ -24,8 +24,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The test binary is also the container's init, and the runtime's probe
+	// of time namespaces (sandbox.TimeNamespaceThreadsWork) re-executes it.
 	if sandbox.IsInit() {
 		sandbox.RunInit()
+	}
+	if sandbox.IsProbe() {
+		sandbox.RunProbe()
 	}
 	testutil.Main(m, func() {
 		if fixtureDir != "" {

@@ -251,7 +251,8 @@ func (r *Runner) step(lab *Lab, total int, st *Step, n int, prev *nsinspect.Snap
 		if p.Where == "host" {
 			where = wOnHost
 		}
-		r.printf("  %s %s   %s\n", r.Style.Faint("$"), expand(lab, p.Cmd), r.Style.Faint("("+r.t(where)+")"))
+		label := "(" + r.t(where) + ")"
+		r.printf("  %s %s   %s\n", r.Style.Faint("$"), ui.Truncate(expand(lab, p.Cmd), 72-ui.Width(label)), r.Style.Faint(label))
 		r.printf("%s", indentOutput(p.Output, 12, r.t(wMoreLines)))
 	}
 	if len(ev.Probes) > 0 {

@@ -20,6 +20,9 @@ type initConfig struct {
 	Unmapped    bool             `json:"unmapped,omitempty"`
 	PreserveFDs int              `json:"preserveFds"`
 	Seccomp     *security.Filter `json:"seccomp,omitempty"`
+	// Cgroups are the controllers the container has cgroups of, the only
+	// hierarchies its /sys/fs/cgroup shows.
+	Cgroups []string `json:"cgroups,omitempty"`
 }
 
 // cloneFlags are the namespaces the init is born in. The cgroup and time

@@ -180,6 +180,9 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 	// kernel's cgroup_mutex, which the mkdirs above need too (see warm.go).
 	warmCgroupMigration()
 	c.state.CgroupPaths = c.cg.Paths()
+	for controller := range c.state.CgroupPaths {
+		cfg.Cgroups = append(cfg.Cgroups, controller)
+	}
 
 	if err := c.startInit(cfg); err != nil {
 		return nil, err
@@ -264,7 +267,12 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return fmt.Errorf("mkfifo %s: %w", fifoPath, err)
 	}
+	// The init opens it as the container's root: the mapped uid, or, in a
+	// user namespace left without maps, still our own.
 	rootUID, rootGID := hostID(c.spec, 0)
+	if c.opts.UnmappedUserNS {
+		rootUID, rootGID = os.Getuid(), os.Getgid()
+	}
 	if err := os.Chown(fifoPath, rootUID, rootGID); err != nil {
 		return fmt.Errorf("chown %s: %w", fifoPath, err)
 	}

@@ -323,6 +323,8 @@ func rootfsOptions(cfg *initConfig) *rootfs.Options {
 		UserNS:        HasNamespace(s, specs.UserNamespace),
 		CgroupNS:      HasNamespace(s, specs.CgroupNamespace),
 		Mode:          cfg.RootfsMode,
+		// Empty (a probe, an old caller): every hierarchy, as before.
+		CgroupControllers: cfg.Cgroups,
 	}
 	if s.Root != nil {
 		o.Readonly = s.Root.Readonly

@@ -13,6 +13,9 @@ func TestMain(m *testing.M) {
 	if IsInit() {
 		RunInit()
 	}
+	if IsProbe() {
+		RunProbe()
+	}
 	testutil.Main(m, func() {
 		if busyboxRoot != "" {
 			os.RemoveAll(busyboxRoot)

@@ -346,6 +346,14 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 	if err != nil {
 		return nil, err
 	}
+	if r != nil && r.Memory != nil && r.Memory.Swap != nil && o.resources.MemorySwap == "" {
+		// docker's implicit memory+swap (twice --memory) is dropped, with
+		// docker's warning, where the kernel does not account swap.
+		if l, err := cgroups.HostLayout(); err == nil && !l.SwapAccounting() {
+			r.Memory.Swap = nil
+			fmt.Fprintln(g.stderr, "stepbox: warning: the kernel does not account swap: memory limited without swap")
+		}
+	}
 	spec.Linux.Resources = r
 	if err := o.security(g, spec); err != nil {
 		return nil, err

@@ -96,6 +96,18 @@ func (l *Layout) InV2(controller string) bool {
 	return l.V1Hierarchy(controller) == nil && l.Unified != nil && l.Unified.Has(controller)
 }
 
+// SwapAccounting reports whether the kernel can limit memory plus swap. On
+// v1 memory.memsw.limit_in_bytes exists only with swap accounting (the
+// swapaccount=1 boot option on older kernels); cgroup v2 accounts swap
+// whenever the kernel has swap at all (memory.swap.max in every non-root
+// cgroup).
+func (l *Layout) SwapAccounting() bool {
+	if h := l.V1Hierarchy("memory"); h != nil {
+		return exists(filepath.Join(l.root, h.Dir, "memory.memsw.limit_in_bytes"))
+	}
+	return l.Unified != nil && l.Unified.Has("memory")
+}
+
 // Fake reports whether the layout describes a fake tree (see DetectLayout).
 func (l *Layout) Fake() bool { return l.root != "" }
 

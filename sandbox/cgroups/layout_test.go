@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,4 +132,18 @@ func TestHostLayout(t *testing.T) {
 		t.Error("the host layout says it is fake")
 	}
 	t.Logf("host cgroup layout: %s", l.Mode)
+}
+
+func TestSwapAccounting(t *testing.T) {
+	l, root := fakeTree(t, "v1")
+	mem := l.V1Hierarchy("memory")
+	file := filepath.Join(root, mem.Dir, "memory.memsw.limit_in_bytes")
+	mustWrite(t, file, "9223372036854771712\n")
+	if !l.SwapAccounting() {
+		t.Error("v1 with memory.memsw.limit_in_bytes: no swap accounting")
+	}
+	os.Remove(file)
+	if l.SwapAccounting() {
+		t.Error("v1 without memory.memsw.limit_in_bytes: swap accounting")
+	}
 }

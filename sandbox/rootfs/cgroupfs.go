@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -223,7 +224,7 @@ func (s *setup) mountCgroup(m *mountPlan) error {
 		}
 		s.cgroups = &host
 	}
-	steps, err := planCgroups(m.dest, *s.cgroups, s.o.CgroupNS)
+	steps, err := planCgroups(m.dest, joined(*s.cgroups, s.o.CgroupControllers), s.o.CgroupNS)
 	if err != nil {
 		return fail(err)
 	}
@@ -294,6 +295,28 @@ func (s *setup) mountCgroup(m *mountPlan) error {
 		}
 	}
 	return nil
+}
+
+// joined keeps the hierarchies in which the container has a cgroup of its
+// own (controllers nil: all of them).
+func joined(host []cgroupHierarchy, controllers []string) []cgroupHierarchy {
+	if controllers == nil {
+		return host
+	}
+	var out []cgroupHierarchy
+	for _, h := range host {
+		keep := false
+		if h.Type == "cgroup2" {
+			keep = slices.Contains(controllers, "unified")
+		}
+		for _, c := range strings.Split(h.Options, ",") {
+			keep = keep || slices.Contains(controllers, c)
+		}
+		if keep {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // readHostCgroupFiles reads the host's cgroup layout as this process sees it.

@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -148,5 +149,28 @@ func TestParseMountinfoLine(t *testing.T) {
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("parseMountinfoLine(%q) = %+v, %v; want %+v, %v", tc.line, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// A container sees only the hierarchies it has cgroups in: one it did not
+// join (blkio, name=systemd here) would show the host's tree from its root.
+func TestJoinedHierarchies(t *testing.T) {
+	host := []cgroupHierarchy{
+		{Mountpoint: "/sys/fs/cgroup/cpu,cpuacct", Type: "cgroup", Options: "cpu,cpuacct"},
+		{Mountpoint: "/sys/fs/cgroup/blkio", Type: "cgroup", Options: "blkio"},
+		{Mountpoint: "/sys/fs/cgroup/systemd", Type: "cgroup", Options: "xattr,name=systemd"},
+		{Mountpoint: "/sys/fs/cgroup/memory", Type: "cgroup", Options: "memory"},
+		{Mountpoint: "/sys/fs/cgroup/unified", Type: "cgroup2"},
+	}
+	var got []string
+	for _, h := range joined(host, []string{"cpu", "memory", "unified"}) {
+		got = append(got, h.Mountpoint)
+	}
+	want := []string{"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("joined = %v, want %v", got, want)
+	}
+	if len(joined(host, nil)) != len(host) {
+		t.Error("no list must keep every hierarchy")
 	}
 }

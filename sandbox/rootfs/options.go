@@ -65,6 +65,12 @@ type Options struct {
 	// Without it they get read-only binds of the container's own cgroup
 	// directories from the host.
 	CgroupNS bool
+	// CgroupControllers names the controllers the container has cgroups
+	// of ("memory", "pids", …, and "unified" for its cgroup2 directory).
+	// Only those hierarchies appear under /sys/fs/cgroup: one it did not
+	// join would show the host's tree from its root. Nil shows all the
+	// host mounts.
+	CgroupControllers []string
 	// Mode picks pivot_root(2) (default) or chroot(2).
 	Mode Mode
 }
