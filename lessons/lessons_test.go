@@ -102,8 +102,8 @@ func checkTexts(t *testing.T, where string, v reflect.Value) {
 
 func TestCatalogueShape(t *testing.T) {
 	all := Catalogue()
-	if len(all) != len(catalogue) {
-		t.Fatalf("%d lessons registered, %d of them in courseOrder", len(catalogue), len(all))
+	if len(all) != len(catalogue) || len(all) != len(courseOrder) {
+		t.Fatalf("%d lessons registered, %d in courseOrder, %d of those found", len(catalogue), len(courseOrder), len(all))
 	}
 	for _, l := range all {
 		if len(l.Steps) < 3 {
