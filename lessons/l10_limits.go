@@ -37,8 +37,7 @@ func setLimits(l *Lab, f cgroups.Flags) error {
 
 // The actions of the lesson, each bounded so that it is harmless even
 // where no limit holds it (the demo without limits): the hog asks for 96
-// MiB once, the fork bomb stops at 60 processes, the busy loop at half a
-// second.
+// MiB once, the fork bomb stops at 60 processes, the busy loop after 0.3 s.
 const (
 	// memHog fills a 96 MiB buffer (dd reads /dev/zero into it: every page
 	// is touched), more than memory and swap together may hold. It offers
@@ -51,8 +50,10 @@ const (
 	// is left to the container's PID 1.
 	forkBomb = `trap 'set -- $p; echo "$# started"; kill $p; wait' EXIT; ` +
 		`n=0; while [ $n -lt 60 ]; do sleep 9 & p="$p $!"; n=$((n+1)); done`
-	// busyLoop spins for half a second, timed by the container itself.
-	busyLoop = `time sh -c 'while :; do :; done & sleep 0.5; kill $!; wait'`
+	// busyLoop spins for 0.3 s (three CFS periods), timed by the container
+	// itself: long enough to measure a fifth of a CPU, short enough for a
+	// step of a tour (issue 4: every step under half a second).
+	busyLoop = `time sh -c 'while :; do :; done & sleep 0.3; kill $!; wait'`
 )
 
 // limitWrite is one limit file stepbox wrote, and what the container reads
