@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/stepbox/stepbox/internal/testutil"
+	"github.com/stepbox/stepbox/lessons"
+	"github.com/stepbox/stepbox/sandbox"
 )
 
 // screen drives a command on a pseudo-terminal and collects what it shows.
@@ -131,4 +134,62 @@ func TestLearnUnknownLesson(t *testing.T) {
 	if r := run(t, "learn", "uts", "--without", "pid"); r.code != 2 {
 		t.Errorf("--without a feature the lesson has no demo for: exit %d, want 2", r.code)
 	}
+}
+
+// The tour's JSON transcript lists every lesson and every step, each with
+// its system calls, evidence and result, all passed.
+func TestTourTranscript(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	cmd := exec.Command(stepboxBin, "--root", testRoot, "tour", "--json")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tour: %v", err)
+	}
+	var doc struct {
+		SchemaVersion int `json:"schema_version"`
+		Lessons       []struct {
+			Lesson string `json:"lesson"`
+			Passed bool   `json:"passed"`
+			Steps  []struct {
+				Number     int               `json:"number"`
+				Syscalls   []string          `json:"syscalls"`
+				Rows       []json.RawMessage `json:"rows"`
+				Probes     []json.RawMessage `json:"probes"`
+				Namespaces map[string]bool   `json:"namespaces"`
+				OK         bool              `json:"ok"`
+			} `json:"steps"`
+		} `json:"lessons"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.SchemaVersion != 1 || len(doc.Lessons) != len(lessons.Catalogue()) {
+		t.Fatalf("schema %d, %d lessons", doc.SchemaVersion, len(doc.Lessons))
+	}
+	for i, les := range doc.Lessons {
+		if les.Lesson != lessons.Catalogue()[i].ID || !les.Passed || len(les.Steps) != len(lessons.Catalogue()[i].Steps) {
+			t.Errorf("lesson %d %s: passed %v, %d steps", i, les.Lesson, les.Passed, len(les.Steps))
+		}
+		for _, st := range les.Steps {
+			// Evidence: rows (host beside container), probe outputs, or both.
+			if !st.OK || len(st.Syscalls) == 0 || len(st.Rows)+len(st.Probes) == 0 || len(st.Namespaces) != 8 {
+				t.Errorf("%s step %d: ok %v, %d syscalls, %d rows, %d probes, %d namespaces", les.Lesson, st.Number, st.OK, len(st.Syscalls), len(st.Rows), len(st.Probes), len(st.Namespaces))
+			}
+		}
+	}
+	// The last step ends with every namespace the container's own.
+	last := doc.Lessons[len(doc.Lessons)-1].Steps
+	for ns, own := range last[len(last)-1].Namespaces {
+		if !own && !(ns == "time" && !timeWorks(t)) {
+			t.Errorf("the full container shares %s with the host", ns)
+		}
+	}
+	l.Check(t, 5*time.Second)
+}
+
+func timeWorks(t *testing.T) bool {
+	works, err := sandbox.TimeNamespaceThreadsWork(sandbox.DefaultPaths(testRoot))
+	return err == nil && works
 }

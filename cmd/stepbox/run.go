@@ -34,6 +34,7 @@ type runOptions struct {
 	rootfs   string
 	name     string
 	hostname string
+	domain   string
 	env      []string
 	workdir  string
 	user     string
@@ -99,6 +100,7 @@ func (o *runOptions) flags(cmd *cobra.Command) {
 	f.StringVar(&o.rootfs, "rootfs", "", "root filesystem directory (default: the built-in one)")
 	f.StringVar(&o.name, "name", "", "container name (default: a random id)")
 	f.StringVar(&o.hostname, "hostname", "", "hostname inside (default: the container's name)")
+	f.StringVar(&o.domain, "domainname", "", "NIS domain name inside")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable, KEY=VALUE (KEY alone copies it from here)")
 	f.StringVarP(&o.workdir, "workdir", "w", "/", "working directory inside")
 	f.StringVarP(&o.user, "user", "u", "", "user inside: UID[:GID] or NAME[:GROUP]")
@@ -302,7 +304,7 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 		nss = append(nss, specs.UserNamespace)
 	}
 	sandbox.SetNamespaces(spec, nss)
-	spec.Hostname = o.hostname
+	spec.Hostname, spec.Domainname = o.hostname, o.domain
 	spec.Root.Readonly = o.readOnly
 	spec.Process.Terminal = o.tty
 	if !o.tty {

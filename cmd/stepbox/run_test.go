@@ -304,3 +304,38 @@ func TestRunLimitsAndSecurity(t *testing.T) {
 		t.Errorf("unshare was not refused: %+v", r)
 	}
 }
+
+// A hog past --memory is killed by the kernel's OOM killer (137, as docker
+// reports it), and its cgroup goes with the container.
+func TestRunOOMKill(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	r := run(t, "run", "--rm", "--memory", "32m", "--memory-swap", "32m", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1")
+	if r.code != 137 {
+		t.Errorf("exit %d, want 137 (killed); stderr %q", r.code, r.stderr)
+	}
+	l.Check(t, 5*time.Second)
+}
+
+// --privileged: every capability the runtime holds, no seccomp filter, no
+// masked /proc, a warning, and UTS and domain names still the container's.
+func TestRunPrivileged(t *testing.T) {
+	testutil.RequiresRoot(t)
+	r := run(t, "run", "--rm", "--privileged", "--hostname", "priv", "--domainname", "example.test", "--",
+		"sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; wc -c < /proc/keys; hostname; cat /proc/sys/kernel/domainname")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if !strings.Contains(r.stderr, "warning: --privileged") {
+		t.Errorf("no warning: %q", r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 5 || lines[0] == "CapEff:\t0000000000000000" || lines[1] != "Seccomp:\t0" ||
+		lines[2] == "0" || lines[3] != "priv" || lines[4] != "example.test" {
+		t.Errorf("output %q", r.stdout)
+	}
+	self, _ := os.ReadFile("/proc/self/status")
+	if !strings.Contains(string(self), strings.Replace(lines[0], "CapEff", "CapBnd", 1)) {
+		t.Errorf("privileged caps %q are not the runtime's own bounding set", lines[0])
+	}
+}
