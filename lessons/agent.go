@@ -10,13 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/stepbox/stepbox/nsinspect"
+	"github.com/stepbox/stepbox/sandbox"
 )
 
 // The agent is the lab container's payload: `stepbox agent`, answering
@@ -129,22 +129,12 @@ func interactiveShell(shell string) error {
 	if shell == "" {
 		shell = "/bin/sh"
 	}
-	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	master, peer, err := sandbox.OpenPTY()
 	if err != nil {
-		return fmt.Errorf("open /dev/ptmx: %w", err)
+		return err
 	}
 	defer unix.Close(master)
-	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
-		return fmt.Errorf("unlock pty: %w", err)
-	}
-	n, err := unix.IoctlGetInt(master, unix.TIOCGPTN)
-	if err != nil {
-		return fmt.Errorf("pty number: %w", err)
-	}
-	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		return fmt.Errorf("open pty: %w", err)
-	}
+	slave := os.NewFile(uintptr(peer), "pty")
 	defer slave.Close()
 	c := exec.Command(shell)
 	c.Stdin, c.Stdout, c.Stderr = slave, slave, slave
@@ -159,14 +149,8 @@ func interactiveShell(shell string) error {
 		c.Wait()
 		return fmt.Errorf("send the terminal to the runner: %w", err)
 	}
-	unix.Close(master)
 	_ = c.Wait()
 	return nil
-}
-
-// isAgentArgs tells whether a container's process is the agent.
-func isAgentArgs(args []string) bool {
-	return len(args) == 2 && strings.HasSuffix(args[0], "stepbox") && args[1] == "agent"
 }
 
 // selfPid is our pid as the /proc we can see numbers it. In a pid namespace

@@ -15,20 +15,11 @@ import (
 // standard streams and controlling terminal; the master goes to the parent
 // over the sync socket (SCM_RIGHTS), like runc's --console-socket.
 func setupConsole(sync *os.File, inRootfs bool) error {
-	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open /dev/ptmx: %w", err)
-	}
-	defer unix.Close(master)
-	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
-		return fmt.Errorf("unlock pty: %w", err)
-	}
-	// TIOCGPTPEER opens the slave from the master itself: no path lookup
-	// that a hostile /dev/pts could redirect (ioctl_tty(2), Linux 4.13).
-	slave, err := ptyPeer(master)
+	master, slave, err := OpenPTY()
 	if err != nil {
 		return err
 	}
+	defer unix.Close(master)
 	defer unix.Close(slave)
 	if inRootfs {
 		if err := rootfs.BindConsole(slave); err != nil {
@@ -49,6 +40,28 @@ func setupConsole(sync *os.File, inRootfs bool) error {
 		return fmt.Errorf("send the console to the parent: %w", err)
 	}
 	return nil
+}
+
+// OpenPTY opens a new pseudo-terminal from the /dev/ptmx of the caller's
+// mount namespace (the container's own devpts, inside one) and returns its
+// master and its peer (the slave), both close-on-exec. The peer comes from
+// the TIOCGPTPEER ioctl on the master itself: no path lookup in /dev/pts that
+// a hostile container could redirect (ioctl_tty(2), Linux 4.13).
+func OpenPTY() (master, peer int, err error) {
+	master, err = unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, -1, fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
+		unix.Close(master)
+		return -1, -1, fmt.Errorf("unlock pty: %w", err)
+	}
+	peer, err = ptyPeer(master)
+	if err != nil {
+		unix.Close(master)
+		return -1, -1, err
+	}
+	return master, peer, nil
 }
 
 // ptyPeer is TIOCGPTPEER with O_RDWR|O_NOCTTY as its argument, which

@@ -177,22 +177,14 @@ func links() map[string]bool {
 	return set
 }
 
-// children lists this process's living children other than its own threads'
-// helpers: anything started by a test (or reparented to us) that still runs.
+// children lists this process's living children: anything started by a
+// test (or reparented to us) that still runs.
 func children() map[string]bool {
 	set := map[string]bool{}
-	self := os.Getpid()
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	for _, c := range ourChildren() {
+		if c.state != "Z" {
+			set[fmt.Sprintf("pid %d (%s)", c.pid, c.comm)] = true
 		}
-		ppid, state, comm, ok := stat(pid)
-		if !ok || ppid != self || state == "Z" {
-			continue
-		}
-		set[fmt.Sprintf("pid %d (%s)", pid, comm)] = true
 	}
 	return set
 }
@@ -200,6 +192,22 @@ func children() map[string]bool {
 // reapZombies collects exited children reparented to us, so an orphan that has
 // already died is not reported as alive; one still running is.
 func reapZombies() {
+	for _, c := range ourChildren() {
+		if c.state == "Z" {
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(c.pid, &ws, unix.WNOHANG, nil)
+		}
+	}
+}
+
+type child struct {
+	pid         int
+	state, comm string
+}
+
+// ourChildren scans /proc for the processes whose parent we are.
+func ourChildren() []child {
+	var out []child
 	self := os.Getpid()
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -207,11 +215,11 @@ func reapZombies() {
 		if err != nil {
 			continue
 		}
-		if ppid, state, _, ok := stat(pid); ok && ppid == self && state == "Z" {
-			var ws unix.WaitStatus
-			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if ppid, state, comm, ok := stat(pid); ok && ppid == self {
+			out = append(out, child{pid, state, comm})
 		}
 	}
+	return out
 }
 
 func stat(pid int) (ppid int, state, comm string, ok bool) {
