@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stepbox/stepbox/internal/i18n"
 	"github.com/stepbox/stepbox/internal/testutil"
@@ -181,4 +186,31 @@ func TestDemosFailWhereTheyShould(t *testing.T) {
 	if now, _ := os.Hostname(); now != host {
 		t.Fatalf("a demo renamed the real host: %q -> %q", host, now)
 	}
+}
+
+// A crash of the container's payload (the agent, killed here with SIGKILL in
+// the middle of a step) ends the lesson with an error, and everything the
+// lesson made is gone.
+func TestPayloadCrashTearsDown(t *testing.T) {
+	bin, rootfs := fixture(t)
+	l := testutil.Snapshot()
+	crash := &Lesson{ID: "crash", Title: i18n.T("crash", "충돌"), Steps: []Step{{
+		Title:    i18n.T("the payload dies", "페이로드가 죽는다"),
+		Explain:  i18n.T("kill -9", "kill -9"),
+		Syscalls: []Syscall{{"kill", 2, "SIGKILL"}},
+		Apply: func(lab *Lab) error {
+			lab.Change(func(s *specs.Spec) { sandbox.SetNamespace(s, specs.UTSNamespace, true) })
+			if err := lab.Ensure(); err != nil {
+				return err
+			}
+			return syscall.Kill(lab.Pid(), syscall.SIGKILL)
+		},
+		Expect: Expect{Text: i18n.T("never reached", "닿지 않음"), Check: func(*Evidence) bool { return true }},
+	}}}
+	r := &Runner{Lang: i18n.English, Out: io.Discard, Auto: true,
+		Lab: LabConfig{Paths: sandbox.DefaultPaths(t.TempDir()), Rootfs: rootfs, Self: bin}}
+	if _, err := r.Run(context.Background(), crash); err == nil || !strings.Contains(err.Error(), "agent stopped") {
+		t.Fatalf("err = %v, want the agent's death", err)
+	}
+	l.Check(t, 5*time.Second)
 }
