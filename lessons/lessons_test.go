@@ -73,7 +73,7 @@ func TestEveryTextInBothLanguages(t *testing.T) {
 	for _, l := range Catalogue() {
 		checkTexts(t, l.ID, reflect.ValueOf(*l))
 	}
-	for _, w := range []i18n.Text{wLesson, wStep, wPrompt, wDemo, wDemoNS} {
+	for _, w := range []i18n.Text{wLesson, wStep, wPrompt, wDemo, wDemoNS, Stopped} {
 		if m := w.Missing(); len(m) > 0 {
 			t.Errorf("runner text %q lacks %v", w.En, m)
 		}

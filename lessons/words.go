@@ -28,6 +28,7 @@ var (
 	wFailed      = i18n.T("Some steps did not pass.", "통과하지 못한 단계가 있습니다.")
 	wDemoOK      = i18n.T("The demo broke exactly what it should.", "데모는 예상한 곳에서 정확히 실패했습니다.")
 	wDemoBad     = i18n.T("The demo did not break what it should.", "데모가 예상한 대로 실패하지 않았습니다.")
-	wQuit        = i18n.T("Stopped. Everything the lesson made is removed.", "중단했습니다. 레슨이 만든 것은 모두 지웠습니다.")
-	wSetup       = i18n.T("setting up steps", "앞 단계 준비 중")
 )
+
+// Stopped is what the command line says when a learner quits a lesson.
+var Stopped = i18n.T("Stopped. Everything the lesson made is removed.", "중단했습니다. 레슨이 만든 것은 모두 지웠습니다.")

@@ -217,7 +217,7 @@ func runLessons(ctx context.Context, g *globals, o *learnOptions, which []int) e
 		}
 		if errors.Is(err, lessons.ErrQuit) || errors.Is(err, lessons.ErrInterrupted) || ctx.Err() != nil {
 			if !o.json {
-				fmt.Fprintln(g.stdout, g.Style().Note(i18n.T("Stopped. Everything the lesson made is removed.", "중단했습니다. 레슨이 만든 것은 모두 지웠습니다.").In(lang)))
+				fmt.Fprintln(g.stdout, g.Style().Note(lessons.Stopped.In(lang)))
 			}
 			if errors.Is(err, lessons.ErrQuit) {
 				return nil

@@ -548,8 +548,7 @@ func helperBench(cfg helperConfig) helperReport {
 
 // nsConfig says which namespaces the helper gets.
 type nsConfig struct {
-	flags    uintptr // CLONE_NEW* besides NEWNS
-	userns   bool    // with root mapped to 100000..165535
+	userns   bool // with root mapped to 100000..165535
 	noNetNS  bool
 	cgroupNS bool
 }
