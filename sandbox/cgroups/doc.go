@@ -120,14 +120,12 @@
 // mkdir, write and rmdir calls and nothing else (no reads but the parent's
 // cpuset, no sleeps). One cost is the kernel's: a write to cgroup.procs
 // migrates a process and takes cgroup_threadgroup_rwsem for writing, which
-// after a quiet spell waits for an RCU grace period (5 to 10 ms here;
-// kernel/rcu/sync.c). Starts close together share one; a lone start pays it
-// in Apply. On a pure v2 host a process started with FD
-// (CLONE_INTO_CGROUP) is born in the cgroup and migrates nothing
-// (BenchmarkStartInCgroup); elsewhere the wait can be overlapped with other
-// work, as the child needs to be in its cgroups only before it runs
-// anything the limits are for (and before it unshares its cgroup
-// namespace).
+// after a quiet spell waits for an RCU grace period (5 to 20 ms here;
+// kernel/rcu/sync.c). A container's init need not pay it, as it can be born
+// in its cgroups: on cgroup2 with FD (clone3 CLONE_INTO_CGROUP), on v1 by
+// being cloned from a thread that JoinThread moved there (a thread moving
+// itself takes no such lock) and that moves back afterwards; a hybrid host
+// uses both (BenchmarkStartInCgroup, TestRealBornInCgroup).
 //
 // # Docker's flags
 //

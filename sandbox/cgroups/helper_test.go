@@ -88,6 +88,13 @@ func startShell(t *testing.T, script string) *helper {
 
 func start(t *testing.T, cmd *exec.Cmd) *helper {
 	t.Helper()
+	return startBy(t, cmd, cmd.Start)
+}
+
+// startBy is start with the process started by starter, which calls
+// cmd.Start its own way.
+func startBy(t *testing.T, cmd *exec.Cmd, starter func() error) *helper {
+	t.Helper()
 	h := &helper{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = h.out, h.out
 	// Children of a shell helper may keep the output pipe open after the
@@ -97,7 +104,7 @@ func start(t *testing.T, cmd *exec.Cmd) *helper {
 	if h.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := starter(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { h.done <- cmd.Wait() }()

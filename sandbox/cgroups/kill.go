@@ -3,6 +3,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -133,6 +134,11 @@ func (m *manager) freezeKill(deadline time.Time) error {
 			}
 		}
 		for _, pid := range pids {
+			if pid == os.Getpid() {
+				// A thread of ours that JoinThread could not move back:
+				// v1 lists its process. Killing it would kill the caller.
+				continue
+			}
 			// ESRCH: it died meanwhile (a frozen process cannot exit, so
 			// its pid cannot have been reused).
 			_ = unix.Kill(pid, unix.SIGKILL)

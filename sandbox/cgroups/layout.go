@@ -244,6 +244,12 @@ func (l *Layout) Own() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseOwn(p, b)
+}
+
+// parseOwn reads a /proc/PID/cgroup file (cgroups(7)): each controller's
+// cgroup path, and the cgroup2 one under Unified.
+func parseOwn(p string, b []byte) (map[string]string, error) {
 	out := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		// hierarchy-ID:controller-list:cgroup-path

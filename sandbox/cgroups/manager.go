@@ -43,8 +43,22 @@ type Manager interface {
 	Writes() []Write
 	// FD opens the cgroup2 directory for clone3(2) CLONE_INTO_CGROUP (Go's
 	// syscall.SysProcAttr UseCgroupFD and CgroupFD); the caller closes it.
-	// Only on a V2 host does that replace Apply; elsewhere it fails.
+	// On a V2 host a child cloned with it is born in the container's
+	// cgroup, which replaces Apply; on a hybrid host it places the child in
+	// the cgroup2 part, and JoinThread does the v1 hierarchies. On a pure v1
+	// host it fails.
 	FD() (*os.File, error)
+	// JoinThread moves the calling thread alone into the container's
+	// cgroup in every v1 hierarchy, by writing 0 to each tasks file, so
+	// that a child it then clones is born there (a child starts in its
+	// parent thread's cgroups). Unlike Apply it takes no global lock and
+	// never waits for an RCU grace period (see "Cost" in the package
+	// documentation). The caller must be locked to its OS thread
+	// (runtime.LockOSThread) until leave has moved the thread back where
+	// it was, the same way; if leave fails, the caller must keep the
+	// thread locked so that Go ends it with the goroutine. Nothing is done
+	// on a V2 host.
+	JoinThread() (leave func() error, err error)
 	// Layout is the host layout the manager was made for.
 	Layout() *Layout
 }
@@ -469,9 +483,77 @@ func (m *manager) Set(r *specs.LinuxResources) error {
 	return m.set(r, false)
 }
 
+func (m *manager) JoinThread() (func() error, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var join []string
+	for _, dir := range m.dirs {
+		if dir != m.unified {
+			join = append(join, dir)
+		}
+	}
+	if len(join) == 0 || m.layout.Fake() {
+		return func() error { return nil }, nil
+	}
+	back, err := m.threadDirs()
+	if err != nil {
+		return nil, err
+	}
+	leave := func() error {
+		var errs []error
+		for _, dir := range back {
+			if err := writeFile(dir+"/tasks", "0", false); err != nil {
+				errs = append(errs, fmt.Errorf("move thread back to %s: %w", dir, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, dir := range join {
+		// "0" is the writer itself (cgroups(7)); a thread moving itself
+		// through tasks skips cgroup_threadgroup_rwsem
+		// (kernel/cgroup/cgroup.c, cgroup_procs_write_start).
+		if err := m.write(dir, "tasks", "0"); err != nil {
+			return leave, err
+		}
+	}
+	return leave, nil
+}
+
+// threadDirs are the calling thread's own directories in the v1
+// hierarchies the container uses, from /proc/thread-self/cgroup.
+func (m *manager) threadDirs() ([]string, error) {
+	b, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	own, err := parseOwn("/proc/thread-self/cgroup", b)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, c := range sortedKeys(m.paths) {
+		h := m.layout.V1Hierarchy(c)
+		if c == Unified || h == nil {
+			continue
+		}
+		rel, ok := strings.CutPrefix(own[c], h.Root)
+		if h.Root == "/" {
+			rel, ok = own[c], true
+		}
+		if !ok || own[c] == "" {
+			return nil, fmt.Errorf("own %s cgroup %q is not under the mount of %s (root %s)", c, own[c], h.Dir, h.Root)
+		}
+		dir := path.Join(h.Dir, rel)
+		if !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs, nil
+}
+
 func (m *manager) FD() (*os.File, error) {
-	if m.layout.Mode != V2 || m.unified == "" {
-		return nil, fmt.Errorf("clone into cgroup: needs a pure cgroup v2 host, this one is %s", m.layout.Mode)
+	if m.unified == "" {
+		return nil, fmt.Errorf("clone into cgroup: needs a cgroup2 hierarchy, this host is %s", m.layout.Mode)
 	}
 	fd, err := unix.Open(m.unified, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

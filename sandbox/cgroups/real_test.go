@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -461,34 +462,75 @@ func TestRealLoad(t *testing.T) {
 	assertGone(t, m)
 }
 
-// TestRealCloneIntoCgroup starts a process directly in the cgroup with
-// clone3(CLONE_INTO_CGROUP), where the host is pure v2.
-func TestRealCloneIntoCgroup(t *testing.T) {
+// TestRealBornInCgroup starts a process that is in the container's cgroup
+// in every hierarchy from birth, without Apply: cloned by a thread that
+// moved itself into the v1 hierarchies (JoinThread), with clone3
+// CLONE_INTO_CGROUP for the cgroup2 one. The thread is back in its own
+// cgroups afterwards.
+func TestRealBornInCgroup(t *testing.T) {
 	l := realLayout(t)
 	m := newReal(t, l, nil)
 	fd, err := m.FD()
-	if l.Mode != V2 {
+	if l.Unified == nil {
 		if err == nil {
 			fd.Close()
-			t.Fatal("FD on a host that is not pure v2: no error")
+			t.Fatal("FD on a host without cgroup2: no error")
 		}
-		return
-	}
-	if err != nil {
+	} else if err != nil {
 		t.Fatal(err)
+	} else {
+		defer fd.Close()
 	}
-	defer fd.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=sleep")
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
-	h := start(t, cmd)
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	if fd != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(fd.Fd())
+	}
+	var before, after []byte
+	h := startBy(t, cmd, func() error {
+		done := make(chan error)
+		go func() {
+			runtime.LockOSThread()
+			before, _ = os.ReadFile("/proc/thread-self/cgroup")
+			leave, err := m.JoinThread()
+			if err == nil {
+				err = cmd.Start()
+			}
+			if leave != nil {
+				if lerr := leave(); lerr != nil {
+					done <- errors.Join(err, lerr) // locked: Go ends the thread
+					return
+				}
+			}
+			after, _ = os.ReadFile("/proc/thread-self/cgroup")
+			runtime.UnlockOSThread()
+			done <- err
+		}()
+		return <-done
+	})
+	if string(before) != string(after) {
+		t.Errorf("the thread did not move back:\nbefore %s\nafter %s", before, after)
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", h.pid()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "0::" + strings.TrimPrefix(m.Paths()[Unified], l.Unified.Dir) + "\n"
-	if string(b) != want {
-		t.Errorf("/proc/PID/cgroup = %q, want %q", b, want)
+	own, err := parseOwn("cgroup", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, dir := range m.Paths() {
+		h := l.Unified
+		if c != Unified {
+			h = l.V1Hierarchy(c)
+		}
+		if got := path.Join(h.Dir, strings.TrimPrefix(own[c], h.Root)); got != dir {
+			t.Errorf("%s: the process is in %s, want %s", c, got, dir)
+		}
+	}
+	if pids, err := m.Procs(); err != nil || !slices.Equal(pids, []int{h.pid()}) {
+		t.Errorf("Procs = %v, %v; want only the process", pids, err)
 	}
 }
 
