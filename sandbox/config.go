@@ -9,7 +9,7 @@ import (
 	"github.com/stepbox/stepbox/sandbox/security"
 )
 
-// initConfig is everything the init needs, sent as JSON over a pipe.
+// initConfig is everything the init needs, sent over a pipe (wire.go).
 type initConfig struct {
 	Spec        *specs.Spec      `json:"spec"`
 	Rootfs      string           `json:"rootfs"`

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,6 +126,7 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 	// The sealed copy of the binary needs nothing from what follows: it
 	// starts now, in the background.
 	go sealedExe()
+	warmPidfdCheck()
 	cfg, err := prepare(spec, o)
 	if err != nil {
 		return nil, err
@@ -176,9 +178,6 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
 	tracef("cgroups made")
-	// Now, not earlier: the warm-up waits out its grace period holding the
-	// kernel's cgroup_mutex, which the mkdirs above need too (see warm.go).
-	warmCgroupMigration()
 	c.state.CgroupPaths = c.cg.Paths()
 	for controller := range c.state.CgroupPaths {
 		cfg.Cgroups = append(cfg.Cgroups, controller)
@@ -298,21 +297,16 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 
 	extra := append([]*os.File{}, c.opts.ExtraFiles...)
 	base := 3 + len(extra)
-	extra = append(extra, cfgR, childSock, fifo)
+	// execve(2) of /proc/self/fd/N runs the sealed copy, handed to the child
+	// as one of its descriptors so that N is known: the child side of
+	// os/exec moves descriptors to numbers above the highest one it is
+	// given, and would overwrite a copy left at one of those (seen with 20
+	// containers starting at once: execve of a pipe, EACCES). The init marks
+	// it close-on-exec first thing, with the other three.
+	extra = append(extra, cfgR, childSock, fifo, exe)
 	cfg.PreserveFDs = len(c.opts.ExtraFiles)
-
-	// execve(2) of /proc/self/fd/N runs the sealed copy. N must lie above
-	// the descriptors the child is given (0, 1, 2 and ExtraFiles), which
-	// os/exec dup2s into place before the execve: a memfd at 5 would be
-	// replaced by the fifo. The copy is close-on-exec, so the init does not
-	// keep it.
-	exeFd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 3+len(extra))
-	if err != nil {
-		return fmt.Errorf("dup sealed binary: %w", err)
-	}
-	defer unix.Close(exeFd)
 	cmd := &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", exeFd),
+		Path:       fmt.Sprintf("/proc/self/fd/%d", base+3),
 		Args:       []string{"stepbox", initArg},
 		Env:        initEnviron(base),
 		ExtraFiles: extra,
@@ -337,19 +331,8 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 		// uid 0 of the new namespace once the maps are written.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: c.opts.DenySetgroups}
 	}
-	// On a pure cgroup v2 host the init is born in its cgroup (clone3
-	// CLONE_INTO_CGROUP): nothing migrates, so no task waits on the
-	// kernel's threadgroup rwsem (see warm.go).
-	born := false
-	if l := c.cg.Layout(); l != nil && l.Mode == cgroups.V2 {
-		if f, err := c.cg.FD(); err == nil {
-			defer f.Close()
-			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
-			born = true
-		}
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start container init: %w", err)
+	if err := c.cloneInit(cmd); err != nil {
+		return err
 	}
 	tracef("init cloned, pid %d", cmd.Process.Pid)
 	c.cmd = cmd
@@ -362,18 +345,16 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	childSock.Close()
 	cfgR.Close()
 
-	if !born {
-		if err := c.cg.Apply(cmd.Process.Pid); err != nil {
-			return fmt.Errorf("join cgroup: %w", err)
-		}
-	}
-	tracef("init joined its cgroups")
 	if c.opts.AfterClone != nil {
 		if err := c.opts.AfterClone(cmd.Process.Pid); err != nil {
 			return err
 		}
 	}
-	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+	msg, err := marshalWire(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := cfgW.Write(msg); err != nil {
 		return fmt.Errorf("send configuration to container init: %w", err)
 	}
 	cfgW.Close()
@@ -411,11 +392,51 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 }
 
 func initEnviron(base int) []string {
-	env := []string{fmt.Sprintf("%s=%d,%d,%d", initEnv, base, base+1, base+2)}
+	env := []string{fmt.Sprintf("%s=%d,%d,%d,%d", initEnv, base, base+1, base+2, base+3)}
 	if traceOn {
 		env = append(env, "STEPBOX_TRACE=1")
 	}
 	return env
+}
+
+// cloneInit starts the init already inside the container's cgroups, so
+// that nothing has to be migrated afterwards. Moving a running process
+// (Apply, a write to cgroup.procs) takes the kernel's global
+// cgroup_threadgroup_rwsem for writing, and the first writer after a quiet
+// spell waits a whole RCU grace period for it: 7 to 20 ms on the build
+// machines, more than everything else in a start. Instead the clone is made
+// from a thread that has moved itself alone into the v1 hierarchies (which
+// skips that lock) and back afterwards, locked to its goroutine meanwhile so
+// that nothing else runs there, and clone3(2) CLONE_INTO_CGROUP places the
+// child in the cgroup2 one.
+func (c *Container) cloneInit(cmd *exec.Cmd) error {
+	var cgFD *os.File
+	if f, err := c.cg.FD(); err == nil {
+		cgFD = f
+		defer cgFD.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
+	}
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		leave, err := c.cg.JoinThread()
+		if err != nil {
+			err = fmt.Errorf("join cgroup: %w", err)
+		} else if err = cmd.Start(); err != nil {
+			err = fmt.Errorf("start container init: %w", err)
+		}
+		if leave != nil {
+			if lerr := leave(); lerr != nil {
+				// Still in the container's cgroups: the goroutine ends
+				// locked, and Go ends the thread with it.
+				done <- errors.Join(err, lerr)
+				return
+			}
+		}
+		runtime.UnlockOSThread()
+		done <- err
+	}()
+	return <-done
 }
 
 // initDied explains an init that closed the socket without a word: it was
@@ -478,7 +499,7 @@ func (c *Container) Start() error {
 	}
 	defer unlock()
 	fifoPath := filepath.Join(c.dir, "exec.fifo")
-	if st := liveStatus(c.dir, c.readState()); st != Created {
+	if st := liveStatus(c.dir, c.knownState()); st != Created {
 		return fmt.Errorf("start container %s: it is %s, not created: %w", c.ID, st, ErrWrongState)
 	}
 	// The pidfd first: opening the fifo releases the init, and a quick
@@ -546,6 +567,19 @@ func (c *Container) awaitFifo(fifo *os.File, pidfd int) error {
 			return c.initDied("before it was started")
 		}
 	}
+}
+
+// knownState is the state as this process knows it: its own record when it
+// created the container, which only it writes (the lock is held), and
+// otherwise the state file. Decoding the file costs a first use of
+// encoding/json, a millisecond on the way to the payload.
+func (c *Container) knownState() State {
+	if c.cmd != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.state
+	}
+	return c.readState()
 }
 
 func (c *Container) readState() State {

@@ -21,6 +21,12 @@ var (
 	sealErr  error
 )
 
+// Prefetch starts making the sealed copy of the binary in the background,
+// for a program about to create a container: the copy takes milliseconds
+// (it is the whole binary), which then overlap the program's own start-up
+// instead of following it. Calling it is never needed and never harmful.
+func Prefetch() { go sealedExe() }
+
 // sealedExe returns the sealed copy of the running binary.
 func sealedExe() (*os.File, error) {
 	sealOnce.Do(func() { sealed, sealErr = makeSealedExe() })
@@ -28,6 +34,8 @@ func sealedExe() (*os.File, error) {
 }
 
 func makeSealedExe() (*os.File, error) {
+	tracef("copy: begin")
+	defer tracef("copy: end")
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("open /proc/self/exe: %w", err)

@@ -1,9 +1,9 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -32,6 +32,11 @@ const (
 	reapEnv = "_STEPBOX_REAP" // "syncfd,preserve,terminal"
 )
 
+// The container init runs from this package's initialisation, which
+// follows only that of the packages sandbox imports: a binary's other
+// packages (a command line, its lessons, go-cmp) are never initialised in
+// the init, which saves it a millisecond on every start. Importing sandbox
+// is therefore all a binary needs to serve as the container init.
 func init() {
 	if IsInit() {
 		// Everything the init does must happen on the main thread: unshare
@@ -40,11 +45,12 @@ func init() {
 		// no_new_privs are per thread. The payload is exec'd from this thread.
 		runtime.GOMAXPROCS(1)
 		runtime.LockOSThread()
+		RunInit()
 	}
 }
 
-// IsInit reports whether this process is a container init started by Create.
-// The binary's main function must check it first and call RunInit.
+// IsInit reports whether this process is a container init started by Create
+// (this package's init function has then taken it over already).
 func IsInit() bool {
 	return len(os.Args) > 1 && (os.Args[1] == initArg && os.Getenv(initEnv) != "" ||
 		os.Args[1] == reapArg && os.Getenv(reapEnv) != "")
@@ -53,20 +59,24 @@ func IsInit() bool {
 // RunInit is the container's init: it never returns. On success the payload
 // replaces it (execve(2)); on failure the error goes to the parent.
 func RunInit() {
+	tracef("init: started")
 	// Executed from /proc/self/fd/N, the kernel named us "N"; ps inside
 	// the container should say what PID 1 is (prctl(2) PR_SET_NAME).
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initComm[0])), 0, 0, 0)
 	if os.Args[1] == reapArg {
 		runReapStage()
 	}
-	var cfgFd, syncFd, fifoFd int
-	if _, err := fmt.Sscanf(os.Getenv(initEnv), "%d,%d,%d", &cfgFd, &syncFd, &fifoFd); err != nil {
+	var cfgFd, syncFd, fifoFd, exeFd int
+	if _, err := fmt.Sscanf(os.Getenv(initEnv), "%d,%d,%d,%d", &cfgFd, &syncFd, &fifoFd, &exeFd); err != nil {
 		fmt.Fprintln(os.Stderr, "stepbox init: started without its descriptors")
 		os.Exit(1)
 	}
 	for _, fd := range []int{cfgFd, syncFd, fifoFd} {
 		unix.CloseOnExec(fd)
 	}
+	// The sealed copy we run from: mapped already, the descriptor is not
+	// needed.
+	unix.Close(exeFd)
 	sync := os.NewFile(uintptr(syncFd), "sync")
 	err := runInit(os.NewFile(uintptr(cfgFd), "config"), sync, fifoFd)
 	failInit(sync, err)
@@ -97,8 +107,12 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		return fmt.Errorf("prctl PR_SET_DUMPABLE: %w", err)
 	}
 	var cfg initConfig
-	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
+	msg, err := io.ReadAll(cfgFile)
+	if err != nil {
 		return fmt.Errorf("read configuration: %w", err)
+	}
+	if err := unmarshalWire(msg, &cfg); err != nil {
+		return err
 	}
 	cfgFile.Close()
 	tracef("init: configuration read")
@@ -481,24 +495,27 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStag
 		notified = notifyForwarded()
 	}
 	sigs := <-notified
-	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	files := []uintptr{0, 1, 2}
 	for i := 0; i < preserve; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
+		files = append(files, uintptr(3+i))
 	}
-	attr := &os.ProcAttr{Env: p.Env, Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}}
+	attr := &syscall.ProcAttr{Env: p.Env, Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}}
 	if p.Terminal {
 		// The payload's group owns the terminal, so Ctrl-C reaches it.
 		attr.Sys.Foreground, attr.Sys.Ctty = true, 0
 	}
 	tracef("init: starting the payload")
-	child, err := os.StartProcess(path, p.Args, attr)
+	// syscall.ForkExec, not os.StartProcess: the init waits with wait4(2)
+	// and needs no pidfd, and os's first start would first clone a throwaway
+	// child to check that pidfds work (os/pidfd_linux.go, checkPidfd).
+	childPid, err := syscall.ForkExec(path, p.Args, attr)
 	tracef("init: payload started")
 	if err != nil {
 		if errors.Is(err, unix.EINVAL) && !secondStage {
 			signal.Stop(sigs)
 			return reexecReaper(path, p, preserve, sync)
 		}
-		return execError(p.Args[0], errors.Unwrap(err))
+		return execError(p.Args[0], err)
 	}
 	sync.Close() // end of stream: the payload runs
 	for sig := range sigs {
@@ -510,7 +527,7 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStag
 				if err != nil || pid <= 0 {
 					break
 				}
-				if pid == child.Pid {
+				if pid == childPid {
 					tracef("init: payload reaped")
 					if ws.Signaled() {
 						os.Exit(128 + int(ws.Signal()))
@@ -519,8 +536,8 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStag
 				}
 			}
 		default:
-			if err := unix.Kill(-child.Pid, sig.(syscall.Signal)); err != nil {
-				_ = unix.Kill(child.Pid, sig.(syscall.Signal))
+			if err := unix.Kill(-childPid, sig.(syscall.Signal)); err != nil {
+				_ = unix.Kill(childPid, sig.(syscall.Signal))
 			}
 		}
 	}

@@ -8,11 +8,9 @@ import (
 	"github.com/stepbox/stepbox/internal/testutil"
 )
 
-// The test binary is also the container init: Create re-executes it.
+// The test binary is also the container init: Create re-executes it, and
+// the package's init function runs it (init_linux.go).
 func TestMain(m *testing.M) {
-	if IsInit() {
-		RunInit()
-	}
 	if IsProbe() {
 		RunProbe()
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // STEPBOX_TRACE=1 prints how long each phase of a container's start took,
@@ -20,7 +22,12 @@ func tracef(format string, a ...any) {
 		return
 	}
 	now := time.Now()
-	fmt.Fprintf(os.Stderr, "stepbox trace %8.3fms %+7.3fms  %s\n",
-		float64(now.Sub(traceStart).Microseconds())/1000, float64(now.Sub(traceLast).Microseconds())/1000, fmt.Sprintf(format, a...))
+	// The wall clock too, which the parent, the init and strace -ttt
+	// share, to put the processes' lines in one order.
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_REALTIME, &ts)
+	fmt.Fprintf(os.Stderr, "stepbox trace %8.3fms %+7.3fms  @%d.%06d  %s\n",
+		float64(now.Sub(traceStart).Microseconds())/1000, float64(now.Sub(traceLast).Microseconds())/1000,
+		ts.Sec%1000, ts.Nsec/1000, fmt.Sprintf(format, a...))
 	traceLast = now
 }

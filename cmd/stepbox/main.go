@@ -5,6 +5,7 @@ package main
 
 import (
 	"os"
+	"strings"
 
 	"github.com/stepbox/stepbox/sandbox"
 )
@@ -13,13 +14,33 @@ import (
 var version = "dev"
 
 func main() {
-	// The container init is this binary, re-executed from a sealed copy:
-	// it must not pay for the command line's setup.
-	if sandbox.IsInit() {
-		sandbox.RunInit()
-	}
+	// The container init is this binary, re-executed from a sealed copy;
+	// it never gets here, as sandbox's package initialisation runs it
+	// before the command line's packages are initialised.
 	if sandbox.IsProbe() {
 		sandbox.RunProbe()
 	}
+	if startsContainers(os.Args[1:]) {
+		sandbox.Prefetch()
+	}
 	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// startsContainers reports whether the command line names a command that
+// starts containers, looking past the global flags (root.go) to the first
+// word, as cobra will.
+func startsContainers(args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return false
+		case a == "--lang" || a == "--color" || a == "--root":
+			i++ // the flag's value
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a == "run" || a == "learn" || a == "tour"
+		}
+	}
+	return false
 }
