@@ -3,6 +3,9 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/stepbox
+# The container init alone, beside stepbox, which copies it into each
+# container (cmd/stepbox-init).
+INIT_BIN := bin/stepbox-init
 # Static (CGO_ENABLED=0): the same binary runs inside containers as /bin/stepbox.
 export CGO_ENABLED ?= 0
 
@@ -11,6 +14,7 @@ export CGO_ENABLED ?= 0
 all: build
 
 build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(INIT_BIN) ./cmd/stepbox-init
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stepbox
 
 # The packages that make kernel objects run one at a time (-p 1): each one's

@@ -303,12 +303,12 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	// given, and would overwrite a copy left at one of those (seen with 20
 	// containers starting at once: execve of a pipe, EACCES). The init marks
 	// it close-on-exec first thing, with the other three.
-	extra = append(extra, cfgR, childSock, fifo, exe)
+	extra = append(extra, cfgR, childSock, fifo, exe.file)
 	cfg.PreserveFDs = len(c.opts.ExtraFiles)
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", base+3),
 		Args:       []string{"stepbox", initArg},
-		Env:        initEnviron(base),
+		Env:        initEnviron(base, exe.lean),
 		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cfg.cloneFlags(),
@@ -355,6 +355,10 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 		return err
 	}
 	if _, err := cfgW.Write(msg); err != nil {
+		// An init that refused to start said why before it went.
+		if m, _, ok, _ := recvMsg(parentSock); ok && m.Type == "error" {
+			return &InitError{Kind: m.Kind, Message: m.Message}
+		}
 		return fmt.Errorf("send configuration to container init: %w", err)
 	}
 	cfgW.Close()
@@ -391,8 +395,12 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	}
 }
 
-func initEnviron(base int) []string {
-	env := []string{fmt.Sprintf("%s=%d,%d,%d,%d", initEnv, base, base+1, base+2, base+3)}
+func initEnviron(base int, lean bool) []string {
+	fds := fmt.Sprintf("%d,%d,%d,%d", base, base+1, base+2, base+3)
+	if lean {
+		fds += "," + wireFingerprint()
+	}
+	env := []string{initEnv + "=" + fds}
 	if traceOn {
 		env = append(env, "STEPBOX_TRACE=1")
 	}

@@ -1,49 +1,117 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// The container's init is a copy of this binary. Re-executing /proc/self/exe
-// directly would let a process in the container open the runtime's own binary
-// through /proc/<init>/exe and overwrite it on the host (CVE-2019-5736). The
-// copy lives in a sealed memfd: nothing can write it, grow or shrink it, or
-// unseal it (memfd_create(2), fcntl(2) F_ADD_SEALS). It is made once per
-// process and reused, which is safe precisely because it is sealed.
+// The container's init is a copy of stepbox-init, a build of this package's
+// init alone (cmd/stepbox-init), installed beside the running binary; or,
+// without one, a copy of the running binary itself, which serves as well
+// (this package's init function runs the container init in any binary that
+// imports it). Executing either from its file would let a process in the
+// container open it through /proc/<init>/exe and overwrite it on the host
+// (CVE-2019-5736). The copy lives in a sealed memfd: nothing can write it,
+// grow or shrink it, or unseal it (memfd_create(2), fcntl(2) F_ADD_SEALS).
+// It is made once per process and reused, which is safe precisely because
+// it is sealed.
+//
+// The lean init is 3 MB against stepbox's 8: every container start copies
+// it, maps it and frees it, and each of those costs a millisecond or more
+// per 5 MB on the build machines.
 var (
 	sealOnce sync.Once
-	sealed   *os.File
+	sealed   *sealedInit
 	sealErr  error
 )
 
-// Prefetch starts making the sealed copy of the binary in the background,
-// for a program about to create a container: the copy takes milliseconds
-// (it is the whole binary), which then overlap the program's own start-up
-// instead of following it. Calling it is never needed and never harmful.
+// sealedInit is the sealed copy and what it was copied from.
+type sealedInit struct {
+	file *os.File
+	// lean is set when the copy is of stepbox-init, a binary other than
+	// the running one, which must then prove that it speaks this one's
+	// configuration (wireFingerprint).
+	lean bool
+}
+
+// InitBinaryName is the lean container init's file name, looked for in the
+// running binary's directory.
+const InitBinaryName = "stepbox-init"
+
+// Prefetch starts making the sealed copy of the init in the background, for
+// a program about to create a container: the copy takes milliseconds, which
+// then overlap the program's own start-up instead of following it. Calling
+// it is never needed and never harmful.
 func Prefetch() { go sealedExe() }
 
-// sealedExe returns the sealed copy of the running binary.
-func sealedExe() (*os.File, error) {
+// sealedExe returns the sealed copy of the init.
+func sealedExe() (*sealedInit, error) {
 	sealOnce.Do(func() { sealed, sealErr = makeSealedExe() })
 	return sealed, sealErr
 }
 
-func makeSealedExe() (*os.File, error) {
+// initSource opens the binary to copy: stepbox-init beside the running
+// binary when it is safe to run as root (see trustedInit), else the running
+// binary.
+func initSource() (src *os.File, lean bool, err error) {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), InitBinaryName)
+		if f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err == nil {
+			if err := trustedInit(f); err == nil {
+				return f, true, nil
+			} else {
+				tracef("not using %s: %v", p, err)
+			}
+			f.Close()
+		}
+	}
+	src, err = os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, false, fmt.Errorf("open /proc/self/exe: %w", err)
+	}
+	return src, false, nil
+}
+
+// trustedInit checks that f, a candidate init binary, and its directory can
+// be changed by nobody but root and us: whatever it holds runs as root in
+// every container, before the container's own identity is taken.
+func trustedInit(f *os.File) error {
+	var st, dir unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	if err := unix.Stat(filepath.Dir(f.Name()), &dir); err != nil {
+		return err
+	}
+	euid := uint32(os.Geteuid())
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return errors.New("not a regular file")
+	case st.Uid != 0 && st.Uid != euid, dir.Uid != 0 && dir.Uid != euid:
+		return errors.New("owned by another user")
+	case st.Mode&0o022 != 0, dir.Mode&0o022 != 0 && dir.Mode&unix.S_ISVTX == 0:
+		return errors.New("writable by others")
+	}
+	return nil
+}
+
+func makeSealedExe() (*sealedInit, error) {
 	tracef("copy: begin")
 	defer tracef("copy: end")
-	src, err := os.Open("/proc/self/exe")
+	src, lean, err := initSource()
 	if err != nil {
-		return nil, fmt.Errorf("open /proc/self/exe: %w", err)
+		return nil, err
 	}
 	defer src.Close()
 	st, err := src.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat /proc/self/exe: %w", err)
+		return nil, fmt.Errorf("stat %s: %w", src.Name(), err)
 	}
 	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
 	// MFD_EXEC (Linux 6.3) keeps the copy executable where the
@@ -65,7 +133,7 @@ func makeSealedExe() (*os.File, error) {
 		dst.Close()
 		return nil, fmt.Errorf("seal memfd: %w", err)
 	}
-	return dst, nil
+	return &sealedInit{file: dst, lean: lean}, nil
 }
 
 // copyInKernel copies size bytes with sendfile(2), which moves the pages in
@@ -85,15 +153,15 @@ func copyInKernel(dst, src *os.File, size int64) error {
 				return err
 			}
 			if _, err := io.CopyN(dst, src, size-off); err != nil {
-				return fmt.Errorf("copy /proc/self/exe into memfd: %w", err)
+				return fmt.Errorf("copy %s into memfd: %w", src.Name(), err)
 			}
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("copy /proc/self/exe into memfd: %w", err)
+			return fmt.Errorf("copy %s into memfd: %w", src.Name(), err)
 		}
 		if n == 0 {
-			return fmt.Errorf("copy /proc/self/exe into memfd: short copy, %d of %d bytes", off, size)
+			return fmt.Errorf("copy %s into memfd: short copy, %d of %d bytes", src.Name(), off, size)
 		}
 	}
 	return nil

@@ -26,7 +26,7 @@ var initComm = []byte("stepbox-init\x00")
 
 const (
 	initArg = "init"
-	initEnv = "_STEPBOX_INIT" // "cfgfd,syncfd,fifofd"
+	initEnv = "_STEPBOX_INIT" // "cfgfd,syncfd,fifofd,exefd[,fingerprint]"
 	// The minimal init's second stage (see reexecReaper).
 	reapArg = "reap"
 	reapEnv = "_STEPBOX_REAP" // "syncfd,preserve,terminal"
@@ -66,11 +66,22 @@ func RunInit() {
 	if os.Args[1] == reapArg {
 		runReapStage()
 	}
-	var cfgFd, syncFd, fifoFd, exeFd int
-	if _, err := fmt.Sscanf(os.Getenv(initEnv), "%d,%d,%d,%d", &cfgFd, &syncFd, &fifoFd, &exeFd); err != nil {
+	// "cfgfd,syncfd,fifofd,exefd[,fingerprint]", see initEnviron.
+	f := strings.Split(os.Getenv(initEnv), ",")
+	var fd [4]int
+	var err error
+	for i := 0; i < len(fd) && err == nil; i++ {
+		if i >= len(f) {
+			err = errors.New("missing")
+			break
+		}
+		fd[i], err = strconv.Atoi(f[i])
+	}
+	if err != nil || len(f) > 5 {
 		fmt.Fprintln(os.Stderr, "stepbox init: started without its descriptors")
 		os.Exit(1)
 	}
+	cfgFd, syncFd, fifoFd, exeFd := fd[0], fd[1], fd[2], fd[3]
 	for _, fd := range []int{cfgFd, syncFd, fifoFd} {
 		unix.CloseOnExec(fd)
 	}
@@ -78,7 +89,10 @@ func RunInit() {
 	// needed.
 	unix.Close(exeFd)
 	sync := os.NewFile(uintptr(syncFd), "sync")
-	err := runInit(os.NewFile(uintptr(cfgFd), "config"), sync, fifoFd)
+	if len(f) == 5 && f[4] != wireFingerprint() {
+		failInit(sync, fmt.Errorf("the container init (%s) was built from other sources than this stepbox: build both again (make build)", InitBinaryName))
+	}
+	err = runInit(os.NewFile(uintptr(cfgFd), "config"), sync, fifoFd)
 	failInit(sync, err)
 }
 

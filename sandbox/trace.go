@@ -31,3 +31,7 @@ func tracef(format string, a ...any) {
 		ts.Sec%1000, ts.Nsec/1000, fmt.Sprintf(format, a...))
 	traceLast = now
 }
+
+// Tracef adds a line to the STEPBOX_TRACE=1 output, for the command line's
+// own phases before and after the runtime's.
+func Tracef(format string, a ...any) { tracef(format, a...) }

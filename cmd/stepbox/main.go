@@ -20,6 +20,7 @@ func main() {
 	if sandbox.IsProbe() {
 		sandbox.RunProbe()
 	}
+	sandbox.Tracef("main")
 	if startsContainers(os.Args[1:]) {
 		sandbox.Prefetch()
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stepbox/stepbox/internal/testutil"
+	"github.com/stepbox/stepbox/sandbox"
 )
 
 // stepboxBin is the stepbox binary built once for the command-line tests,
@@ -31,12 +32,15 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	stepboxBin = filepath.Join(dir, "stepbox")
-	build := exec.Command("go", "build", "-o", stepboxBin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		os.RemoveAll(dir)
-		panic("go build: " + err.Error())
+	// The lean container init beside it, as `make build` puts it.
+	for out, pkg := range map[string]string{stepboxBin: ".", filepath.Join(dir, sandbox.InitBinaryName): "../stepbox-init"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := build.CombinedOutput(); err != nil {
+			os.Stderr.Write(b)
+			os.RemoveAll(dir)
+			panic("go build: " + err.Error())
+		}
 	}
 	testRoot = filepath.Join(dir, "state")
 	testutil.Main(m, func() {

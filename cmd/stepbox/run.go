@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -151,6 +150,7 @@ func runFailed(err error) error {
 func runRun(g *globals, o *runOptions, args []string) error {
 	paths := runPaths(g)
 	spec, err := o.spec(g, paths, args)
+	sandbox.Tracef("run: spec built")
 	if err != nil {
 		return runFailed(err)
 	}
@@ -166,11 +166,18 @@ func runRun(g *globals, o *runOptions, args []string) error {
 	if o.stdin {
 		opts.Stdin = g.stdin
 	}
+	// Signals that mean "stop" or that a program may handle itself pass
+	// through to the container (docker's --sig-proxy); they are registered
+	// while the container is made (signals.go).
+	forward := notifyAsync(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer forward.Stop()
 	c, err := sandbox.Create(paths, id, spec, opts)
 	if err != nil {
 		return runFailed(err)
 	}
-	code, err := foreground(g, c, o)
+	sandbox.Tracef("run: created")
+	code, err := foreground(g, c, o, forward)
 	if o.rm {
 		if derr := c.Delete(true); derr != nil && err == nil {
 			err = derr
@@ -189,13 +196,8 @@ func runRun(g *globals, o *runOptions, args []string) error {
 
 // foreground starts the container and stays with it: the terminal, signals,
 // the exit code.
-func foreground(g *globals, c *sandbox.Container, o *runOptions) (int, error) {
-	sigs := make(chan os.Signal, 8)
-	// Signals that mean "stop" or that a program may handle itself pass
-	// through to the container (docker's --sig-proxy).
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-	defer signal.Stop(sigs)
+func foreground(g *globals, c *sandbox.Container, o *runOptions, forward *notifier) (int, error) {
+	sigs := forward.C
 
 	var copied chan struct{}
 	if con := c.Console(); con != nil {
@@ -208,6 +210,9 @@ func foreground(g *globals, c *sandbox.Container, o *runOptions) (int, error) {
 		copied = make(chan struct{})
 		go func() { io.Copy(g.stdout, con); close(copied) }()
 	}
+	// Nothing runs in the container before the signals it should get are
+	// caught here.
+	forward.Wait()
 	if err := c.Start(); err != nil {
 		return 0, err
 	}

@@ -362,3 +362,51 @@ func TestRunSeccompProfileFile(t *testing.T) {
 	}
 	oneLine(t, "malformed profile", r)
 }
+
+// Each container's init is a sealed copy of stepbox-init, the lean build
+// beside stepbox, not of stepbox itself; one that others could have
+// changed is not used (stepbox copies itself instead).
+func TestRunLeanInit(t *testing.T) {
+	testutil.RequiresRoot(t)
+	lean := filepath.Join(filepath.Dir(stepboxBin), sandbox.InitBinaryName)
+	size := func(p string) int64 {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	initExe := func() (string, int64) {
+		t.Helper()
+		cmd := exec.Command(stepboxBin, "--root", testRoot, "run", "--rm", "--", "sleep", "30")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}()
+		waitForChild(t, cmd.Process.Pid, "sleep")
+		out, err := exec.Command("pgrep", "-P", fmt.Sprint(cmd.Process.Pid), "-x", "stepbox-init").Output()
+		if err != nil {
+			t.Fatalf("no stepbox-init under stepbox: %v", err)
+		}
+		exe := fmt.Sprintf("/proc/%s/exe", strings.TrimSpace(string(out)))
+		link, _ := os.Readlink(exe)
+		return link, size(exe)
+	}
+	link, got := initExe()
+	if !strings.HasPrefix(link, "/memfd:") {
+		t.Errorf("the init runs %s, not a memfd", link)
+	}
+	if want := size(lean); got != want {
+		t.Errorf("the init's binary has %d bytes, stepbox-init %d", got, want)
+	}
+	if err := os.Chmod(lean, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(lean, 0o755)
+	if _, got := initExe(); got != size(stepboxBin) {
+		t.Errorf("with a world-writable stepbox-init the init's binary has %d bytes, want stepbox's own %d", got, size(stepboxBin))
+	}
+}

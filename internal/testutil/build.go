@@ -17,21 +17,24 @@ func BuildStepbox(dir string) (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	module := filepath.Join(filepath.Dir(file), "..", "..")
 	out := filepath.Join(dir, "stepbox")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/stepbox")
-	cmd.Dir = module
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", &buildError{out: string(b), err: err}
+	// stepbox-init, the lean container init, goes beside it as make puts it.
+	for _, pkg := range []string{"./cmd/stepbox-init", "./cmd/stepbox"} {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, filepath.Base(pkg)), pkg)
+		cmd.Dir = module
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", &buildError{pkg: pkg, out: string(b), err: err}
+		}
 	}
 	return out, nil
 }
 
 type buildError struct {
-	out string
-	err error
+	pkg, out string
+	err      error
 }
 
-func (e *buildError) Error() string { return "go build ./cmd/stepbox: " + e.err.Error() + "\n" + e.out }
+func (e *buildError) Error() string { return "go build " + e.pkg + ": " + e.err.Error() + "\n" + e.out }
 
 // BusyboxRootfs makes a minimal root filesystem in dir from the host's static
 // busybox: every applet, /etc/passwd and /etc/group, /tmp, and the stepbox
