@@ -88,6 +88,9 @@ type Container struct {
 	cg      cgroups.Manager
 	waited  chan struct{}
 	waitErr error
+	// saved is closed when the created state is written (savedErr).
+	saved    chan struct{}
+	savedErr error
 }
 
 // Spec returns the description the container was made from.
@@ -192,10 +195,25 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 		}
 	}
 	c.state.Status = Created
-	if err := writeJSON(filepath.Join(dir, "state.json"), c.state); err != nil {
-		return nil, fmt.Errorf("write state.json: %w", err)
-	}
+	// Recorded while the caller goes on (Start, usually, at once); every
+	// later state write waits for it (settled).
+	c.saved = make(chan struct{})
+	go func(st State) {
+		if err := writeJSON(filepath.Join(dir, "state.json"), st); err != nil {
+			c.savedErr = fmt.Errorf("write state.json: %w", err)
+		}
+		close(c.saved)
+	}(c.state)
 	return c, nil
+}
+
+// settled waits for the record of the created state to be on disk.
+func (c *Container) settled() error {
+	if c.saved == nil {
+		return nil
+	}
+	<-c.saved
+	return c.savedErr
 }
 
 // splitPids returns the resources without the pids section, and that
@@ -254,11 +272,9 @@ func cgroupPath(spec *specs.Spec, id string) string {
 
 // startInit starts the re-executed init and drives it to "ready".
 func (c *Container) startInit(cfg *initConfig) (err error) {
-	exe, err := sealedExe()
-	if err != nil {
-		return err
-	}
-	tracef("sealed copy of the binary")
+	// Everything up to the clone but the sealed copy first, while the copy
+	// may still be under way (Prefetch, Create).
+	//
 	// The start fifo (runc's exec.fifo): the init blocks opening it for
 	// writing until Start opens it for reading. A fifo, not the socket, so that
 	// a different stepbox process can start a created container.
@@ -295,6 +311,31 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	defer childSock.Close()
 	c.sync = parentSock
 
+	// The configuration waits in the pipe, so the init reads it as soon as
+	// it runs, unless AfterClone must act first (sending it is what lets the
+	// init go on). A pipe holds 64 KiB; a larger one is written while the
+	// init reads.
+	cfg.PreserveFDs = len(c.opts.ExtraFiles)
+	msg, err := marshalWire(cfg)
+	if err != nil {
+		return err
+	}
+	sent := make(chan error, 1)
+	send := func() {
+		_, err := cfgW.Write(msg)
+		cfgW.Close()
+		sent <- err
+	}
+	if c.opts.AfterClone == nil {
+		go send()
+	}
+
+	exe, err := sealedExe()
+	if err != nil {
+		return err
+	}
+	tracef("sealed copy of the binary")
+
 	extra := append([]*os.File{}, c.opts.ExtraFiles...)
 	base := 3 + len(extra)
 	// execve(2) of /proc/self/fd/N runs the sealed copy, handed to the child
@@ -304,7 +345,6 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	// containers starting at once: execve of a pipe, EACCES). The init marks
 	// it close-on-exec first thing, with the other three.
 	extra = append(extra, cfgR, childSock, fifo, exe.file)
-	cfg.PreserveFDs = len(c.opts.ExtraFiles)
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", base+3),
 		Args:       []string{"stepbox", initArg},
@@ -349,19 +389,15 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 		if err := c.opts.AfterClone(cmd.Process.Pid); err != nil {
 			return err
 		}
+		go send()
 	}
-	msg, err := marshalWire(cfg)
-	if err != nil {
-		return err
-	}
-	if _, err := cfgW.Write(msg); err != nil {
+	if err := <-sent; err != nil {
 		// An init that refused to start said why before it went.
 		if m, _, ok, _ := recvMsg(parentSock); ok && m.Type == "error" {
 			return &InitError{Kind: m.Kind, Message: m.Message}
 		}
 		return fmt.Errorf("send configuration to container init: %w", err)
 	}
-	cfgW.Close()
 
 	for {
 		m, fd, ok, err := recvMsg(parentSock)
@@ -529,6 +565,9 @@ func (c *Container) Start() error {
 	}
 	tracef("started")
 	os.Remove(fifoPath)
+	if err := c.settled(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	c.state.Status = Running
 	st := c.state
@@ -615,6 +654,7 @@ func (c *Container) Wait() (int, error) {
 	c.state.ExitCode = &code
 	st := c.state
 	c.mu.Unlock()
+	_ = c.settled()
 	_ = writeJSON(filepath.Join(c.dir, "state.json"), st)
 	return code, nil
 }
@@ -681,6 +721,7 @@ func (c *Container) Delete(force bool) error {
 // destroy kills every process of the container and removes everything it
 // had, tolerating what is already gone.
 func (c *Container) destroy() error {
+	_ = c.settled() // nothing may write into the directory once it is gone
 	var errs []error
 	if c.opts.BeforeDelete != nil {
 		c.opts.BeforeDelete()
@@ -756,6 +797,7 @@ func (c *Container) State() State {
 // exited (every leftover process is killed, the cgroups go) but keeps its
 // record, as docker keeps a stopped container until `rm`.
 func (c *Container) Cleanup() error {
+	_ = c.settled()
 	var errs []error
 	if c.opts.BeforeDelete != nil {
 		c.opts.BeforeDelete()

@@ -36,14 +36,16 @@ func typeFingerprint(t reflect.Type) string {
 	seen := map[reflect.Type]bool{}
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
-		fmt.Fprintf(h, "%s %s;", t.Kind(), t)
+		// Not fmt: the init computes this on its way to the payload.
+		h.Write([]byte(t.String()))
+		h.Write([]byte{byte(t.Kind()), ';'})
 		if seen[t] {
 			return
 		}
 		seen[t] = true
 		switch t.Kind() {
 		case reflect.Array:
-			fmt.Fprintf(h, "[%d]", t.Len())
+			h.Write(strconv.AppendInt(nil, int64(t.Len()), 10))
 			walk(t.Elem())
 		case reflect.Pointer, reflect.Slice:
 			walk(t.Elem())
@@ -52,7 +54,8 @@ func typeFingerprint(t reflect.Type) string {
 			walk(t.Elem())
 		case reflect.Struct:
 			for i := 0; i < t.NumField(); i++ {
-				fmt.Fprintf(h, "%s:", t.Field(i).Name)
+				h.Write([]byte(t.Field(i).Name))
+				h.Write([]byte{':'})
 				walk(t.Field(i).Type)
 			}
 		}

@@ -14,8 +14,8 @@ import (
 )
 
 func init() {
-	register(newPsCmd)
-	register(newRmCmd)
+	register("ps", newPsCmd)
+	register("rm", newRmCmd)
 }
 
 func newPsCmd(g *globals) *cobra.Command {

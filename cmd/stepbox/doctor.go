@@ -15,7 +15,7 @@ import (
 	"github.com/stepbox/stepbox/sandbox"
 )
 
-func init() { register(newDoctorCmd) }
+func init() { register("doctor", newDoctorCmd) }
 
 func newDoctorCmd(g *globals) *cobra.Command {
 	var asJSON bool

@@ -12,7 +12,7 @@ import (
 	"github.com/stepbox/stepbox/lessons"
 )
 
-func init() { register(newEscapeCmd) }
+func init() { register("escape-chroot", newEscapeCmd) }
 
 // newEscapeCmd is the chroot breakout the root filesystem lesson runs inside
 // its container: it exists to show why a container enters its root with

@@ -17,7 +17,7 @@ import (
 	"github.com/stepbox/stepbox/nsinspect"
 )
 
-func init() { register(newInspectCmd) }
+func init() { register("inspect", newInspectCmd) }
 
 type inspectOptions struct {
 	vs   int

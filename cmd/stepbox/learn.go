@@ -19,10 +19,10 @@ import (
 )
 
 func init() {
-	register(newLessonsCmd)
-	register(newLearnCmd)
-	register(newTourCmd)
-	register(newAgentCmd)
+	register("lessons", newLessonsCmd)
+	register("learn", newLearnCmd)
+	register("tour", newTourCmd)
+	register("agent", newAgentCmd)
 }
 
 type learnOptions struct {
@@ -264,7 +264,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	}
 }
 
-func init() { register(newTutorialsCmd) }
+func init() { register("tutorials", newTutorialsCmd) }
 
 func newTutorialsCmd(g *globals) *cobra.Command {
 	var out string

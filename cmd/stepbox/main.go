@@ -5,7 +5,6 @@ package main
 
 import (
 	"os"
-	"strings"
 
 	"github.com/stepbox/stepbox/sandbox"
 )
@@ -28,20 +27,11 @@ func main() {
 }
 
 // startsContainers reports whether the command line names a command that
-// starts containers, looking past the global flags (root.go) to the first
-// word, as cobra will.
+// starts containers.
 func startsContainers(args []string) bool {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			return false
-		case a == "--lang" || a == "--color" || a == "--root":
-			i++ // the flag's value
-		case strings.HasPrefix(a, "-"):
-		default:
-			return a == "run" || a == "learn" || a == "tour"
-		}
+	switch commandName(args) {
+	case "run", "learn", "tour":
+		return true
 	}
 	return false
 }

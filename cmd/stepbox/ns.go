@@ -11,7 +11,7 @@ import (
 	"github.com/stepbox/stepbox/nsinspect"
 )
 
-func init() { register(newNSCmd) }
+func init() { register("ns", newNSCmd) }
 
 func newNSCmd(g *globals) *cobra.Command {
 	var asJSON bool

@@ -16,7 +16,7 @@ import (
 	"github.com/stepbox/stepbox/sandbox/rootfs"
 )
 
-func init() { register(newRootfsCmd) }
+func init() { register("rootfs", newRootfsCmd) }
 
 func defaultRootfsDir(p sandbox.Paths) string { return filepath.Join(p.Lib, "rootfs", "default") }
 

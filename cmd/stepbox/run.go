@@ -54,7 +54,7 @@ type runOptions struct {
 	nsGiven     bool // --ns was on the command line
 }
 
-func init() { register(newRunCmd) }
+func init() { register("run", newRunCmd) }
 
 func newRunCmd(g *globals) *cobra.Command {
 	o := &runOptions{}

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newSpecCmd) }
+func init() { register("spec", newSpecCmd) }
 
 func newSpecCmd(g *globals) *cobra.Command {
 	o := &runOptions{}

@@ -8,7 +8,7 @@ import (
 	"github.com/stepbox/stepbox/nsinspect"
 )
 
-func init() { register(newVerifyCmd) }
+func init() { register("verify", newVerifyCmd) }
 
 type verifyOptions struct {
 	expect string
