@@ -30,6 +30,7 @@ done
 bin=$(pwd)/bin/stepbox
 [ -x "$bin" ] || make -s build
 runs=${RUNS:-100}
+rounds=${ROUNDS:-5}
 work=$(mktemp -d /tmp/stepbox-bench-XXXXXX)
 state=$work/state
 cleanup() {
@@ -60,11 +61,16 @@ round() {
 	local wrap_cmd="$crun_wrap true"
 	local floor="unshare --uts --pid --mount --ipc --net --cgroup --fork --mount-proc /bin/true"
 	echo
-	echo "### $name ($runs runs each, hyperfine -N, medians)"
+	echo "### $name ($runs runs each in $rounds rounds, hyperfine -N, medians)"
 	echo
-	hyperfine -N -w 5 -r "$runs" --export-json "$work/$name.json" \
-		-n /bin/true /bin/true -n unshare "$floor" -n "stepbox run" "$run" \
-		-n "runc run" "$runc_cmd" -n "crun run (wrapped)" "$crun_cmd" -n "crun wrapper alone" "$wrap_cmd" >/dev/null
+	# hyperfine runs each command's runs together; the machines drift, so
+	# the commands take turns, $rounds times, and the rounds are merged.
+	local k
+	for k in $(seq "$rounds"); do
+		hyperfine -N -w 3 -r "$((runs / rounds))" --export-json "$work/$name-$k.json" \
+			-n /bin/true /bin/true -n unshare "$floor" -n "stepbox run" "$run" \
+			-n "runc run" "$runc_cmd" -n "crun run (wrapped)" "$crun_cmd" -n "crun wrapper alone" "$wrap_cmd" >/dev/null
+	done
 	# Peak RSS of the largest process of each, by GNU time (wait4's
 	# ru_maxrss covers the waited-for descendants).
 	: >"$work/$name.rss"
@@ -73,7 +79,7 @@ round() {
 		kib=$(/usr/bin/time -f %M sh -c "$cmd" 2>&1 >/dev/null | tail -1)
 		printf '%s\t%s\n' "$label" "$kib" >>"$work/$name.rss"
 	done
-	go run ./bench/summarize -base "runc run" "$work/$name.json" "$work/$name.rss"
+	go run ./bench/summarize -base "runc run" "$work/$name"-*.json "$work/$name.rss"
 }
 
 echo "## Container start latency (stepbox $("$bin" --version | awk '{print $2}'), $(nproc) CPUs, kernel $(uname -r))"

@@ -1,8 +1,10 @@
-// Command summarize turns hyperfine's JSON export into a markdown table of
+// Command summarize turns hyperfine's JSON exports into a markdown table of
 // medians, ratios to a baseline and peak RSS, for bench/*.sh.
 //
-//	go run ./bench/summarize -base 'runc run' results.json [rss.txt]
+//	go run ./bench/summarize -base 'runc run' round1.json [round2.json …] [rss.txt]
 //
+// Several exports (rounds of the same commands, as bench/start.sh runs
+// them) are merged command by command before the medians are taken.
 // rss.txt holds "NAME<TAB>KIB" lines measured with GNU time; NAME matches a
 // benchmark's command name.
 package main
@@ -30,21 +32,41 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: summarize -base NAME results.json [rss.txt]")
 		os.Exit(2)
 	}
-	b, err := os.ReadFile(flag.Arg(0))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	var doc struct {
-		Results []result `json:"results"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	var results []result
+	var rssFile string
+	for _, arg := range flag.Args() {
+		if !strings.HasSuffix(arg, ".json") {
+			rssFile = arg
+			continue
+		}
+		b, err := os.ReadFile(arg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		var doc struct {
+			Results []result `json:"results"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			fmt.Fprintln(os.Stderr, arg+":", err)
+			os.Exit(1)
+		}
+		for _, r := range doc.Results {
+			merged := false
+			for i := range results {
+				if results[i].Command == r.Command {
+					results[i].Times = append(results[i].Times, r.Times...)
+					merged = true
+				}
+			}
+			if !merged {
+				results = append(results, r)
+			}
+		}
 	}
 	rss := map[string]string{}
-	if flag.NArg() > 1 {
-		if f, err := os.Open(flag.Arg(1)); err == nil {
+	if rssFile != "" {
+		if f, err := os.Open(rssFile); err == nil {
 			s := bufio.NewScanner(f)
 			for s.Scan() {
 				if k, v, ok := strings.Cut(s.Text(), "\t"); ok {
@@ -55,13 +77,13 @@ func main() {
 		}
 	}
 	var baseMedian float64
-	for _, r := range doc.Results {
+	for _, r := range results {
 		if *base != "" && strings.Contains(r.Command, *base) {
 			baseMedian = median(r.Times)
 		}
 	}
 	fmt.Printf("| command | median | p10 | p90 | ratio to %s | peak RSS |\n|---|---|---|---|---|---|\n", *base)
-	for _, r := range doc.Results {
+	for _, r := range results {
 		m := median(r.Times)
 		ratio := "-"
 		if baseMedian > 0 {
