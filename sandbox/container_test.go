@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -512,5 +513,61 @@ func TestBadInputLeavesNothing(t *testing.T) {
 			t.Errorf("%s: state directory left", name)
 		}
 		l.Check(t, 5*time.Second)
+	}
+}
+
+// The minimal init stays beside its payload: every one of its threads, not
+// only the one that started the payload, has the payload's identity and
+// capabilities, for root and for another user.
+func TestInitThreadsConfined(t *testing.T) {
+	testutil.RequiresRoot(t)
+	root := rootfsDir(t)
+	_, _, e := syscall.AllThreadsSyscall(syscall.SYS_GETPID, 0, 0, 0)
+	cgo := e == syscall.ENOTSUP
+	for name, user := range map[string]specs.User{"root": {}, "user": {UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 20}}} {
+		t.Run(name, func(t *testing.T) {
+			spec := DefaultSpec(root, "sleep", "30")
+			spec.Process.User = user
+			c := started(t, spec, Options{Init: true})
+			fields := func(p string) map[string]string {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string]string{}
+				for _, line := range strings.Split(string(b), "\n") {
+					k, v, _ := strings.Cut(line, ":")
+					switch k {
+					case "Uid", "Gid", "Groups", "CapEff", "CapPrm":
+						out[k] = strings.Join(strings.Fields(v), " ")
+					}
+				}
+				return out
+			}
+			kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", c.Pid(), c.Pid()))
+			if err != nil || len(strings.Fields(string(kids))) != 1 {
+				t.Fatalf("the init's children: %q, %v", kids, err)
+			}
+			want := fields(fmt.Sprintf("/proc/%s/status", strings.TrimSpace(string(kids))))
+			tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", c.Pid()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tasks) < 2 {
+				t.Fatalf("the init has %d thread(s); the test needs more", len(tasks))
+			}
+			for _, task := range tasks {
+				got := fields(fmt.Sprintf("/proc/%d/task/%s/status", c.Pid(), task.Name()))
+				if cgo {
+					delete(got, "CapEff")
+					delete(got, "CapPrm")
+					delete(want, "CapEff")
+					delete(want, "CapPrm")
+				}
+				if d := cmp.Diff(want, got); d != "" {
+					t.Errorf("thread %s of the init differs from the payload (-payload +thread):\n%s", task.Name(), d)
+				}
+			}
+		})
 	}
 }

@@ -245,7 +245,18 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	if err := sendMsg(sync, syncMsg{Type: "ready"}, -1); err != nil {
 		return fmt.Errorf("tell the parent we are ready: %w", err)
 	}
+	// The minimal init stays beside the payload: its other threads take the
+	// payload's identity and capabilities too, while we wait to be started.
+	allThreads := make(chan error, 1)
+	if cfg.Init && !cfg.Unmapped {
+		go func() { allThreads <- security.AllThreads(s.Process.User, s.Process.Capabilities) }()
+	} else {
+		allThreads <- nil
+	}
 	if err := awaitStart(fifoFd); err != nil {
+		return err
+	}
+	if err := <-allThreads; err != nil {
 		return err
 	}
 	umask := 0o022
@@ -530,6 +541,13 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStag
 			return reexecReaper(path, p, preserve, sync)
 		}
 		return execError(p.Args[0], err)
+	}
+	if p.User.UID != 0 {
+		// Like the payload's, our sets go with the switch from root.
+		if err := security.ClearThreadCaps(); err != nil {
+			_ = unix.Kill(-childPid, unix.SIGKILL)
+			return err
+		}
 	}
 	sync.Close() // end of stream: the payload runs
 	for sig := range sigs {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -27,9 +29,13 @@ import (
 //     thread is still privileged);
 //  3. PR_SET_KEEPCAPS, so that the permitted set survives the switch from
 //     uid 0 to another uid (which otherwise clears it);
-//  4. setgroups(additionalGids), setresgid(gid), setresuid(uid): Go's
-//     syscall package applies these to every thread of the process (since
-//     Go 1.16), so no thread stays root behind the payload's back;
+//  4. setgroups(additionalGids), setresgid(gid), setresuid(uid), for this
+//     thread too: the kernel keeps credentials per thread. (Go's syscall
+//     package would apply them to every thread, by signalling each one,
+//     three rounds on every start, while the capability sets stay per
+//     thread anyway; a process that goes on beside its payload gives its
+//     other threads the payload's identity and capabilities with
+//     AllThreads);
 //  5. capset(2) the effective, permitted and inheritable sets of this
 //     thread (the uid switch emptied the effective set);
 //  6. clear the ambient set and raise caps.Ambient (PR_CAP_AMBIENT_RAISE):
@@ -137,11 +143,9 @@ func capName(c int) string {
 // setIDs switches groups, gid and uid, in that order: after setresuid the
 // thread may no longer have CAP_SETGID to change the others.
 func setIDs(u specs.User) error {
-	gids := make([]int, len(u.AdditionalGids))
-	for i, g := range u.AdditionalGids {
-		gids[i] = int(g)
-	}
-	if err := syscall.Setgroups(gids); err != nil {
+	gids := make([]uint32, len(u.AdditionalGids))
+	copy(gids, u.AdditionalGids)
+	if err := threadSetgroups(gids); err != nil {
 		// In a user namespace whose setgroups file says "deny" (an
 		// unprivileged one, user_namespaces(7)), setgroups always fails;
 		// with no groups asked for there is nothing to do.
@@ -149,11 +153,122 @@ func setIDs(u specs.User) error {
 			return fmt.Errorf("setgroups %v: %w", u.AdditionalGids, err)
 		}
 	}
-	if err := syscall.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+	if err := threadSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); err != nil {
 		return hint.With(fmt.Errorf("setresgid %d: %w", u.GID, err), "in a user namespace the gid must be mapped")
 	}
-	if err := syscall.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+	if err := threadSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); err != nil {
 		return hint.With(fmt.Errorf("setresuid %d: %w", u.UID, err), "in a user namespace the uid must be mapped")
+	}
+	return nil
+}
+
+// threadSyscall makes a system call that changes only the calling
+// thread's credentials.
+func threadSyscall(trap, a1, a2, a3 uintptr) error {
+	if _, _, e := unix.RawSyscall(trap, a1, a2, a3); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func threadSetgroups(gids []uint32) error {
+	var p unsafe.Pointer
+	if len(gids) > 0 {
+		p = unsafe.Pointer(&gids[0])
+	}
+	return threadSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(p), 0)
+}
+
+// AllThreads gives every thread of the process the identity Finalize gave
+// the calling one, and what execve(2) leaves the payload of the capability
+// sets, for a process that goes on running beside its payload (the minimal
+// init), so that none of its threads keeps more than the payload has: for
+// root the sets Finalize set; for another user none, as the switch from
+// uid 0 clears them on a thread without keepcaps, the way execve clears a
+// payload's that has no ambient capabilities. It signals each thread once
+// per call (syscall.AllThreadsSyscall), so it is meant for a moment the
+// process is waiting anyway. The bounding and ambient sets and
+// no_new_privs matter only to execve, which only the Finalized thread does;
+// that thread keeps its own sets until it has started the payload
+// (ClearThreadCaps).
+//
+// Where the binary uses cgo, Go cannot make such calls; the identity then
+// goes through the C library's setxid, which reaches every thread too, and
+// a root payload's init keeps full capabilities on its other threads.
+func AllThreads(user specs.User, caps *specs.LinuxCapabilities) error {
+	var sets capSets
+	if caps != nil {
+		var err error
+		if sets, err = parseCapSets(caps); err != nil {
+			return err
+		}
+	}
+	gids := make([]uint32, len(user.AdditionalGids))
+	copy(gids, user.AdditionalGids)
+	var gp unsafe.Pointer
+	if len(gids) > 0 {
+		gp = unsafe.Pointer(&gids[0])
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := capData(sets)
+	steps := []struct {
+		name       string
+		trap       uintptr
+		a1, a2, a3 uintptr
+		skip       bool
+	}{
+		{"setgroups", unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(gp), 0, false},
+		{"setresgid", unix.SYS_SETRESGID, uintptr(user.GID), uintptr(user.GID), uintptr(user.GID), false},
+		{"setresuid", unix.SYS_SETRESUID, uintptr(user.UID), uintptr(user.UID), uintptr(user.UID), false},
+		{"capset", unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0, caps == nil || user.UID != 0},
+	}
+	for _, st := range steps {
+		if st.skip {
+			continue
+		}
+		_, _, e := syscall.AllThreadsSyscall(st.trap, st.a1, st.a2, st.a3)
+		if e == syscall.ENOTSUP {
+			return cgoAllThreads(user)
+		}
+		if e == syscall.EPERM && st.trap == unix.SYS_SETGROUPS && len(gids) == 0 && setgroupsDenied() {
+			continue
+		}
+		if e != 0 {
+			return fmt.Errorf("%s on every thread: %w", st.name, e)
+		}
+	}
+	runtime.KeepAlive(gids)
+	runtime.KeepAlive(&hdr)
+	runtime.KeepAlive(&data)
+	return nil
+}
+
+// ClearThreadCaps empties the calling thread's capability sets, for the
+// thread that started a payload that is not root and stays beside it (see
+// AllThreads).
+func ClearThreadCaps() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset (none): %w", err)
+	}
+	return nil
+}
+
+// cgoAllThreads is AllThreads's identity part for a cgo binary.
+func cgoAllThreads(user specs.User) error {
+	gids := make([]int, len(user.AdditionalGids))
+	for i, g := range user.AdditionalGids {
+		gids[i] = int(g)
+	}
+	if err := syscall.Setgroups(gids); err != nil && !(len(gids) == 0 && setgroupsDenied()) {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setresgid(int(user.GID), int(user.GID), int(user.GID)); err != nil {
+		return fmt.Errorf("setresgid: %w", err)
+	}
+	if err := syscall.Setresuid(int(user.UID), int(user.UID), int(user.UID)); err != nil {
+		return fmt.Errorf("setresuid: %w", err)
 	}
 	return nil
 }
@@ -163,10 +278,8 @@ func setgroupsDenied() bool {
 	return err == nil && bytes.Equal(bytes.TrimSpace(b), []byte("deny"))
 }
 
-// capset sets the thread's effective, permitted and inheritable sets
-// (capset(2), version 3: two 32-bit words per set).
-func capset(s capSets) error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+// capData lays s out for capset(2), version 3: two 32-bit words per set.
+func capData(s capSets) [2]unix.CapUserData {
 	var data [2]unix.CapUserData
 	for i := range data {
 		shift := 32 * i
@@ -174,6 +287,13 @@ func capset(s capSets) error {
 		data[i].Permitted = uint32(s.permitted >> shift)
 		data[i].Inheritable = uint32(s.inheritable >> shift)
 	}
+	return data
+}
+
+// capset sets the thread's effective, permitted and inheritable sets.
+func capset(s capSets) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := capData(s)
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset (effective %s, permitted %s, inheritable %s): %w",
 			maskString(s.effective), maskString(s.permitted), maskString(s.inheritable), err)
