@@ -279,17 +279,24 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	// writing until Start opens it for reading. A fifo, not the socket, so that
 	// a different stepbox process can start a created container.
 	fifoPath := filepath.Join(c.dir, "exec.fifo")
-	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
 		return fmt.Errorf("mkfifo %s: %w", fifoPath, err)
 	}
-	// The init opens it as the container's root: the mapped uid, or, in a
-	// user namespace left without maps, still our own.
-	rootUID, rootGID := hostID(c.spec, 0)
+	// The init opens it once it has taken the payload's identity, perhaps
+	// without a capability left to override the file's mode: it is the
+	// payload user's (mapped to the host), or, in a user namespace left
+	// without maps, still ours. The mode is set apart from mkfifo's, which
+	// the umask trims.
+	u := c.spec.Process.User
+	uid, gid := hostUID(c.spec, u.UID), hostGID(c.spec, u.GID)
 	if c.opts.UnmappedUserNS {
-		rootUID, rootGID = os.Getuid(), os.Getgid()
+		uid, gid = os.Getuid(), os.Getgid()
 	}
-	if err := os.Chown(fifoPath, rootUID, rootGID); err != nil {
+	if err := os.Chown(fifoPath, uid, gid); err != nil {
 		return fmt.Errorf("chown %s: %w", fifoPath, err)
+	}
+	if err := os.Chmod(fifoPath, 0o600); err != nil {
+		return fmt.Errorf("chmod %s: %w", fifoPath, err)
 	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -518,11 +525,19 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 
 // hostID is the host uid and gid that container id maps to (the same id
 // without a user namespace).
-func hostID(spec *specs.Spec, id uint32) (int, int) {
+// hostUID and hostGID are the host's ids for the container's uid and gid.
+func hostUID(spec *specs.Spec, id uint32) int {
 	if !HasNamespace(spec, specs.UserNamespace) {
-		return int(id), int(id)
+		return int(id)
 	}
-	return mapID(spec.Linux.UIDMappings, id), mapID(spec.Linux.GIDMappings, id)
+	return mapID(spec.Linux.UIDMappings, id)
+}
+
+func hostGID(spec *specs.Spec, id uint32) int {
+	if !HasNamespace(spec, specs.UserNamespace) {
+		return int(id)
+	}
+	return mapID(spec.Linux.GIDMappings, id)
 }
 
 func mapID(m []specs.LinuxIDMapping, id uint32) int {

@@ -524,10 +524,25 @@ func TestInitThreadsConfined(t *testing.T) {
 	root := rootfsDir(t)
 	_, _, e := syscall.AllThreadsSyscall(syscall.SYS_GETPID, 0, 0, 0)
 	cgo := e == syscall.ENOTSUP
-	for name, user := range map[string]specs.User{"root": {}, "user": {UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 20}}} {
+	// Without CAP_SETGID the payload's thread could not call setgroups
+	// again: every thread must still agree (AllThreadsSyscall aborts the
+	// runtime when threads get different answers).
+	none := &specs.LinuxCapabilities{Bounding: []string{}, Effective: []string{}, Permitted: []string{}}
+	for name, tc := range map[string]struct {
+		user specs.User
+		caps *specs.LinuxCapabilities
+	}{
+		"root":                {},
+		"user":                {user: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 20}}},
+		"root, no capability": {caps: none},
+		"user, no capability": {user: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{20}}, caps: none},
+	} {
 		t.Run(name, func(t *testing.T) {
 			spec := DefaultSpec(root, "sleep", "30")
-			spec.Process.User = user
+			spec.Process.User = tc.user
+			if tc.caps != nil {
+				spec.Process.Capabilities = tc.caps
+			}
 			c := started(t, spec, Options{Init: true})
 			fields := func(p string) map[string]string {
 				b, err := os.ReadFile(p)

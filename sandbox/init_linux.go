@@ -236,6 +236,15 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	}
 	// Without maps there is no identity to switch to and no capability to
 	// drop: the process already is nobody, with none.
+	// The minimal init stays beside the payload: its other threads take the
+	// payload's groups now, and its identity and capabilities while we wait
+	// to be started (security.AllThreads).
+	confineAll := cfg.Init && !cfg.Unmapped
+	if confineAll {
+		if err := security.AllThreadsGroups(s.Process.User); err != nil {
+			return err
+		}
+	}
 	if !cfg.Unmapped {
 		if err := security.Finalize(s.Process.User, s.Process.Capabilities, s.Process.NoNewPrivileges); err != nil {
 			return err
@@ -245,10 +254,8 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	if err := sendMsg(sync, syncMsg{Type: "ready"}, -1); err != nil {
 		return fmt.Errorf("tell the parent we are ready: %w", err)
 	}
-	// The minimal init stays beside the payload: its other threads take the
-	// payload's identity and capabilities too, while we wait to be started.
 	allThreads := make(chan error, 1)
-	if cfg.Init && !cfg.Unmapped {
+	if confineAll {
 		go func() { allThreads <- security.AllThreads(s.Process.User, s.Process.Capabilities) }()
 	} else {
 		allThreads <- nil

@@ -298,6 +298,14 @@ func TestRunLimitsAndSecurity(t *testing.T) {
 	if !strings.Contains(r.stdout, "NoNewPrivs:\t0") || !strings.Contains(r.stdout, "Seccomp:\t0") {
 		t.Errorf("security-opt ignored:\n%s", r.stdout)
 	}
+	// A user that is not root and has no capability left still gets its
+	// container started (the init opens the start fifo as that user).
+	for _, userns := range [][]string{nil, {"--userns"}} {
+		args := append(append([]string{"run", "--rm"}, userns...), "-u", "1000:1000", "--cap-drop", "ALL", "--", "id")
+		if r := run(t, args...); r.code != 0 || strings.TrimSpace(r.stdout) != "uid=1000 gid=1000" {
+			t.Errorf("%v: %+v", args, r)
+		}
+	}
 	// docker's default profile refuses unshare(2) with EPERM.
 	r = run(t, "run", "--rm", "--", "unshare", "-u", "true")
 	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "Operation not permitted") {

@@ -35,7 +35,7 @@ import (
 //     three rounds on every start, while the capability sets stay per
 //     thread anyway; a process that goes on beside its payload gives its
 //     other threads the payload's identity and capabilities with
-//     AllThreads);
+//     AllThreadsGroups and AllThreads);
 //  5. capset(2) the effective, permitted and inheritable sets of this
 //     thread (the uid switch emptied the effective set);
 //  6. clear the ambient set and raise caps.Ambient (PR_CAP_AMBIENT_RAISE):
@@ -179,22 +179,48 @@ func threadSetgroups(gids []uint32) error {
 	return threadSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(p), 0)
 }
 
-// AllThreads gives every thread of the process the identity Finalize gave
-// the calling one, and what execve(2) leaves the payload of the capability
-// sets, for a process that goes on running beside its payload (the minimal
-// init), so that none of its threads keeps more than the payload has: for
-// root the sets Finalize set; for another user none, as the switch from
-// uid 0 clears them on a thread without keepcaps, the way execve clears a
-// payload's that has no ambient capabilities. It signals each thread once
-// per call (syscall.AllThreadsSyscall), so it is meant for a moment the
-// process is waiting anyway. The bounding and ambient sets and
-// no_new_privs matter only to execve, which only the Finalized thread does;
-// that thread keeps its own sets until it has started the payload
-// (ClearThreadCaps).
+// A process that goes on running beside its payload (the minimal init)
+// gives its other threads what Finalize gave the payload's thread, so that
+// none of them keeps more than the payload has, in two calls:
+// AllThreadsGroups before Finalize, and AllThreads after it, at a moment
+// the process waits anyway. Each signals every thread once per system call
+// (syscall.AllThreadsSyscall), and the kernel's answer must be the same on
+// every thread: setgroups(2) needs CAP_SETGID, which the payload's thread
+// may no longer have after Finalize, so the groups come first; the uid, gid
+// and capability sets it keeps are ones it may set again. The bounding and
+// ambient sets and no_new_privs matter only to execve(2), which only the
+// Finalized thread does.
 //
 // Where the binary uses cgo, Go cannot make such calls; the identity then
 // goes through the C library's setxid, which reaches every thread too, and
 // a root payload's init keeps full capabilities on its other threads.
+
+// AllThreadsGroups sets the supplementary groups of every thread.
+func AllThreadsGroups(user specs.User) error {
+	gids := make([]uint32, len(user.AdditionalGids))
+	copy(gids, user.AdditionalGids)
+	var gp unsafe.Pointer
+	if len(gids) > 0 {
+		gp = unsafe.Pointer(&gids[0])
+	}
+	_, _, e := syscall.AllThreadsSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(gp), 0)
+	runtime.KeepAlive(gids)
+	switch {
+	case e == syscall.ENOTSUP:
+		return cgoAllThreads(user)
+	case e == syscall.EPERM && len(gids) == 0 && setgroupsDenied():
+		return nil
+	case e != 0:
+		return fmt.Errorf("setgroups %v on every thread: %w", user.AdditionalGids, e)
+	}
+	return nil
+}
+
+// AllThreads gives every thread the identity Finalize gave the calling one
+// and, for root, its capability sets. For another user the switch from uid
+// 0 clears a thread's sets (it has no keepcaps), the way execve clears the
+// payload's when it has no ambient capabilities; the payload's own thread
+// keeps its sets until it has started the payload (ClearThreadCaps).
 func AllThreads(user specs.User, caps *specs.LinuxCapabilities) error {
 	var sets capSets
 	if caps != nil {
@@ -202,12 +228,6 @@ func AllThreads(user specs.User, caps *specs.LinuxCapabilities) error {
 		if sets, err = parseCapSets(caps); err != nil {
 			return err
 		}
-	}
-	gids := make([]uint32, len(user.AdditionalGids))
-	copy(gids, user.AdditionalGids)
-	var gp unsafe.Pointer
-	if len(gids) > 0 {
-		gp = unsafe.Pointer(&gids[0])
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := capData(sets)
@@ -217,7 +237,6 @@ func AllThreads(user specs.User, caps *specs.LinuxCapabilities) error {
 		a1, a2, a3 uintptr
 		skip       bool
 	}{
-		{"setgroups", unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(gp), 0, false},
 		{"setresgid", unix.SYS_SETRESGID, uintptr(user.GID), uintptr(user.GID), uintptr(user.GID), false},
 		{"setresuid", unix.SYS_SETRESUID, uintptr(user.UID), uintptr(user.UID), uintptr(user.UID), false},
 		{"capset", unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0, caps == nil || user.UID != 0},
@@ -230,14 +249,10 @@ func AllThreads(user specs.User, caps *specs.LinuxCapabilities) error {
 		if e == syscall.ENOTSUP {
 			return cgoAllThreads(user)
 		}
-		if e == syscall.EPERM && st.trap == unix.SYS_SETGROUPS && len(gids) == 0 && setgroupsDenied() {
-			continue
-		}
 		if e != 0 {
 			return fmt.Errorf("%s on every thread: %w", st.name, e)
 		}
 	}
-	runtime.KeepAlive(gids)
 	runtime.KeepAlive(&hdr)
 	runtime.KeepAlive(&data)
 	return nil
