@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -378,8 +377,9 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 		// uid 0 of the new namespace once the maps are written.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: c.opts.DenySetgroups}
 	}
-	if err := c.cloneInit(cmd); err != nil {
-		return err
+	// Born in its cgroups: no migration, no grace period (cgroups.StartIn).
+	if err := cgroups.StartIn(c.cg, cmd); err != nil {
+		return fmt.Errorf("start container init: %w", err)
 	}
 	tracef("init cloned, pid %d", cmd.Process.Pid)
 	c.cmd = cmd
@@ -448,46 +448,6 @@ func initEnviron(base int, lean bool) []string {
 		env = append(env, "STEPBOX_TRACE=1")
 	}
 	return env
-}
-
-// cloneInit starts the init already inside the container's cgroups, so
-// that nothing has to be migrated afterwards. Moving a running process
-// (Apply, a write to cgroup.procs) takes the kernel's global
-// cgroup_threadgroup_rwsem for writing, and the first writer after a quiet
-// spell waits a whole RCU grace period for it: 7 to 20 ms on the build
-// machines, more than everything else in a start. Instead the clone is made
-// from a thread that has moved itself alone into the v1 hierarchies (which
-// skips that lock) and back afterwards, locked to its goroutine meanwhile so
-// that nothing else runs there, and clone3(2) CLONE_INTO_CGROUP places the
-// child in the cgroup2 one.
-func (c *Container) cloneInit(cmd *exec.Cmd) error {
-	var cgFD *os.File
-	if f, err := c.cg.FD(); err == nil {
-		cgFD = f
-		defer cgFD.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
-	}
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		leave, err := c.cg.JoinThread()
-		if err != nil {
-			err = fmt.Errorf("join cgroup: %w", err)
-		} else if err = cmd.Start(); err != nil {
-			err = fmt.Errorf("start container init: %w", err)
-		}
-		if leave != nil {
-			if lerr := leave(); lerr != nil {
-				// Still in the container's cgroups: the goroutine ends
-				// locked, and Go ends the thread with it.
-				done <- errors.Join(err, lerr)
-				return
-			}
-		}
-		runtime.UnlockOSThread()
-		done <- err
-	}()
-	return <-done
 }
 
 // initDied explains an init that closed the socket without a word: it was

@@ -1,11 +1,9 @@
 package cgroups
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -136,7 +134,8 @@ func BenchmarkStartInCgroup(b *testing.B) {
 				}
 				t0 := time.Now()
 				if strings.HasPrefix(mode, "born") {
-					err = startBorn(m, cmd)
+					cmd.SysProcAttr = &syscall.SysProcAttr{}
+					err = StartIn(m, cmd)
 				} else if err = cmd.Start(); err == nil {
 					err = m.Apply(cmd.Process.Pid)
 				}
@@ -152,31 +151,6 @@ func BenchmarkStartInCgroup(b *testing.B) {
 			b.ReportMetric(float64(median(took).Microseconds()), "start-µs")
 		})
 	}
-}
-
-// startBorn starts cmd inside m's cgroup from birth, as the runtime does.
-func startBorn(m Manager, cmd *exec.Cmd) error {
-	if fd, err := m.FD(); err == nil {
-		defer fd.Close()
-		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
-	}
-	done := make(chan error)
-	go func() {
-		runtime.LockOSThread()
-		leave, err := m.JoinThread()
-		if err == nil {
-			err = cmd.Start()
-		}
-		if leave != nil {
-			if lerr := leave(); lerr != nil {
-				done <- errors.Join(err, lerr)
-				return
-			}
-		}
-		runtime.UnlockOSThread()
-		done <- err
-	}()
-	return <-done
 }
 
 func median(d []time.Duration) time.Duration {

@@ -125,7 +125,8 @@
 // in its cgroups: on cgroup2 with FD (clone3 CLONE_INTO_CGROUP), on v1 by
 // being cloned from a thread that JoinThread moved there (a thread moving
 // itself takes no such lock) and that moves back afterwards; a hybrid host
-// uses both (BenchmarkStartInCgroup, TestRealBornInCgroup).
+// uses both. StartIn does all of it (BenchmarkStartInCgroup,
+// TestRealBornInCgroup).
 //
 // # Docker's flags
 //

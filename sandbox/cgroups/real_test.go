@@ -463,54 +463,39 @@ func TestRealLoad(t *testing.T) {
 }
 
 // TestRealBornInCgroup starts a process that is in the container's cgroup
-// in every hierarchy from birth, without Apply: cloned by a thread that
-// moved itself into the v1 hierarchies (JoinThread), with clone3
-// CLONE_INTO_CGROUP for the cgroup2 one. The thread is back in its own
-// cgroups afterwards.
+// in every hierarchy from birth, without Apply (StartIn): cloned by a
+// thread that moved itself into the v1 hierarchies (JoinThread), with
+// clone3 CLONE_INTO_CGROUP for the cgroup2 one. No thread of ours stays
+// there.
 func TestRealBornInCgroup(t *testing.T) {
 	l := realLayout(t)
 	m := newReal(t, l, nil)
 	fd, err := m.FD()
-	if l.Unified == nil {
-		if err == nil {
-			fd.Close()
-			t.Fatal("FD on a host without cgroup2: no error")
-		}
-	} else if err != nil {
-		t.Fatal(err)
-	} else {
-		defer fd.Close()
+	if fd != nil {
+		fd.Close()
+	}
+	if (err == nil) != (l.Unified != nil) {
+		t.Fatalf("FD on a host with cgroup2 %v: %v", l.Unified != nil, err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=sleep")
 	cmd.SysProcAttr = &syscall.SysProcAttr{}
-	if fd != nil {
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(fd.Fd())
-	}
-	var before, after []byte
-	h := startBy(t, cmd, func() error {
-		done := make(chan error)
-		go func() {
-			runtime.LockOSThread()
-			before, _ = os.ReadFile("/proc/thread-self/cgroup")
-			leave, err := m.JoinThread()
-			if err == nil {
-				err = cmd.Start()
+	h := startBy(t, cmd, func() error { return StartIn(m, cmd) })
+	// No thread of ours stayed in the container's cgroups (v1 lists threads
+	// in tasks).
+	for c, dir := range m.Paths() {
+		if c == Unified {
+			continue
+		}
+		b, err := os.ReadFile(dir + "/tasks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tid := range strings.Fields(string(b)) {
+			if _, err := os.Stat("/proc/self/task/" + tid); err == nil {
+				t.Errorf("%s: thread %s of ours is still in %s", c, tid, dir)
 			}
-			if leave != nil {
-				if lerr := leave(); lerr != nil {
-					done <- errors.Join(err, lerr) // locked: Go ends the thread
-					return
-				}
-			}
-			after, _ = os.ReadFile("/proc/thread-self/cgroup")
-			runtime.UnlockOSThread()
-			done <- err
-		}()
-		return <-done
-	})
-	if string(before) != string(after) {
-		t.Errorf("the thread did not move back:\nbefore %s\nafter %s", before, after)
+		}
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", h.pid()))
 	if err != nil {

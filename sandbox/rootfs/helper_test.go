@@ -45,7 +45,12 @@ const buildHelperEnv = "STEPBOX_ROOTFS_BUILD_HELPER"
 func buildHelperMain(dir string) int {
 	afterFill = func(tmp string) {
 		fmt.Println("filled", tmp)
-		select {}
+		// Not select {}: with no other goroutine and no timer, the runtime
+		// calls that a deadlock and exits, dropping the lock before the
+		// test is ready (a flake seen once in make test).
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	if _, err := Build(dir, "", BuildOptions{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
