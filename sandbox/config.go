@@ -23,6 +23,10 @@ type initConfig struct {
 	// Cgroups are the controllers the container has cgroups of, the only
 	// hierarchies its /sys/fs/cgroup shows.
 	Cgroups []string `json:"cgroups,omitempty"`
+	// SourceTrees are the init's descriptors of detached copies of the
+	// bind sources, one for each of Spec.Mounts (-1: none), for a
+	// container with a user namespace (rootfs.Options.SourceTrees).
+	SourceTrees []int `json:"sourceTrees,omitempty"`
 }
 
 // cloneFlags are the namespaces the init is born in. The cgroup and time

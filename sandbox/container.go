@@ -322,6 +322,30 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	// init go on). A pipe holds 64 KiB; a larger one is written while the
 	// init reads.
 	cfg.PreserveFDs = len(c.opts.ExtraFiles)
+	trees, err := openSourceTrees(c.spec, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, t := range trees {
+			if t != nil {
+				t.Close()
+			}
+		}
+	}()
+	// The descriptors' numbers in the init, known before the clone:
+	// after ExtraFiles, the pipe, the socket, the fifo and the copy.
+	if trees != nil {
+		cfg.SourceTrees = make([]int, len(trees))
+		n := 3 + len(c.opts.ExtraFiles) + 4
+		for i, t := range trees {
+			cfg.SourceTrees[i] = -1
+			if t != nil {
+				cfg.SourceTrees[i] = n
+				n++
+			}
+		}
+	}
 	msg, err := marshalWire(cfg)
 	if err != nil {
 		return err
@@ -351,6 +375,11 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	// containers starting at once: execve of a pipe, EACCES). The init marks
 	// it close-on-exec first thing, with the other three.
 	extra = append(extra, cfgR, childSock, fifo, exe.file)
+	for _, t := range trees {
+		if t != nil {
+			extra = append(extra, t) // at the numbers cfg.SourceTrees says
+		}
+	}
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", base+3),
 		Args:       []string{"stepbox", initArg},
@@ -448,6 +477,43 @@ func initEnviron(base int, lean bool) []string {
 		env = append(env, "STEPBOX_TRACE=1")
 	}
 	return env
+}
+
+// openSourceTrees makes, for a container with a user namespace of its own,
+// a detached copy of each bind mount's source (open_tree(2)
+// OPEN_TREE_CLONE, recursive for rbind) while we are still the host's root:
+// inside, the container's root may not even be able to reach the path (a
+// source below root's own /root, mode 0700). nil without a user namespace,
+// where the init binds by path as it always did.
+func openSourceTrees(spec *specs.Spec, cfg *initConfig) ([]*os.File, error) {
+	if !hasNew(spec, specs.UserNamespace) || cfg.HostRoot || cfg.Unmapped {
+		return nil, nil
+	}
+	var trees []*os.File
+	for i, m := range spec.Mounts {
+		opts, err := rootfs.ParseMountOptions(m.Options)
+		if err != nil || !(m.Type == "bind" || opts.IsBind()) {
+			continue // the init reports a bad option
+		}
+		flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+		if opts.Flags&unix.MS_REC != 0 {
+			flags |= unix.AT_RECURSIVE
+		}
+		fd, err := unix.OpenTree(unix.AT_FDCWD, m.Source, flags)
+		if err != nil {
+			for _, t := range trees {
+				if t != nil {
+					t.Close()
+				}
+			}
+			return nil, fmt.Errorf("bind mount source %s: %w", m.Source, err)
+		}
+		if trees == nil {
+			trees = make([]*os.File, len(spec.Mounts))
+		}
+		trees[i] = os.NewFile(uintptr(fd), m.Source)
+	}
+	return trees, nil
 }
 
 // initDied explains an init that closed the socket without a word: it was

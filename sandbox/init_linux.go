@@ -191,6 +191,12 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		}
 		tracef("init: root filesystem set up")
 	}
+	// The bind sources' trees are attached now (or were never needed).
+	for _, fd := range cfg.SourceTrees {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
 	if s.Process.Terminal {
 		if err := setupConsole(sync, ownRoot); err != nil {
 			return err
@@ -378,6 +384,7 @@ func rootfsOptions(cfg *initConfig) *rootfs.Options {
 		Mode:          cfg.RootfsMode,
 		// Empty (a probe, an old caller): every hierarchy, as before.
 		CgroupControllers: cfg.Cgroups,
+		SourceTrees:       cfg.SourceTrees,
 	}
 	if s.Root != nil {
 		o.Readonly = s.Root.Readonly

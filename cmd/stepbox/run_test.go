@@ -278,6 +278,22 @@ func TestRunUserNamespaceVolume(t *testing.T) {
 	if r.code == 0 {
 		t.Error("wrote through a read-only volume")
 	}
+	// A source below a directory the container's root cannot search (mode
+	// 0700, the host's root's) is bound all the same: stepbox copies its
+	// tree on the host side (open_tree) and the init attaches it. It stays
+	// read-only when asked, in the user namespace too.
+	hidden := filepath.Join(t.TempDir(), "hidden")
+	if err := os.MkdirAll(filepath.Join(hidden, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(hidden, 0o700)
+	if err := os.WriteFile(filepath.Join(hidden, "data", "f"), []byte("seen\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, "run", "--rm", "--userns", "-v", filepath.Join(hidden, "data")+":/mnt:ro", "--", "sh", "-c", "cat /mnt/f; touch /mnt/x 2>/dev/null && echo wrote; true")
+	if r.code != 0 || r.stdout != "seen\n" {
+		t.Errorf("bind from below a 0700 directory in a user namespace: %+v", r)
+	}
 }
 
 // The limits and security flags reach the kernel: the cgroup files, the

@@ -405,6 +405,34 @@ func (r *root) bindDetached(fd, srcFd int, source string, recursive bool, a bind
 	return nil
 }
 
+// attachOn attaches tree, a detached mount tree the runtime made of a
+// bind's source on the host (Options.SourceTrees), onto the object fd
+// refers to, with attributes: set on the detached tree first, so a
+// read-only bind is never writable, then move_mount(2). The tree must be
+// attached as it is: open_tree(2) refuses to copy a detached tree made in
+// another mount namespace (EINVAL).
+func (r *root) attachOn(fd int, dest string, tree int, source string, a bindAttrs) error {
+	name := "bind " + source
+	if a.set != 0 || a.clear != 0 {
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: a.set, Attr_clr: a.clear}); err != nil {
+			return fmt.Errorf("%s on %s: mount_setattr: %w", name, r.display(dest), err)
+		}
+	}
+	if a.recursiveSet != 0 || a.recursiveClear != 0 {
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: a.recursiveSet, Attr_clr: a.recursiveClear}); err != nil {
+			return fmt.Errorf("%s on %s: mount_setattr: %w", name, r.display(dest), err)
+		}
+	}
+	if err := unix.MoveMount(tree, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("%s on %s: move_mount: %w", name, r.display(dest), err)
+	}
+	if at, ok := r.where(fd); !ok && r.path != "/" {
+		_ = unix.Unmount(fdPath(fd), unix.MNT_DETACH)
+		return fmt.Errorf("%s on %s: the target moved out of the root (to %s) during the mount", name, r.display(dest), at)
+	}
+	return nil
+}
+
 // mountName is how errors name what was being mounted: "mount TYPE", or
 // "bind SOURCE" for a bind mount.
 func mountName(source, fstype string, flags uintptr) string {

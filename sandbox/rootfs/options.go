@@ -73,4 +73,11 @@ type Options struct {
 	CgroupControllers []string
 	// Mode picks pivot_root(2) (default) or chroot(2).
 	Mode Mode
+	// SourceTrees, when set, has one entry for each of Mounts: for a bind,
+	// a descriptor of a detached copy of its source (open_tree(2)
+	// OPEN_TREE_CLONE), made by the runtime on the host, to be attached
+	// instead of the source path; -1 for the others. In a user namespace
+	// the path may lie below a directory that the container's root cannot
+	// search (root's own /root, mode 0700), where a bind by path fails.
+	SourceTrees []int
 }

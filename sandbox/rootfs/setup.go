@@ -44,6 +44,11 @@ func Setup(o *Options) error {
 	if err != nil {
 		return err
 	}
+	for i := range plan {
+		if i < len(o.SourceTrees) && o.SourceTrees[i] >= 0 && plan[i].opts.IsBind() {
+			plan[i].tree, plan[i].hasTree = o.SourceTrees[i], true
+		}
+	}
 	// mknod(2) and mkdir(2) must make exactly the modes asked for.
 	old := unix.Umask(0)
 	defer unix.Umask(old)
@@ -118,6 +123,10 @@ type mountPlan struct {
 	specs.Mount
 	dest string // cleaned absolute destination inside the container
 	opts MountOptions
+	// tree is a detached copy of a bind's source (Options.SourceTrees),
+	// when hasTree.
+	tree    int
+	hasTree bool
 }
 
 // what names the mount in messages: "bind /src" or "mount tmpfs".
@@ -285,7 +294,13 @@ func (s *setup) after(m *mountPlan, covered int, a bindAttrs) error {
 // propagation.
 func (s *setup) mountBind(m *mountPlan) error {
 	var st unix.Stat_t
-	if err := unix.Stat(m.Source, &st); err != nil {
+	var err error
+	if m.hasTree {
+		err = unix.Fstat(m.tree, &st)
+	} else {
+		err = unix.Stat(m.Source, &st)
+	}
+	if err != nil {
 		return fmt.Errorf("bind %s on %s: %w", m.Source, s.r.display(m.dest), err)
 	}
 	h, err := s.target(m, st.Mode&unix.S_IFMT != unix.S_IFDIR)
@@ -296,7 +311,12 @@ func (s *setup) mountBind(m *mountPlan) error {
 	set, clear := m.opts.bindAttrs()
 	a := m.recursiveAttrs()
 	a.set, a.clear = set, clear
-	if err := s.r.bindOn(h, m.dest, -1, m.Source, m.opts.Flags&unix.MS_REC != 0, a); err != nil {
+	if m.hasTree {
+		err = s.r.attachOn(h, m.dest, m.tree, m.Source, a)
+	} else {
+		err = s.r.bindOn(h, m.dest, -1, m.Source, m.opts.Flags&unix.MS_REC != 0, a)
+	}
+	if err != nil {
 		return err
 	}
 	return s.after(m, h, bindAttrs{})
