@@ -20,8 +20,9 @@ import (
 func init() { register("inspect", newInspectCmd) }
 
 type inspectOptions struct {
-	vs   int
-	json bool
+	vs     int
+	json   bool
+	failOn string
 }
 
 func newInspectCmd(g *globals) *cobra.Command {
@@ -45,7 +46,14 @@ cgroup, 그리고 안에서 보이는 것(호스트 이름, 네트워크 인터�
 프로세스를 보려면 root로 실행하세요.
 
 The table always fits 80 columns, in a terminal, a pipe or a tutorial alike;
-the full text of every note is in --json (schema: nsinspect/SCHEMA.md).`,
+the full text of every note is in --json (schema: nsinspect/SCHEMA.md).
+
+Exit status: 0, or with --fail-on, 3 when a check is fail (or, with
+--fail-on warn, warn); 1 an error, 2 bad usage. Unknown rows do not count
+here: 'stepbox verify --strict' fails on them.
+
+종료 코드: 0, --fail-on을 주면 fail인 항목(--fail-on warn이면 warn도)이 있을 때
+3입니다. 오류는 1, 잘못된 사용은 2입니다.`,
 		Example: `  # this very process (the stepbox command) against the host
   stepbox inspect
 
@@ -56,7 +64,10 @@ the full text of every note is in --json (schema: nsinspect/SCHEMA.md).`,
   sudo stepbox inspect 4242 --vs 4100
 
   # the machine-readable report
-  sudo stepbox inspect 4242 --json | jq '.checks[] | select(.status=="fail")'`,
+  sudo stepbox inspect 4242 --json | jq '.checks[] | select(.status=="fail")'
+
+  # in a script: exit 3 if anything is fail or warn
+  sudo stepbox inspect 4242 --fail-on warn >/dev/null || echo "look closer"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target := os.Getpid()
@@ -70,19 +81,43 @@ the full text of every note is in --json (schema: nsinspect/SCHEMA.md).`,
 			if cmd.Flags().Changed("vs") && o.vs <= 0 {
 				return usagef("invalid --vs %d: a PID is a positive number", o.vs)
 			}
+			failOn := nsinspect.Status(o.failOn)
+			if o.failOn != "" && failOn != nsinspect.Fail && failOn != nsinspect.Warn {
+				return usagef("invalid --fail-on %q: use fail or warn", o.failOn)
+			}
 			rep, err := buildReport(target, o.vs)
 			if err != nil {
 				return err
 			}
 			if o.json {
-				return writeJSON(g.stdout, rep)
+				err = writeJSON(g.stdout, rep)
+			} else {
+				err = renderReport(g, rep, "")
 			}
-			return renderReport(g, rep, "")
+			if err != nil {
+				return err
+			}
+			if o.failOn != "" && hasFinding(rep.Checks, failOn) {
+				return withCode(exitFindings, nil)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().IntVar(&o.vs, "vs", 0, "reference PID to compare with (default: 1, or kthreadd when PID 1 cannot be read)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the report as JSON (nsinspect/SCHEMA.md)")
+	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 3 when a check is at least this bad: fail or warn (default: always 0)")
 	return cmd
+}
+
+// hasFinding reports whether a check is as bad as least (fail, or warn
+// which takes fail along).
+func hasFinding(checks []nsinspect.Check, least nsinspect.Status) bool {
+	for _, c := range checks {
+		if c.Status == nsinspect.Fail || least == nsinspect.Warn && c.Status == nsinspect.Warn {
+			return true
+		}
+	}
+	return false
 }
 
 // parsePID reads a PID argument; a malformed one is a usage error.

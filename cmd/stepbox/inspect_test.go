@@ -303,3 +303,42 @@ func TestNSHeldByBindMount(t *testing.T) {
 	}
 	t.Errorf("no namespace held by %s in\n%s", holder, out)
 }
+
+// inspect --fail-on: exit 3 exactly when the report has a check that bad;
+// without it, always 0. The report is printed either way.
+func TestInspectFailOn(t *testing.T) {
+	testutil.RequiresRoot(t)
+	pid := pidArg(nstest.Start(t, "sleep", "unshare", "--uts", "--ipc", "--fork", "sleep", "30"))
+	rep := decodeReport(t, stepbox(t, nil, "inspect", pid, "--json"))
+	count := map[nsinspect.Status]int{}
+	for _, c := range rep.Checks {
+		count[c.Status]++
+	}
+	if count[nsinspect.Fail] == 0 {
+		t.Fatalf("a process sharing most namespaces has no failing check: %v", count)
+	}
+	code := func(n int) int {
+		if n > 0 {
+			return 3
+		}
+		return 0
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"inspect", pid}, 0},
+		{[]string{"inspect", pid, "--fail-on", "fail"}, code(count[nsinspect.Fail])},
+		{[]string{"inspect", pid, "--fail-on", "warn"}, code(count[nsinspect.Fail] + count[nsinspect.Warn])},
+		{[]string{"inspect", pid, "--fail-on", "warn", "--json"}, code(count[nsinspect.Fail] + count[nsinspect.Warn])},
+		{[]string{"inspect", pid, "--fail-on", "unknown"}, 2},
+	} {
+		r := stepbox(t, nil, tc.args...)
+		if r.code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s", tc.args, r.code, tc.code, r.stderr)
+		}
+		if tc.code != 2 && r.stdout == "" {
+			t.Errorf("%v: no report printed", tc.args)
+		}
+	}
+}
