@@ -13,7 +13,7 @@ import (
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/internal/i18n"
 	"github.com/stepbox/stepbox/sandbox"
-	"github.com/stepbox/stepbox/sandbox/rootfs"
+	"github.com/stepbox/stepbox/sandbox/builtinfs"
 )
 
 func init() { register("rootfs", newRootfsCmd) }
@@ -28,7 +28,7 @@ func defaultRootfs(g *globals, p sandbox.Paths) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := rootfs.Default(dir, self, rootfs.BuildOptions{}); err != nil {
+	if _, err := builtinfs.Default(dir, self, builtinfs.BuildOptions{}); err != nil {
 		return "", hint.With(fmt.Errorf("build the default root filesystem at %s: %w", dir, err),
 			"see 'stepbox rootfs', or give your own with --rootfs DIR")
 	}
@@ -64,23 +64,23 @@ that directory.
 			if err != nil {
 				return err
 			}
-			opts := rootfs.BuildOptions{Source: rootfs.Source(source)}
+			opts := builtinfs.BuildOptions{Source: builtinfs.Source(source)}
 			switch opts.Source {
-			case "", rootfs.SourceBusybox, rootfs.SourceHostTools:
+			case "", builtinfs.SourceBusybox, builtinfs.SourceHostTools:
 			default:
-				return usagef("unknown --source %q: use %s or %s", source, rootfs.SourceBusybox, rootfs.SourceHostTools)
+				return usagef("unknown --source %q: use %s or %s", source, builtinfs.SourceBusybox, builtinfs.SourceHostTools)
 			}
-			var m *rootfs.Manifest
+			var m *builtinfs.Manifest
 			switch {
 			case rebuild:
-				m, err = rootfs.Build(dir, self, opts)
+				m, err = builtinfs.Build(dir, self, opts)
 			case verify:
-				if _, err = rootfs.Default(dir, self, opts); err == nil {
-					m, err = rootfs.Verify(dir)
+				if _, err = builtinfs.Default(dir, self, opts); err == nil {
+					m, err = builtinfs.Verify(dir)
 				}
 			default:
-				if _, err = rootfs.Default(dir, self, opts); err == nil {
-					m, err = rootfs.ReadManifest(dir)
+				if _, err = builtinfs.Default(dir, self, opts); err == nil {
+					m, err = builtinfs.ReadManifest(dir)
 				}
 			}
 			if err != nil {
@@ -91,7 +91,7 @@ that directory.
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
 					Path string `json:"path"`
-					*rootfs.Manifest
+					*builtinfs.Manifest
 				}{dir, m})
 			}
 			st := g.Style()
@@ -118,7 +118,7 @@ that directory.
 			for _, d := range tops {
 				fmt.Fprintf(g.stdout, " %s(%d)", d, dirs[d])
 			}
-			fmt.Fprintf(g.stdout, "\n  %s %s\n", i18n.T("manifest: ", "매니페스트:").In(lang), filepath.Join(dir, rootfs.ManifestName))
+			fmt.Fprintf(g.stdout, "\n  %s %s\n", i18n.T("manifest: ", "매니페스트:").In(lang), filepath.Join(dir, builtinfs.ManifestName))
 			return nil
 		},
 	}

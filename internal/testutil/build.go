@@ -53,7 +53,7 @@ func BusyboxRootfs(t testing.TB, dir, stepbox string) {
 	}
 	os.Chmod(dir, 0o755)
 	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
-	copyFile(t, bb, filepath.Join(dir, "bin/busybox"), 0o755)
+	CopyFile(t, bb, filepath.Join(dir, "bin/busybox"))
 	list, err := exec.Command(bb, "--list").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -64,19 +64,24 @@ func BusyboxRootfs(t testing.TB, dir, stepbox string) {
 		}
 	}
 	if stepbox != "" {
-		copyFile(t, stepbox, filepath.Join(dir, "bin/stepbox"), 0o755)
+		CopyFile(t, stepbox, filepath.Join(dir, "bin/stepbox"))
 	}
 	os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "etc/group"), []byte("root:x:0:\nnobody:x:65534:\n"), 0o644)
 }
 
-func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
+// CopyFile copies the host file src to dst with src's permissions.
+func CopyFile(t testing.TB, src, dst string) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dst, b, mode); err != nil {
+	st, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, st.Mode().Perm()); err != nil {
 		t.Fatal(err)
 	}
 }

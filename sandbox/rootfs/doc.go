@@ -1,5 +1,6 @@
-// Package rootfs makes a container's filesystem and builds stepbox's default
-// root filesystem.
+// Package rootfs makes a container's filesystem. (stepbox's built-in root
+// filesystem, the directory it is made from by default, is package
+// builtinfs.)
 //
 // Setup and Finalize run inside the container's init, in its new mount
 // namespace, in the order runc uses (libcontainer prepareRootfs, then the
@@ -25,8 +26,4 @@
 // checked to be still inside the root, so a hostile rootfs with
 // "etc -> /etc" cannot turn a mount into a mount on the host
 // (CVE-2021-30465, CVE-2019-19921, CVE-2023-27561, CVE-2024-45310).
-//
-// Default, Build, ReadManifest and Verify make and check the default root
-// filesystem: a static busybox from the host, or the host's own shell and
-// tools with their shared libraries, plus stepbox itself as /bin/stepbox.
 package rootfs

@@ -32,31 +32,7 @@ func TestMain(m *testing.M) {
 	if cfg := os.Getenv(helperEnv); cfg != "" {
 		os.Exit(helperMain(cfg))
 	}
-	if dir := os.Getenv(buildHelperEnv); dir != "" {
-		os.Exit(buildHelperMain(dir))
-	}
 	testutil.Main(m)
-}
-
-// buildHelperEnv names the rootfs directory a helper builds, stopping for
-// good once the files are in place (to be killed there by the test).
-const buildHelperEnv = "STEPBOX_ROOTFS_BUILD_HELPER"
-
-func buildHelperMain(dir string) int {
-	afterFill = func(tmp string) {
-		fmt.Println("filled", tmp)
-		// Not select {}: with no other goroutine and no timer, the runtime
-		// calls that a deadlock and exits, dropping the lock before the
-		// test is ready (a flake seen once in make test).
-		for {
-			time.Sleep(time.Hour)
-		}
-	}
-	if _, err := Build(dir, "", BuildOptions{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }
 
 // probe is one observation the helper makes after Setup and Finalize.
@@ -650,7 +626,7 @@ func testRootfs(t testing.TB, userns bool) string {
 	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	copyHostFile(t, busybox, filepath.Join(dir, "bin/busybox"))
+	testutil.CopyFile(t, busybox, filepath.Join(dir, "bin/busybox"))
 	for _, l := range []string{"sh", "ls", "cat", "id", "hostname", "ps", "mount", "echo"} {
 		if err := os.Symlink("busybox", filepath.Join(dir, "bin", l)); err != nil {
 			t.Fatal(err)
@@ -692,21 +668,6 @@ func chownTree(t testing.TB, dir string, id int) {
 		return os.Lchown(p, id, id)
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyHostFile(t testing.TB, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, st.Mode().Perm()); err != nil {
 		t.Fatal(err)
 	}
 }

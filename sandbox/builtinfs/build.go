@@ -1,6 +1,7 @@
-package rootfs
+package builtinfs
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -204,16 +205,22 @@ func build(dir, stepboxBinary string, opts BuildOptions) (m *Manifest, err error
 // here (no manifest) and not empty: a mistyped --root must not cost someone
 // their files.
 func replaceable(dir string) error {
-	var st unix.Stat_t
-	err := unix.Lstat(dir, &st)
-	if err == unix.ENOENT {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return &os.PathError{Op: "lstat", Path: dir, Err: err}
+		return err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return fmt.Errorf("%s is %s, not a rootfs directory: not replacing it", dir, fileKind(st.Mode))
+	if !fi.IsDir() {
+		kind := "something else"
+		switch {
+		case fi.Mode().IsRegular():
+			kind = "a regular file"
+		case fi.Mode()&fs.ModeSymlink != 0:
+			kind = "a symlink"
+		}
+		return fmt.Errorf("%s is %s, not a rootfs directory: not replacing it", dir, kind)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, ManifestName)); err == nil {
 		return nil

@@ -1,4 +1,4 @@
-package rootfs
+package builtinfs
 
 import (
 	"os"
@@ -102,7 +102,7 @@ func TestResolveLibrariesRunpathAndClass(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range append([]string{"/bin/ls"}, libs...) {
-		copyHostFile(t, l, filepath.Join(tree, "opt/app", filepath.Base(l)))
+		testutil.CopyFile(t, l, filepath.Join(tree, "opt/app", filepath.Base(l)))
 	}
 	if _, err := resolveLibraries(tree, "/opt/app/ls"); err == nil {
 		t.Error("libraries found in a private directory without a RUNPATH")
