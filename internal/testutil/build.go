@@ -70,6 +70,18 @@ func BusyboxRootfs(t testing.TB, dir, stepbox string) {
 	os.WriteFile(filepath.Join(dir, "etc/group"), []byte("root:x:0:\nnobody:x:65534:\n"), 0o644)
 }
 
+// WriteFile writes content to the host file p (mode 0644), making its
+// directories.
+func WriteFile(t testing.TB, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // CopyFile copies the host file src to dst with src's permissions.
 func CopyFile(t testing.TB, src, dst string) {
 	t.Helper()

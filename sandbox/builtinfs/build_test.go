@@ -162,7 +162,7 @@ func TestVerifyFindsChanges(t *testing.T) {
 	if _, err := Build(dir, "", BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "etc/passwd"), "root::0:0:root:/root:/bin/sh\n") // same size? no: shorter
+	testutil.WriteFile(t, filepath.Join(dir, "etc/passwd"), "root::0:0:root:/root:/bin/sh\n") // same size? no: shorter
 	if err := os.Remove(filepath.Join(dir, "bin/sh")); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestVerifyStaysInsideTheRootfs(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, ManifestName), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, ManifestName), string(data))
+	testutil.WriteFile(t, filepath.Join(dir, ManifestName), string(data))
 	_, err = Verify(dir)
 	if err == nil || !strings.Contains(err.Error(), "/../../../../etc/shadow: ") {
 		t.Fatalf("Verify = %v", err)
@@ -372,7 +372,7 @@ func TestBuildKilledHalfWay(t *testing.T) {
 func TestBuildRefusesForeignDirectory(t *testing.T) {
 	requireBusybox(t)
 	dir := filepath.Join(t.TempDir(), "mine")
-	writeFile(t, filepath.Join(dir, "precious"), "keep me\n")
+	testutil.WriteFile(t, filepath.Join(dir, "precious"), "keep me\n")
 	for _, f := range []func() error{
 		func() error { _, err := Default(dir, "", BuildOptions{}); return err },
 		func() error { _, err := Build(dir, "", BuildOptions{}); return err },
@@ -392,7 +392,7 @@ func TestBuildRefusesForeignDirectory(t *testing.T) {
 		t.Errorf("an empty directory: %v", err)
 	}
 	file := filepath.Join(t.TempDir(), "file")
-	writeFile(t, file, "")
+	testutil.WriteFile(t, file, "")
 	if _, err := Build(file, "", BuildOptions{}); err == nil || !strings.Contains(err.Error(), "is a regular file, not a rootfs directory") {
 		t.Errorf("a file: %v", err)
 	}

@@ -117,7 +117,7 @@ func TestResolveLibrariesRunpathAndClass(t *testing.T) {
 	}
 	// A file of the right name but not ELF, or of another class, is
 	// passed over.
-	writeFile(t, filepath.Join(tree, "lib/x86_64-linux-gnu/libfake.so.1"), "not elf")
+	testutil.WriteFile(t, filepath.Join(tree, "lib/x86_64-linux-gnu/libfake.so.1"), "not elf")
 	if _, _, err := findLibrary(tree, "libfake.so.1", "/opt/app/ls", nil, mustELF(t, "/bin/ls")); err == nil {
 		t.Error("a non-ELF file was taken for a library")
 	}

@@ -632,9 +632,9 @@ func testRootfs(t testing.TB, userns bool) string {
 			t.Fatal(err)
 		}
 	}
-	writeFile(t, filepath.Join(dir, "stepbox-test-marker"), "rootfs\n")
-	writeFile(t, filepath.Join(dir, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
-	writeFile(t, filepath.Join(dir, "etc/group"), "root:x:0:\ntty:x:5:\n")
+	testutil.WriteFile(t, filepath.Join(dir, "stepbox-test-marker"), "rootfs\n")
+	testutil.WriteFile(t, filepath.Join(dir, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
+	testutil.WriteFile(t, filepath.Join(dir, "etc/group"), "root:x:0:\ntty:x:5:\n")
 	if userns {
 		chownTree(t, dir, mappedRoot)
 		openPath(t, dir)
@@ -672,23 +672,13 @@ func chownTree(t testing.TB, dir string, id int) {
 	}
 }
 
-func writeFile(t testing.TB, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // sentinel makes a host directory with a file whose content must never
 // change, and returns a check that fails t if it did or if anything was
 // added next to it.
 func sentinel(t testing.TB) (dir string, check func()) {
 	t.Helper()
 	dir = t.TempDir()
-	writeFile(t, filepath.Join(dir, "sentinel"), "untouched\n")
+	testutil.WriteFile(t, filepath.Join(dir, "sentinel"), "untouched\n")
 	return dir, func() {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(dir, "sentinel"))

@@ -52,7 +52,7 @@ func TestHostileAbsoluteSymlinkToHostEtc(t *testing.T) {
 	defer checkHostEtc(t)
 	root := hostileRootfs(t, map[string]string{"etc": "/etc"})
 	src := filepath.Join(t.TempDir(), "src")
-	writeFile(t, src, "container data\n")
+	testutil.WriteFile(t, src, "container data\n")
 	o := defaultOptions(root)
 	o.Mounts = append(o.Mounts, specs.Mount{Destination: hostEtcProbe, Type: "bind", Source: src})
 	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o})
@@ -74,7 +74,7 @@ func TestHostileAbsoluteSymlinkToHostDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := t.TempDir()
-	writeFile(t, filepath.Join(src, "f"), "container data\n")
+	testutil.WriteFile(t, filepath.Join(src, "f"), "container data\n")
 	o := defaultOptions(root)
 	o.Mounts = append(o.Mounts,
 		specs.Mount{Destination: "/data/sub", Type: "bind", Source: src},
@@ -123,7 +123,7 @@ func TestHostileRelativeSymlinkClimbingOut(t *testing.T) {
 	defer checkHostEtc(t)
 	root := hostileRootfs(t, map[string]string{"data": "../../../../../../../../etc"})
 	src := filepath.Join(t.TempDir(), "src")
-	writeFile(t, src, "container data\n")
+	testutil.WriteFile(t, src, "container data\n")
 	o := defaultOptions(root)
 	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/data/" + filepath.Base(hostEtcProbe), Type: "bind", Source: src})
 	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o, Probes: []probe{{Op: "read", Path: hostEtcProbe}}})
@@ -144,7 +144,7 @@ func TestHostileDanglingSymlinkTarget(t *testing.T) {
 	defer checkHostEtc(t)
 	root := hostileRootfs(t, map[string]string{"data/x": hostEtcProbe})
 	src := filepath.Join(t.TempDir(), "src")
-	writeFile(t, src, "container data\n")
+	testutil.WriteFile(t, src, "container data\n")
 	o := defaultOptions(root)
 	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/data/x", Type: "bind", Source: src})
 	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o, Probes: []probe{
@@ -173,7 +173,7 @@ func TestBindOntoDanglingResolvConf(t *testing.T) {
 	leaks := testutil.Snapshot()
 	root := hostileRootfs(t, map[string]string{"etc/resolv.conf": "../run/systemd/resolve/stub-resolv.conf"})
 	src := filepath.Join(t.TempDir(), "resolv.conf")
-	writeFile(t, src, "nameserver 127.0.0.53\n")
+	testutil.WriteFile(t, src, "nameserver 127.0.0.53\n")
 	o := defaultOptions(root)
 	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
 	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o, Probes: []probe{

@@ -26,9 +26,9 @@ func testBindMounts(t *testing.T, classic bool) {
 	leaks := testutil.Snapshot()
 	root := testRootfs(t, false)
 	roDir, rwDir := t.TempDir(), t.TempDir()
-	writeFile(t, filepath.Join(roDir, "a"), "from the host\n")
+	testutil.WriteFile(t, filepath.Join(roDir, "a"), "from the host\n")
 	file := filepath.Join(t.TempDir(), "file")
-	writeFile(t, file, "one file\n")
+	testutil.WriteFile(t, file, "one file\n")
 	o := defaultOptions(root)
 	o.Mounts = append(o.Mounts,
 		specs.Mount{Destination: "/data/ro", Type: "bind", Source: roDir, Options: []string{"rbind", "ro"}},
@@ -78,7 +78,7 @@ func TestSetupTmpfsAndDevices(t *testing.T) {
 	testutil.RequiresRoot(t)
 	leaks := testutil.Snapshot()
 	root := testRootfs(t, false)
-	writeFile(t, filepath.Join(root, "etc/hostname"), "image\n")
+	testutil.WriteFile(t, filepath.Join(root, "etc/hostname"), "image\n")
 	if err := os.Lchown(filepath.Join(root, "etc/hostname"), 1000, 1001); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestSetupErrorsNameOperationAndPath(t *testing.T) {
 			o.Mounts = append(o.Mounts, specs.Mount{Destination: "/proc/sys/kernel/core_pattern", Type: "bind", Source: "/etc/hostname"})
 		}, "is inside /proc"},
 		{"device in the way", func(o *Options) {
-			writeFile(t, filepath.Join(root, "opt/dev/zero"), "")
+			testutil.WriteFile(t, filepath.Join(root, "opt/dev/zero"), "")
 			o.Mounts = o.Mounts[:1]
 			o.Devices = []specs.LinuxDevice{{Path: "/opt/dev/zero", Type: "c", Major: 1, Minor: 5}}
 		}, "a regular file is already there"},

@@ -87,10 +87,10 @@ func TestSetupOnOverlayfs(t *testing.T) {
 	scratch := t.TempDir()
 	upper, work, merged := scratch+"/upper", scratch+"/work", scratch+"/merged"
 	for _, d := range []string{upper, work, merged} {
-		writeFile(t, d+"/.keep", "")
+		testutil.WriteFile(t, d+"/.keep", "")
 	}
 	src := t.TempDir()
-	writeFile(t, src+"/f", "bound\n")
+	testutil.WriteFile(t, src+"/f", "bound\n")
 	o := defaultOptions(lower)
 	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/new/dir", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
 	rep, _ := runHelper(t, nsConfig{}, helperConfig{Options: o, Overlay: true, Upper: upper, Work: work, Merged: merged,

@@ -163,7 +163,7 @@ func TestSetupUserNamespace(t *testing.T) {
 	// A target three directories deep, made by pathrs-lite in the user
 	// namespace.
 	src := t.TempDir()
-	writeFile(t, src+"/f", "deep\n")
+	testutil.WriteFile(t, src+"/f", "deep\n")
 	openPath(t, src)
 	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/a/b/c", Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
 	probes := append(containerProbes(), probe{Op: "read", Path: "/a/b/c/f"}, probe{Op: "read", Path: "/proc/self/uid_map"})
