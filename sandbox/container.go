@@ -317,10 +317,6 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	defer childSock.Close()
 	c.sync = parentSock
 
-	// The configuration waits in the pipe, so the init reads it as soon as
-	// it runs, unless AfterClone must act first (sending it is what lets the
-	// init go on). A pipe holds 64 KiB; a larger one is written while the
-	// init reads.
 	cfg.PreserveFDs = len(c.opts.ExtraFiles)
 	trees, err := openSourceTrees(c.spec, cfg)
 	if err != nil {
@@ -346,6 +342,10 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 			}
 		}
 	}
+	// The configuration waits in the pipe, so the init reads it as soon as
+	// it runs, unless AfterClone must act first (sending it is what lets the
+	// init go on). A pipe holds 64 KiB; a larger one is written while the
+	// init reads.
 	msg, err := marshalWire(cfg)
 	if err != nil {
 		return err
@@ -549,9 +549,8 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	return out
 }
 
-// hostID is the host uid and gid that container id maps to (the same id
-// without a user namespace).
-// hostUID and hostGID are the host's ids for the container's uid and gid.
+// hostUID and hostGID are the host's ids for a container's uid and gid (the
+// same ids without a user namespace).
 func hostUID(spec *specs.Spec, id uint32) int {
 	if !HasNamespace(spec, specs.UserNamespace) {
 		return int(id)

@@ -240,8 +240,6 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			return fmt.Errorf("load seccomp filter: %w", err)
 		}
 	}
-	// Without maps there is no identity to switch to and no capability to
-	// drop: the process already is nobody, with none.
 	// The minimal init stays beside the payload: its other threads take the
 	// payload's groups now, and its identity and capabilities while we wait
 	// to be started (security.AllThreads).
@@ -251,6 +249,8 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			return err
 		}
 	}
+	// Without maps there is no identity to switch to and no capability to
+	// drop: the process already is nobody, with none.
 	if !cfg.Unmapped {
 		if err := security.Finalize(s.Process.User, s.Process.Capabilities, s.Process.NoNewPrivileges); err != nil {
 			return err

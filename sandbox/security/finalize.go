@@ -172,11 +172,20 @@ func threadSyscall(trap, a1, a2, a3 uintptr) error {
 }
 
 func threadSetgroups(gids []uint32) error {
-	var p unsafe.Pointer
-	if len(gids) > 0 {
-		p = unsafe.Pointer(&gids[0])
+	var pin runtime.Pinner // the kernel reads the list through a uintptr
+	defer pin.Unpin()
+	return threadSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(pinned(&pin, gids)), 0)
+}
+
+// pinned is the address of s's first element, pinned (nil for an empty
+// s): an address handed to the kernel as a uintptr must not move with a
+// stack that grows meanwhile.
+func pinned[T any](pin *runtime.Pinner, s []T) unsafe.Pointer {
+	if len(s) == 0 {
+		return nil
 	}
-	return threadSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(p), 0)
+	pin.Pin(&s[0])
+	return unsafe.Pointer(&s[0])
 }
 
 // A process that goes on running beside its payload (the minimal init)
@@ -199,12 +208,9 @@ func threadSetgroups(gids []uint32) error {
 func AllThreadsGroups(user specs.User) error {
 	gids := make([]uint32, len(user.AdditionalGids))
 	copy(gids, user.AdditionalGids)
-	var gp unsafe.Pointer
-	if len(gids) > 0 {
-		gp = unsafe.Pointer(&gids[0])
-	}
-	_, _, e := syscall.AllThreadsSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(gp), 0)
-	runtime.KeepAlive(gids)
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	_, _, e := syscall.AllThreadsSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(pinned(&pin, gids)), 0)
 	switch {
 	case e == syscall.ENOTSUP:
 		return cgoAllThreads(user)
@@ -229,8 +235,11 @@ func AllThreads(user specs.User, caps *specs.LinuxCapabilities) error {
 			return err
 		}
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	data := capData(sets)
+	hdr := []unix.CapUserHeader{{Version: unix.LINUX_CAPABILITY_VERSION_3}}
+	d := capData(sets)
+	data := d[:]
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	steps := []struct {
 		name       string
 		trap       uintptr
@@ -239,7 +248,7 @@ func AllThreads(user specs.User, caps *specs.LinuxCapabilities) error {
 	}{
 		{"setresgid", unix.SYS_SETRESGID, uintptr(user.GID), uintptr(user.GID), uintptr(user.GID), false},
 		{"setresuid", unix.SYS_SETRESUID, uintptr(user.UID), uintptr(user.UID), uintptr(user.UID), false},
-		{"capset", unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0, caps == nil || user.UID != 0},
+		{"capset", unix.SYS_CAPSET, uintptr(pinned(&pin, hdr)), uintptr(pinned(&pin, data)), 0, caps == nil || user.UID != 0},
 	}
 	for _, st := range steps {
 		if st.skip {
@@ -253,8 +262,6 @@ func AllThreads(user specs.User, caps *specs.LinuxCapabilities) error {
 			return fmt.Errorf("%s on every thread: %w", st.name, e)
 		}
 	}
-	runtime.KeepAlive(&hdr)
-	runtime.KeepAlive(&data)
 	return nil
 }
 
