@@ -218,7 +218,7 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			return fmt.Errorf("write oom_score_adj: %w", err)
 		}
 	}
-	if err := enterCwd(s.Process.Cwd); err != nil {
+	if err := enterCwd(s.Process.Cwd, HasNamespace(s, specs.UserNamespace)); err != nil {
 		return err
 	}
 	path, err := lookPath(s.Process.Args[0], s.Process.Env)
@@ -409,8 +409,11 @@ func writeSysctls(sysctl map[string]string) error {
 // directory reached through a leaked host descriptor, as with
 // cwd=/proc/self/fd/N in CVE-2024-21626, lies outside the root, and getcwd(2)
 // then answers "(unreachable)/…" or fails.
-func enterCwd(cwd string) error {
+func enterCwd(cwd string, userNS bool) error {
 	if err := os.MkdirAll(cwd, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		if userNS && errors.Is(err, unix.EACCES) {
+			err = fmt.Errorf("%w (%s)", err, rootfs.UserNSOwnership)
+		}
 		return fmt.Errorf("make working directory %s: %w", cwd, err)
 	}
 	if err := unix.Chdir(cwd); err != nil {

@@ -294,6 +294,15 @@ func TestRunUserNamespaceVolume(t *testing.T) {
 	if r.code != 0 || r.stdout != "seen\n" {
 		t.Errorf("bind from below a 0700 directory in a user namespace: %+v", r)
 	}
+	// A target the container's root cannot make in the host's rootfs is one
+	// line that says why and what to do.
+	for _, args := range [][]string{{"-w", "/no-such-dir"}, {"-v", dir + ":/no-such-dir"}} {
+		r = run(t, append(append([]string{"run", "--rm", "--userns"}, args...), "--", "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, "in a user namespace") {
+			t.Errorf("%v: %+v", args, r)
+		}
+		oneLine(t, strings.Join(args, " "), r)
+	}
 }
 
 // The limits and security flags reach the kernel: the cgroup files, the

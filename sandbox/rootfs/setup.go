@@ -227,6 +227,9 @@ func (s *setup) target(m *mountPlan, file bool) (int, error) {
 		h, err = s.r.openDir(m.dest)
 	}
 	if err != nil {
+		if s.o.UserNS && errors.Is(err, unix.EACCES) {
+			err = fmt.Errorf("%w (%s)", err, UserNSOwnership)
+		}
 		return -1, fmt.Errorf("%s on %s: %w", m.what(), s.r.display(m.dest), err)
 	}
 	at, ok := s.r.where(h)
@@ -240,6 +243,12 @@ func (s *setup) target(m *mountPlan, file bool) (int, error) {
 	}
 	return h, nil
 }
+
+// UserNSOwnership explains a missing mount target or working directory
+// that the container's root could not make: in a user namespace it is not
+// the owner of a root filesystem that the host's root made, like the
+// built-in one.
+const UserNSOwnership = "in a user namespace the container's root does not own a root filesystem made by the host's root: use a directory that exists in it, such as /mnt, or a --rootfs owned by the mapped uid"
 
 // mountFresh mounts a new filesystem instance (devpts, mqueue, cgroup2, …)
 // with the flags given, then applies the propagation and recursive options.
