@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,9 @@ import (
 // not only the cgroup driver, on a pure cgroup v2 machine (the throw-away
 // qemu machine of ../shared/tools/v2vm, Debian's 6.1 kernel): the init is
 // born in its cgroup, limits land in memory.max, pids.max and cpu.max, the
-// OOM killer ends a hog with 137, a fork ceiling holds, and nothing is left.
+// OOM killer ends a hog with 137, a fork ceiling holds, the init is the lean
+// stepbox-init (and stepbox's own copy when that one is not trusted), and
+// nothing is left.
 // It skips, with the reason, where that machine is not at hand.
 func TestRunOnCgroupV2InQemu(t *testing.T) {
 	script := testutil.V2VM(t)
@@ -31,10 +34,25 @@ $BIN run --rm --rootfs /r --pids-limit 12 -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 1
 echo "pids rc=$?"
 $BIN run --rm --rootfs /r -- /bin/stepbox --version >/dev/null
 echo "threaded rc=$?"
+lean=$(stat -c %s "$(dirname $BIN)/stepbox-init")
+$BIN run --rm --rootfs /r -- sleep 3 &
+ip=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = stepbox-init ] && ip=${p#/proc/}; done
+  [ -n "$ip" ] && break; sleep 0.2
+done
+sz=$(stat -L -c %s /proc/$ip/exe)
+echo "init is lean: $([ "$sz" = "$lean" ] && echo yes || echo "no: pid $ip, $sz bytes, stepbox-init $lean")"
+wait
+chmod o+w "$(dirname $BIN)/stepbox-init"
+$BIN run --rm --rootfs /r -- sh -c :
+echo "untrusted lean init, own copy rc=$?"
 echo "left $(ls /sys/fs/cgroup | grep -c stepbox)"
 `
 	cmd := exec.Command(script, stepboxBin, snippet)
-	cmd.Env = append(os.Environ(), "V2VM_TIMEOUT=200")
+	// stepbox-init goes beside stepbox, as make build puts it.
+	cmd.Env = append(os.Environ(), "V2VM_TIMEOUT=200",
+		"V2VM_FILES="+filepath.Join(filepath.Dir(stepboxBin), "stepbox-init")+":/usr/local/bin/stepbox-init")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	t.Logf("in the v2 machine (%s):\n%s", time.Since(start).Round(time.Second), out)
@@ -42,7 +60,7 @@ echo "left $(ls /sys/fs/cgroup | grep -c stepbox)"
 		t.Fatalf("the v2 machine: %v", err)
 	}
 	for _, want := range []string{`"mode": "v2"`, "0::/\n", "33554432\n", "20\n", "50000 100000\n", "limits rc=0",
-		"oom rc=137", "can't fork", "threaded rc=0", "left 0"} {
+		"oom rc=137", "can't fork", "threaded rc=0", "init is lean: yes", "untrusted lean init, own copy rc=0", "left 0"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("missing %q", want)
 		}
