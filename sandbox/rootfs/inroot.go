@@ -282,19 +282,10 @@ func (r *root) mountOn(fd int, dest, source, fstype string, flags uintptr, data 
 
 // mountAs is mountOn with the name errors give the mount.
 func (r *root) mountAs(name string, fd int, dest, source, fstype string, flags uintptr, data string) error {
-	target := fdPath(fd)
-	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+	if err := unix.Mount(source, fdPath(fd), fstype, flags, data); err != nil {
 		return fmt.Errorf("%s on %s: %w", name, r.display(dest), err)
 	}
-	if r.path == "/" {
-		return nil // see where
-	}
-	if at, ok := r.where(fd); !ok {
-		// umount2 of the magic link reaches the mount just made on it.
-		_ = unix.Unmount(target, unix.MNT_DETACH)
-		return fmt.Errorf("%s on %s: the target moved out of the root (to %s) during the mount", name, r.display(dest), at)
-	}
-	return nil
+	return r.landed(fd, name, dest)
 }
 
 // newMountAPI says whether to use open_tree(2), mount_setattr(2) and
@@ -325,11 +316,7 @@ func (r *root) bindOn(fd int, dest string, srcFd int, source string, recursive b
 			if err != nil {
 				return fmt.Errorf("%s on %s: %w", name, r.display(dest), err)
 			}
-			if at, ok := r.where(fd); !ok && r.path != "/" {
-				_ = unix.Unmount(fdPath(fd), unix.MNT_DETACH)
-				return fmt.Errorf("%s on %s: the target moved out of the root (to %s) during the mount", name, r.display(dest), at)
-			}
-			return nil
+			return r.landed(fd, name, dest)
 		}
 		newMountAPI = false
 	}
@@ -384,6 +371,14 @@ func (r *root) bindDetached(fd, srcFd int, source string, recursive bool, a bind
 		return fmt.Errorf("open_tree: %w", err)
 	}
 	defer unix.Close(tree)
+	return attachTree(tree, fd, a)
+}
+
+// attachTree gives tree, a detached mount tree, its attributes, so that a
+// read-only bind is never writable, then attaches it onto the object fd
+// refers to (move_mount(2)). ENOSYS from the first mount_setattr(2) comes
+// back bare: the kernel lacks the new mount API.
+func attachTree(tree, fd int, a bindAttrs) error {
 	if a.set != 0 || a.clear != 0 {
 		err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: a.set, Attr_clr: a.clear})
 		if err != nil {
@@ -405,32 +400,32 @@ func (r *root) bindDetached(fd, srcFd int, source string, recursive bool, a bind
 	return nil
 }
 
-// attachOn attaches tree, a detached mount tree the runtime made of a
-// bind's source on the host (Options.SourceTrees), onto the object fd
-// refers to, with attributes: set on the detached tree first, so a
-// read-only bind is never writable, then move_mount(2). The tree must be
-// attached as it is: open_tree(2) refuses to copy a detached tree made in
-// another mount namespace (EINVAL).
-func (r *root) attachOn(fd int, dest string, tree int, source string, a bindAttrs) error {
-	name := "bind " + source
-	if a.set != 0 || a.clear != 0 {
-		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: a.set, Attr_clr: a.clear}); err != nil {
-			return fmt.Errorf("%s on %s: mount_setattr: %w", name, r.display(dest), err)
-		}
+// landed checks that what was just mounted onto fd is still inside the
+// root, and takes it away if a rename moved the target out meanwhile. Once
+// the root is entered there is no outside to check against (see where).
+func (r *root) landed(fd int, name, dest string) error {
+	if r.path == "/" {
+		return nil
 	}
-	if a.recursiveSet != 0 || a.recursiveClear != 0 {
-		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: a.recursiveSet, Attr_clr: a.recursiveClear}); err != nil {
-			return fmt.Errorf("%s on %s: mount_setattr: %w", name, r.display(dest), err)
-		}
-	}
-	if err := unix.MoveMount(tree, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("%s on %s: move_mount: %w", name, r.display(dest), err)
-	}
-	if at, ok := r.where(fd); !ok && r.path != "/" {
+	if at, ok := r.where(fd); !ok {
+		// umount2 of the magic link reaches the mount just made on it.
 		_ = unix.Unmount(fdPath(fd), unix.MNT_DETACH)
 		return fmt.Errorf("%s on %s: the target moved out of the root (to %s) during the mount", name, r.display(dest), at)
 	}
 	return nil
+}
+
+// attachOn attaches tree, a detached mount tree the runtime made of a
+// bind's source on the host (Options.SourceTrees), onto the object fd
+// refers to, with attributes (attachTree). The tree must be attached as it
+// is: open_tree(2) refuses to copy a detached tree made in another mount
+// namespace (EINVAL).
+func (r *root) attachOn(fd int, dest string, tree int, source string, a bindAttrs) error {
+	name := "bind " + source
+	if err := attachTree(tree, fd, a); err != nil {
+		return fmt.Errorf("%s on %s: %w", name, r.display(dest), err)
+	}
+	return r.landed(fd, name, dest)
 }
 
 // mountName is how errors name what was being mounted: "mount TYPE", or
