@@ -25,8 +25,9 @@ func (m *manager) Kill() error {
 	}
 	if m.layout.Mode != V2 || !m.layout.hasKill {
 		// v1 hierarchies have no cgroup.kill. On a hybrid host the cgroup2
-		// directory tracked every process Apply moved and their children,
-		// but a process moved out of it by someone else is still found here.
+		// directory tracked every process Apply moved or StartIn started,
+		// and their children, but a process moved out of it by someone else
+		// is still found here.
 		if err := m.freezeKill(deadline); err != nil {
 			errs = append(errs, err)
 		}

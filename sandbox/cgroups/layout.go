@@ -275,6 +275,20 @@ func parseOwn(p string, b []byte) (map[string]string, error) {
 // Unified is the key of the cgroup2 directory in Paths.
 const Unified = "unified"
 
+// inMount is own, a cgroup as /proc/PID/cgroup names it (from the
+// hierarchy's real root), as a path below h's mount, which may show only a
+// subtree of the hierarchy (Root).
+func inMount(h *Hierarchy, own string) (string, error) {
+	rel, ok := strings.CutPrefix(own, h.Root)
+	if h.Root == "/" {
+		rel, ok = own, true
+	}
+	if !ok || own == "" {
+		return "", fmt.Errorf("own cgroup %q is not under the mount of %s (root %s)", own, h.Dir, h.Root)
+	}
+	return rel, nil
+}
+
 // dirFor turns a container's cgroup path into the directory in hierarchy h.
 // An absolute path is taken from the hierarchy's root as this mount shows it;
 // a relative one (allowed by the OCI runtime spec, config-linux.md "Cgroups
@@ -285,14 +299,9 @@ func dirFor(h *Hierarchy, p, own string) (string, error) {
 		return "", errors.New("empty cgroup path")
 	}
 	if !path.IsAbs(p) {
-		// /proc/self/cgroup names the cgroup from the hierarchy's real root;
-		// the mount may show a subtree of it (Root).
-		rel, ok := strings.CutPrefix(own, h.Root)
-		if h.Root == "/" {
-			rel, ok = own, true
-		}
-		if !ok || own == "" {
-			return "", fmt.Errorf("relative cgroup path %q: own cgroup %q is not under the mount of %s (root %s)", p, own, h.Dir, h.Root)
+		rel, err := inMount(h, own)
+		if err != nil {
+			return "", fmt.Errorf("relative cgroup path %q: %w", p, err)
 		}
 		p = path.Join("/", rel, p)
 	}

@@ -536,12 +536,9 @@ func (m *manager) threadDirs() ([]string, error) {
 		if c == Unified || h == nil {
 			continue
 		}
-		rel, ok := strings.CutPrefix(own[c], h.Root)
-		if h.Root == "/" {
-			rel, ok = own[c], true
-		}
-		if !ok || own[c] == "" {
-			return nil, fmt.Errorf("own %s cgroup %q is not under the mount of %s (root %s)", c, own[c], h.Dir, h.Root)
+		rel, err := inMount(h, own[c])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c, err)
 		}
 		dir := path.Join(h.Dir, rel)
 		if !slices.Contains(dirs, dir) {

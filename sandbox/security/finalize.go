@@ -146,10 +146,7 @@ func setIDs(u specs.User) error {
 	gids := make([]uint32, len(u.AdditionalGids))
 	copy(gids, u.AdditionalGids)
 	if err := threadSetgroups(gids); err != nil {
-		// In a user namespace whose setgroups file says "deny" (an
-		// unprivileged one, user_namespaces(7)), setgroups always fails;
-		// with no groups asked for there is nothing to do.
-		if !(errors.Is(err, syscall.EPERM) && len(gids) == 0 && setgroupsDenied()) {
+		if !nothingToSet(err, len(gids)) {
 			return fmt.Errorf("setgroups %v: %w", u.AdditionalGids, err)
 		}
 	}
@@ -214,7 +211,7 @@ func AllThreadsGroups(user specs.User) error {
 	switch {
 	case e == syscall.ENOTSUP:
 		return cgoAllThreads(user)
-	case e == syscall.EPERM && len(gids) == 0 && setgroupsDenied():
+	case e != 0 && nothingToSet(e, len(gids)):
 		return nil
 	case e != 0:
 		return fmt.Errorf("setgroups %v on every thread: %w", user.AdditionalGids, e)
@@ -283,7 +280,7 @@ func cgoAllThreads(user specs.User) error {
 	for i, g := range user.AdditionalGids {
 		gids[i] = int(g)
 	}
-	if err := syscall.Setgroups(gids); err != nil && !(len(gids) == 0 && setgroupsDenied()) {
+	if err := syscall.Setgroups(gids); err != nil && !nothingToSet(err, len(gids)) {
 		return fmt.Errorf("setgroups: %w", err)
 	}
 	if err := syscall.Setresgid(int(user.GID), int(user.GID), int(user.GID)); err != nil {
@@ -293,6 +290,14 @@ func cgoAllThreads(user specs.User) error {
 		return fmt.Errorf("setresuid: %w", err)
 	}
 	return nil
+}
+
+// nothingToSet reports whether err, from setgroups(2) with n groups, only
+// says what does not matter: in a user namespace whose setgroups file says
+// "deny" (an unprivileged one, user_namespaces(7)) setgroups always fails,
+// and with no groups asked for there is nothing to do.
+func nothingToSet(err error, n int) bool {
+	return errors.Is(err, syscall.EPERM) && n == 0 && setgroupsDenied()
 }
 
 func setgroupsDenied() bool {
