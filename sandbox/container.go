@@ -125,7 +125,7 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 		return nil, err
 	}
 	tracef("create %s", id)
-	// The sealed copy of the binary needs nothing from what follows: it
+	// The sealed copy of the init needs nothing from what follows: it
 	// starts now, in the background.
 	go sealedExe()
 	warmPidfdCheck()
@@ -364,7 +364,7 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	tracef("sealed copy of the binary")
+	tracef("sealed copy of the init")
 
 	extra := append([]*os.File{}, c.opts.ExtraFiles...)
 	base := 3 + len(extra)

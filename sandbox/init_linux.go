@@ -142,8 +142,9 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		return err
 	}
 	if hasNew(s, specs.CgroupNamespace) {
-		// Now, not at clone: the parent has moved us into the container's
-		// cgroup, which becomes the namespace's root (cgroup_namespaces(7)).
+		// The cgroups we are in, the container's since our birth
+		// (cgroups.StartIn), become the namespace's root
+		// (cgroup_namespaces(7)).
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
