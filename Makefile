@@ -9,7 +9,7 @@ INIT_BIN := bin/stepbox-init
 # Static (CGO_ENABLED=0): the same binary runs inside containers as /bin/stepbox.
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test lint bench tour tutorials clean
+.PHONY: all build deps test lint bench tour tutorials clean
 
 all: build
 
@@ -17,11 +17,18 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(INIT_BIN) ./cmd/stepbox-init
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stepbox
 
+# What the tests need beyond Go (witness tools, busybox-static): as root,
+# apt-get installs the packages that are missing, and nothing is done when
+# all is there. scripts/test-deps.sh lists each tool, its package and why.
+deps:
+	@sh scripts/test-deps.sh
+
 # The packages that make kernel objects run one at a time (-p 1): each one's
 # leak checker compares the whole host before and after, which a neighbour
-# package running at the same moment would disturb.
-test: build
-	STEPBOX_TEST_ROOT=1 $(GO) test -p 1 -count=1 -timeout 30m ./...
+# package running at the same moment would disturb. sbin goes on PATH for
+# the witnesses there (ip, capsh), which `su` without `-` leaves off.
+test: deps build
+	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" STEPBOX_TEST_ROOT=1 $(GO) test -p 1 -count=1 -timeout 30m ./...
 
 # The README's first command: the whole course on the built-in root
 # filesystem (built on first use). TOUR_FLAGS=--auto runs it unattended,

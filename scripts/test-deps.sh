@@ -1,0 +1,94 @@
+#!/bin/sh
+# What `make test` needs beyond Go, and the Debian package each comes in
+# (`make deps` runs this). As root with apt-get it installs the packages
+# whose commands are missing; when everything is there it does nothing and
+# takes no time. Not root, or without apt-get, it says in one line what is
+# missing and goes on: the tests then skip, or fail under
+# STEPBOX_TEST_ROOT=1, by their own rules.
+#
+# To add a tool: one line below, one command a line (a package that brings
+# several commands the tests use is listed once for each).
+set -eu
+# Root's tools live in sbin, which `su` without `-` leaves off PATH.
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+
+# command   package          why the tests need it
+DEPS='
+unshare     util-linux       witness: makes namespaces without stepbox code
+lsns        util-linux       witness: lists namespaces, compared with stepbox ns
+nsenter     util-linux       witness: enters a container and looks around
+setpriv     util-linux       runs stepbox and witnesses as an unprivileged user
+ipcmk       util-linux       makes a System V IPC object for the ipc checks
+mount       mount            a required tool of the host-tools rootfs
+hostname    hostname         a required tool of the host-tools rootfs
+capsh       libcap2-bin      witness: starts a process with capabilities dropped
+ip          iproute2         witness for links; a required tool of the host-tools rootfs
+ps          procps           ps inside containers; a required tool of the host-tools rootfs
+pgrep       procps           finds a container process under stepbox
+ldd         libc-bin         witness: the libraries the host-tools builder copies
+stty        coreutils        the terminal test, on the host-tools rootfs
+tty         coreutils        the terminal test, on the host-tools rootfs
+dd          coreutils        the OOM test, on the host-tools rootfs
+busybox     busybox-static   the busybox kind of rootfs and the test fixtures (must be static)
+'
+
+# have CMD: the command is on PATH (and, for busybox, static: a rootfs
+# without libraries runs only a static one).
+have() {
+	p=$(command -v "$1" 2>/dev/null) || return 1
+	case $1 in
+	busybox)
+		case $(LC_ALL=C ldd "$p" 2>&1) in
+		*"not a dynamic executable"* | *"statically linked"*) return 0 ;;
+		esac
+		return 1
+		;;
+	esac
+	return 0
+}
+
+# missing prints "package command" for every command not there.
+missing() {
+	echo "$DEPS" | while read -r cmd pkg _; do
+		case $cmd in '' | '#'*) continue ;; esac
+		have "$cmd" || echo "$pkg $cmd"
+	done
+}
+
+# words N: field N (1 or 2) of each line, each word once, on one line.
+words() {
+	out=
+	while read -r a b; do
+		w=$a
+		[ "$1" = 2 ] && w=$b
+		case " $out " in *" $w "*) ;; *) out="${out:+$out }$w" ;; esac
+	done
+	echo "$out"
+}
+
+if ! command -v go >/dev/null 2>&1; then
+	echo "test-deps: go is not on PATH; install Go (see README.md, Requirements)" >&2
+fi
+need=$(missing)
+[ -z "$need" ] && exit 0
+pkgs=$(echo "$need" | words 1)
+cmds=$(echo "$need" | words 2)
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+	why="not root"
+	[ "$(id -u)" = 0 ] && why="no apt-get"
+	echo "test-deps: missing $cmds ($why, so not installing); as root: apt-get install --no-install-recommends $pkgs" >&2
+	exit 0
+fi
+
+echo "test-deps: installing $pkgs (for $cmds)"
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086 # one word per package
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $pkgs >/dev/null; }; then
+	echo "test-deps: apt-get could not install $pkgs; the tests that need $cmds will fail" >&2
+	exit 0
+fi
+still=$(missing)
+if [ -n "$still" ]; then
+	echo "test-deps: still missing after apt-get: $(echo "$still" | words 2)" >&2
+fi
+exit 0
