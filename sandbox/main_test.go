@@ -30,10 +30,7 @@ func rootfsDir(t *testing.T) string {
 	if busyboxRoot != "" {
 		return busyboxRoot
 	}
-	bb := testutil.RequiresCommand(t, "busybox")
-	if !testutil.IsStatic(bb) {
-		t.Fatalf("busybox at %s is not static: install busybox-static", bb)
-	}
+	bb := testutil.StaticBusybox(t)
 	dir, err := os.MkdirTemp("", "stepbox-sandbox-rootfs-")
 	if err != nil {
 		t.Fatal(err)

@@ -36,16 +36,24 @@ type buildError struct {
 
 func (e *buildError) Error() string { return "go build " + e.pkg + ": " + e.err.Error() + "\n" + e.out }
 
-// BusyboxRootfs makes a minimal root filesystem in dir from the host's static
-// busybox: every applet, /etc/passwd and /etc/group, /tmp, and the stepbox
-// binary as /bin/stepbox when given. Without busybox the test skips (or
+// StaticBusybox returns the host's busybox, which must be static: a root
+// filesystem made of it has no libraries. Without busybox the test skips (or
 // fails under STEPBOX_TEST_ROOT=1); a dynamic busybox fails it.
-func BusyboxRootfs(t testing.TB, dir, stepbox string) {
+func StaticBusybox(t testing.TB) string {
 	t.Helper()
 	bb := RequiresCommand(t, "busybox")
 	if !IsStatic(bb) {
-		t.Fatalf("busybox at %s is not static: install busybox-static", bb)
+		t.Fatalf("busybox at %s is not static: install busybox-static (%s)", bb, installHint)
 	}
+	return bb
+}
+
+// BusyboxRootfs makes a minimal root filesystem in dir from the host's static
+// busybox (StaticBusybox): every applet, /etc/passwd and /etc/group, /tmp,
+// and the stepbox binary as /bin/stepbox when given.
+func BusyboxRootfs(t testing.TB, dir, stepbox string) {
+	t.Helper()
+	bb := StaticBusybox(t)
 	for _, d := range []string{"bin", "proc", "sys", "dev", "etc", "tmp", "root", "home"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)

@@ -32,7 +32,8 @@ func RequiresRoot(t testing.TB) {
 
 // RequiresCommand returns the path of an independent witness tool (lsns,
 // unshare, capsh, …). It skips when the tool is missing, and fails instead when
-// STEPBOX_TEST_ROOT=1, because .ci/run installs every tool the tests name.
+// STEPBOX_TEST_ROOT=1, because `make test` installs every tool the tests name
+// (scripts/test-deps.sh).
 func RequiresCommand(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
@@ -40,8 +41,11 @@ func RequiresCommand(t testing.TB, name string) string {
 		return p
 	}
 	if Strict() {
-		t.Fatalf("witness tool %s is missing and %s=1 forbids skipping: install it (see .ci/run)", name, EnvRoot)
+		t.Fatalf("witness tool %s is missing and %s=1 forbids skipping: %s", name, EnvRoot, installHint)
 	}
-	t.Skipf("skipping: %s is not installed", name)
+	t.Skipf("skipping: %s is not installed (%s)", name, installHint)
 	return ""
 }
+
+// installHint says where the tests' tools come from.
+const installHint = "as root, `make deps` installs what the tests need (scripts/test-deps.sh lists it)"

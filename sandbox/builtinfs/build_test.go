@@ -32,16 +32,21 @@ func entries(m *Manifest) map[string]File {
 	return out
 }
 
+// requireBusybox skips a test that builds the busybox kind where the host
+// has no static busybox (and fails it under STEPBOX_TEST_ROOT=1: make test
+// installs busybox-static).
 func requireBusybox(t *testing.T) {
 	t.Helper()
 	if _, err := findStaticBusybox(nil); err != nil {
 		if testutil.Strict() {
-			t.Fatalf("busybox-static is needed (CI installs it): %v", err)
+			t.Fatalf("busybox-static is needed (as root, `make deps` installs it): %v", err)
 		}
 		t.Skip(err)
 	}
 }
 
+// With no kind asked for, a host with a static busybox gets the busybox
+// kind.
 func TestBuildBusybox(t *testing.T) {
 	requireBusybox(t)
 	dir := filepath.Join(t.TempDir(), "rootfs", "default")
@@ -73,6 +78,27 @@ func TestBuildBusybox(t *testing.T) {
 	again, err := ReadManifest(dir)
 	if err != nil || again.Count != len(m.Files) || !again.Built.Equal(m.Built) {
 		t.Errorf("ReadManifest = %+v, %v", again, err)
+	}
+}
+
+// With no kind asked for, a host without a static busybox gets the
+// host-tools kind: the choice a fresh machine makes, whatever this host
+// has (busybox hidden from the builder, or only a dynamic one offered).
+func TestBuildWithoutBusyboxPicksHostTools(t *testing.T) {
+	for name, candidates := range map[string][]string{"none": {}, "dynamic": {"/bin/ls"}} {
+		dir := filepath.Join(t.TempDir(), "default")
+		m, err := Build(dir, "", BuildOptions{Busybox: candidates})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m.Source != SourceHostTools {
+			t.Errorf("%s: source = %s, want %s", name, m.Source, SourceHostTools)
+		}
+	}
+	// Asked for busybox by name, it says why it cannot.
+	_, err := Build(filepath.Join(t.TempDir(), "default"), "", BuildOptions{Source: SourceBusybox, Busybox: []string{}})
+	if err == nil || !strings.Contains(err.Error(), "no busybox on this host") {
+		t.Errorf("busybox asked for, none there: %v", err)
 	}
 }
 
@@ -159,7 +185,7 @@ func mustRoot(t *testing.T, dir string) *os.Root {
 func TestVerifyFindsChanges(t *testing.T) {
 	requireBusybox(t)
 	dir := filepath.Join(t.TempDir(), "default")
-	if _, err := Build(dir, "", BuildOptions{}); err != nil {
+	if _, err := Build(dir, "", BuildOptions{Source: SourceBusybox}); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WriteFile(t, filepath.Join(dir, "etc/passwd"), "root::0:0:root:/root:/bin/sh\n") // same size? no: shorter
@@ -189,9 +215,8 @@ func TestVerifyFindsChanges(t *testing.T) {
 // A manifest written by a hostile container must not make Verify read
 // outside the rootfs.
 func TestVerifyStaysInsideTheRootfs(t *testing.T) {
-	requireBusybox(t)
 	dir := filepath.Join(t.TempDir(), "default")
-	if _, err := Build(dir, "", BuildOptions{}); err != nil {
+	if _, err := Build(dir, "", BuildOptions{Source: SourceHostTools}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := ReadManifest(dir)
@@ -229,7 +254,7 @@ func TestDefaultBuildsOnceAndReuses(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			built[i], errs[i] = Default(dir, bin, BuildOptions{})
+			built[i], errs[i] = Default(dir, bin, BuildOptions{Source: SourceBusybox})
 		}(i)
 	}
 	wg.Wait()
@@ -246,7 +271,7 @@ func TestDefaultBuildsOnceAndReuses(t *testing.T) {
 	}
 	// Reused: the header only, quickly.
 	start := time.Now()
-	m, err := Default(dir, bin, BuildOptions{})
+	m, err := Default(dir, bin, BuildOptions{Source: SourceBusybox})
 	took := time.Since(start)
 	if err != nil || m.Files != nil || m.Count == 0 || m.Source != SourceBusybox {
 		t.Fatalf("Default on a built rootfs = %+v, %v", m, err)
@@ -256,7 +281,7 @@ func TestDefaultBuildsOnceAndReuses(t *testing.T) {
 	// source.
 	other := filepath.Join(t.TempDir(), "stepbox")
 	testutil.CopyFile(t, bin, other)
-	m2, err := Default(dir, other, BuildOptions{})
+	m2, err := Default(dir, other, BuildOptions{Source: SourceBusybox})
 	if err != nil || m2.Files == nil || m2.Stepbox.Path != other {
 		t.Errorf("a new stepbox binary did not rebuild: %+v, %v", m2, err)
 	}
@@ -334,7 +359,7 @@ func TestBuildKilledHalfWay(t *testing.T) {
 	// The helper holds the lock with a full tree in tmp: Default waits.
 	done := make(chan error, 1)
 	go func() {
-		_, err := Default(dir, "", BuildOptions{})
+		_, err := Default(dir, "", BuildOptions{Source: SourceBusybox})
 		done <- err
 	}()
 	select {
@@ -370,12 +395,12 @@ func TestBuildKilledHalfWay(t *testing.T) {
 // Default and Build replace only what they built: a directory of someone
 // else's files is refused, an empty one is used.
 func TestBuildRefusesForeignDirectory(t *testing.T) {
-	requireBusybox(t)
+	host := BuildOptions{Source: SourceHostTools}
 	dir := filepath.Join(t.TempDir(), "mine")
 	testutil.WriteFile(t, filepath.Join(dir, "precious"), "keep me\n")
 	for _, f := range []func() error{
-		func() error { _, err := Default(dir, "", BuildOptions{}); return err },
-		func() error { _, err := Build(dir, "", BuildOptions{}); return err },
+		func() error { _, err := Default(dir, "", host); return err },
+		func() error { _, err := Build(dir, "", host); return err },
 	} {
 		if err := f(); err == nil || !strings.Contains(err.Error(), "is not a rootfs stepbox built") {
 			t.Errorf("err = %v, want a refusal", err)
@@ -388,12 +413,12 @@ func TestBuildRefusesForeignDirectory(t *testing.T) {
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Default(empty, "", BuildOptions{}); err != nil {
+	if _, err := Default(empty, "", host); err != nil {
 		t.Errorf("an empty directory: %v", err)
 	}
 	file := filepath.Join(t.TempDir(), "file")
 	testutil.WriteFile(t, file, "")
-	if _, err := Build(file, "", BuildOptions{}); err == nil || !strings.Contains(err.Error(), "is a regular file, not a rootfs directory") {
+	if _, err := Build(file, "", host); err == nil || !strings.Contains(err.Error(), "is a regular file, not a rootfs directory") {
 		t.Errorf("a file: %v", err)
 	}
 }

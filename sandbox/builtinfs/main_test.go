@@ -30,7 +30,7 @@ func buildHelperMain(dir string) int {
 			time.Sleep(time.Hour)
 		}
 	}
-	if _, err := Build(dir, "", BuildOptions{}); err != nil {
+	if _, err := Build(dir, "", BuildOptions{Source: SourceBusybox}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -610,13 +610,7 @@ func runHelper(t testing.TB, ns nsConfig, cfg helperConfig) (helperReport, strin
 // owned by the mapped root, and the path to it is made traversable.
 func testRootfs(t testing.TB, userns bool) string {
 	t.Helper()
-	busybox := "/bin/busybox"
-	if _, err := os.Stat(busybox); err != nil {
-		if testutil.Strict() {
-			t.Fatalf("busybox-static is needed for this test: %v", err)
-		}
-		t.Skip("busybox is not installed")
-	}
+	busybox := testutil.StaticBusybox(t)
 	dir := filepath.Join(t.TempDir(), "rootfs")
 	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp", "root", "run"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
