@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -285,7 +286,9 @@ func TestNSHeldByBindMount(t *testing.T) {
 	testutil.RequiresCommand(t, "unshare")
 	holder := filepath.Join(t.TempDir(), "netns")
 	script := `touch "$1" && unshare --net="$1" true && exec "$2" ns --json`
-	out, err := exec.Command("unshare", "--mount", "sh", "-c", script, "sh", holder, stepboxBin).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "unshare", "--mount", "sh", "-c", script, "sh", holder, stepboxBin).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

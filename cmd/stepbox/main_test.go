@@ -2,14 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stepbox/stepbox/internal/testutil"
 	"github.com/stepbox/stepbox/sandbox"
+	"github.com/stepbox/stepbox/sandbox/builtinfs"
 )
 
 // stepboxBin is the stepbox binary built once for the command-line tests,
@@ -56,20 +62,149 @@ type result struct {
 	stdout, stderr string
 }
 
+// cmdTimeout bounds one run of the binary: a hung one is killed and fails
+// its test, whose cleanup then removes the containers it left.
+const cmdTimeout = 2 * time.Minute
+
 // stepbox runs the binary; prefix (e.g. setpriv ...) runs before it.
 func stepbox(t *testing.T, prefix []string, args ...string) result {
 	t.Helper()
+	return stepboxWith(t, nil, prefix, args...)
+}
+
+// stepboxWith is stepbox with stdin as the binary's standard input.
+func stepboxWith(t *testing.T, stdin io.Reader, prefix []string, args ...string) result {
+	t.Helper()
 	argv := append(append(slices.Clone(prefix), stepboxBin), args...)
-	cmd := exec.Command(argv[0], argv[1:]...)
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "STEPBOX_LANG=en")
+	// A container's orphans may hold the output open: Wait does not wait
+	// for them past this.
+	cmd.WaitDelay = time.Second
 	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
 	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String()}
+	if ctx.Err() != nil {
+		t.Fatalf("%v: still running after %v, killed; stdout %q, stderr %q", argv, cmdTimeout, r.stdout, r.stderr)
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run %v: %v", argv, err)
 	}
 	return r
+}
+
+// hostToolsForTests are the commands the run tests call inside a host-tools
+// rootfs (stty and tty for the terminal, dd for the OOM kill); the builder
+// gets them on top of its DefaultTools.
+var hostToolsForTests = []string{"stty", "tty", "dd"}
+
+// kindRoots are the --root directories of the built-in root filesystem of
+// each kind, built once per test binary by builtinRoot.
+var kindRoots = map[builtinfs.Source]string{}
+
+// builtinRoot returns a --root whose built-in root filesystem, the one `run`
+// uses without --rootfs, is of the kind source: which kind this host would
+// pick by default must not decide what a test runs on. The busybox kind is
+// made from the host's static busybox; the host-tools kind as a host without
+// busybox gets it (busybox hidden from the builder). When t ends, passed or
+// failed, the containers it started there are killed and removed.
+func builtinRoot(t *testing.T, source builtinfs.Source) string {
+	t.Helper()
+	root, ok := kindRoots[source]
+	if !ok {
+		root = buildRoot(t, source)
+		kindRoots[source] = root
+	}
+	removeContainersAtEnd(t, root)
+	return root
+}
+
+func buildRoot(t *testing.T, source builtinfs.Source) string {
+	t.Helper()
+	root := testRoot
+	var opts builtinfs.BuildOptions
+	switch source {
+	case builtinfs.SourceBusybox:
+		opts = builtinfs.BuildOptions{Source: source, Busybox: []string{testutil.StaticBusybox(t)}}
+	case builtinfs.SourceHostTools:
+		root += "-" + string(source)
+		tools := slices.Clone(builtinfs.DefaultTools)
+		for _, tool := range hostToolsForTests {
+			if !slices.Contains(tools, tool) {
+				tools = append(tools, tool)
+			}
+		}
+		opts = builtinfs.BuildOptions{Busybox: []string{}, Tools: tools}
+	default:
+		t.Fatalf("unknown rootfs kind %q", source)
+	}
+	dir := defaultRootfsDir(sandbox.DefaultPaths(root))
+	m, err := builtinfs.Build(dir, stepboxBin, opts)
+	if err != nil {
+		t.Fatalf("build the %s rootfs: %v", source, err)
+	}
+	// The command line takes it as its own built-in rootfs, as it is: asked
+	// for no kind, it neither rebuilds it nor picks another.
+	r := stepbox(t, nil, "--root", root, "rootfs", "--json")
+	var got builtinfs.Manifest
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.Source != source || !got.Built.Equal(m.Built) {
+		t.Fatalf("stepbox rootfs under %s: %v, %+v (exit %d, %s); built a %s rootfs at %v", root, err, got.Source, r.code, r.stderr, source, m.Built)
+	}
+	return root
+}
+
+// removeContainersAtEnd kills and removes, when t ends, every container t
+// started under root: a test that fails or times out half-way leaves
+// nothing for the package's leak check. A passing test that leaves a
+// container running fails.
+func removeContainersAtEnd(t *testing.T, root string) {
+	t.Helper()
+	paths := sandbox.DefaultPaths(root)
+	before := map[string]bool{}
+	states, err := sandbox.List(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		before[s.ID] = true
+	}
+	t.Cleanup(func() {
+		states, err := sandbox.List(paths)
+		if err != nil {
+			t.Errorf("list containers under %s: %v", root, err)
+		}
+		var running []string
+		for _, s := range states {
+			if before[s.ID] {
+				continue
+			}
+			if s.Status != sandbox.Stopped {
+				running = append(running, s.ID)
+			}
+			if err := removeContainer(paths, s.ID); err != nil {
+				t.Errorf("remove container %s: %v", s.ID, err)
+			}
+		}
+		if len(running) > 0 && !t.Failed() {
+			t.Errorf("the test left containers running: %v (removed now)", running)
+		}
+	})
+}
+
+// removeContainer kills and removes a container, as `stepbox rm --force`
+// does; one already gone is no error.
+func removeContainer(paths sandbox.Paths, id string) error {
+	c, err := sandbox.Load(paths, id)
+	if errors.Is(err, sandbox.ErrNoContainer) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return c.Delete(true)
 }

@@ -17,12 +17,82 @@ import (
 
 	"github.com/stepbox/stepbox/internal/testutil"
 	"github.com/stepbox/stepbox/sandbox"
+	"github.com/stepbox/stepbox/sandbox/builtinfs"
 )
 
 // run starts `stepbox --root testRoot ARGS`.
 func run(t *testing.T, args ...string) result {
 	t.Helper()
-	return stepbox(t, nil, append([]string{"--root", testRoot}, args...)...)
+	return runIn(t, testRoot, args...)
+}
+
+// runIn starts `stepbox --root root ARGS`; a root from builtinRoot says
+// which kind of built-in rootfs a container gets.
+func runIn(t *testing.T, root string, args ...string) result {
+	t.Helper()
+	return stepbox(t, nil, append([]string{"--root", root}, args...)...)
+}
+
+// kinds are both kinds of built-in rootfs, for the tests that run on each.
+var kinds = []builtinfs.Source{builtinfs.SourceBusybox, builtinfs.SourceHostTools}
+
+// proc is a `stepbox run` that a test drives as a process: signals, a
+// terminal.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once it has exited and been waited for
+}
+
+// runSeq numbers the containers startRun names.
+var runSeq int
+
+// startRun starts `stepbox --root root run --name NAME ARGS` with start
+// (cmd.Start when nil, or a pty's) and returns it running. When the test
+// ends, passed or failed, container NAME is killed and removed, which ends
+// the run; a run that still does not end is killed.
+func startRun(t *testing.T, root string, start func(*exec.Cmd) error, args ...string) *proc {
+	t.Helper()
+	runSeq++
+	name := fmt.Sprintf("test-%d", runSeq)
+	cmd := exec.Command(stepboxBin, append([]string{"--root", root, "run", "--name", name}, args...)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "STEPBOX_LANG=en")
+	if start == nil {
+		start = (*exec.Cmd).Start
+	}
+	if err := start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		if err := removeContainer(sandbox.DefaultPaths(root), name); err != nil {
+			t.Errorf("remove container %s: %v", name, err)
+		}
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// exit waits for the run to end, at most d, and returns its exit code.
+func (p *proc) exit(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		t.Fatalf("%v still running after %v", p.cmd.Args, d)
+		return 0
+	}
 }
 
 // oneLine checks that stderr is a single "stepbox: …" line.
@@ -34,40 +104,49 @@ func oneLine(t *testing.T, what string, r result) {
 	}
 }
 
+// On both kinds of built-in rootfs.
 func TestRunExitCodes(t *testing.T) {
 	testutil.RequiresRoot(t)
-	l := testutil.Snapshot()
-	for _, tc := range []struct {
-		args []string
-		code int
-		out  string
-	}{
-		{[]string{"--rm", "--", "true"}, 0, ""},
-		{[]string{"--rm", "--", "sh", "-c", "echo out; exit 7"}, 7, "out\n"},
-		{[]string{"--rm", "--", "sh", "-c", "kill -TERM $$"}, 143, ""},
-		{[]string{"--rm", "--", "no-such-command"}, 127, ""},
-		{[]string{"--rm", "--", "/etc/passwd"}, 126, ""},
-	} {
-		r := run(t, append([]string{"run"}, tc.args...)...)
-		if r.code != tc.code || r.stdout != tc.out {
-			t.Errorf("run %v: exit %d, stdout %q, stderr %q; want exit %d, stdout %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
-		}
-		if tc.code >= 126 && tc.code <= 127 {
-			oneLine(t, strings.Join(tc.args, " "), r)
-		}
+	for _, kind := range kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			root := builtinRoot(t, kind)
+			l := testutil.Snapshot()
+			for _, tc := range []struct {
+				args []string
+				code int
+				out  string
+			}{
+				{[]string{"--rm", "--", "true"}, 0, ""},
+				{[]string{"--rm", "--", "sh", "-c", "echo out; exit 7"}, 7, "out\n"},
+				{[]string{"--rm", "--", "sh", "-c", "kill -TERM $$"}, 143, ""},
+				{[]string{"--rm", "--", "no-such-command"}, 127, ""},
+				{[]string{"--rm", "--", "/etc/passwd"}, 126, ""},
+			} {
+				r := runIn(t, root, append([]string{"run"}, tc.args...)...)
+				if r.code != tc.code || r.stdout != tc.out {
+					t.Errorf("run %v: exit %d, stdout %q, stderr %q; want exit %d, stdout %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+				}
+				if tc.code >= 126 && tc.code <= 127 {
+					oneLine(t, strings.Join(tc.args, " "), r)
+				}
+			}
+			l.Check(t, 5*time.Second)
+		})
 	}
-	l.Check(t, 5*time.Second)
 }
 
 // Bad input: one clear line, exit 125, and nothing made is left.
 func TestRunBadInput(t *testing.T) {
 	testutil.RequiresRoot(t)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
+	run := func(t *testing.T, args ...string) result { t.Helper(); return runIn(t, root, args...) }
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o644)
 	if r := run(t, "run", "--name", "taken", "--", "true"); r.code != 0 {
 		t.Fatalf("setup: %+v", r)
 	}
 	defer run(t, "rm", "taken")
+	containers := func(t *testing.T) string { return run(t, "ps", "-a", "--json").stdout }
 	before := containers(t)
 	l := testutil.Snapshot()
 	for name, args := range map[string][]string{
@@ -106,35 +185,19 @@ func TestRunBadInput(t *testing.T) {
 	}
 }
 
-func containers(t *testing.T) string {
-	r := run(t, "ps", "-a", "--json")
-	return r.stdout
-}
-
 // Ctrl-C reaches sleep (the minimal init passes it on) and the exit code
 // says which signal ended it, as a shell would: 130 for SIGINT, 143 for
 // SIGTERM.
 func TestRunSignals(t *testing.T) {
 	testutil.RequiresRoot(t)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
 	for sig, want := range map[syscall.Signal]int{syscall.SIGINT: 130, syscall.SIGTERM: 143} {
 		l := testutil.Snapshot()
-		cmd := exec.Command(stepboxBin, "--root", testRoot, "run", "--rm", "--", "sleep", "30")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitForChild(t, cmd.Process.Pid, "sleep")
-		cmd.Process.Signal(sig)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			t.Fatalf("%v did not stop sleep", sig)
-		}
-		if got := cmd.ProcessState.ExitCode(); got != want {
+		var stderr syncBuffer
+		p := startRun(t, root, func(c *exec.Cmd) error { c.Stderr = &stderr; return c.Start() }, "--rm", "--", "sleep", "30")
+		waitForChild(t, p.cmd.Process.Pid, "sleep")
+		p.cmd.Process.Signal(sig)
+		if got := p.exit(t, 10*time.Second); got != want {
 			t.Errorf("%v: exit %d, want %d (%s)", sig, got, want, stderr.String())
 		}
 		l.Check(t, 5*time.Second)
@@ -159,17 +222,23 @@ func waitForChild(t *testing.T, pid int, comm string) {
 
 // A terminal session driven like a person would: -it gives a real tty of
 // the container's own, with the size of ours and resized with it; keys
-// reach the shell; the exit code comes back.
+// reach the shell; the exit code comes back. On both kinds of built-in
+// rootfs.
 func TestRunTerminal(t *testing.T) {
 	testutil.RequiresRoot(t)
-	l := testutil.Snapshot()
-	cmd := exec.Command(stepboxBin, "--root", testRoot, "run", "-it", "--rm", "--", "sh")
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 100})
-	if err != nil {
-		t.Fatal(err)
+	for _, kind := range kinds {
+		t.Run(string(kind), func(t *testing.T) { testTerminal(t, builtinRoot(t, kind)) })
 	}
-	defer ptmx.Close()
+}
+
+func testTerminal(t *testing.T, root string) {
+	l := testutil.Snapshot()
+	var ptmx *os.File
+	p := startRun(t, root, func(c *exec.Cmd) (err error) {
+		ptmx, err = pty.StartWithSize(c, &pty.Winsize{Rows: 40, Cols: 100})
+		return err
+	}, "-it", "--rm", "--", "sh")
+	t.Cleanup(func() { ptmx.Close() })
 	out := &syncBuffer{}
 	go io.Copy(out, ptmx)
 	send := func(s string) { ptmx.Write([]byte(s)) }
@@ -192,15 +261,7 @@ func TestRunTerminal(t *testing.T) {
 	send("stty size\r")
 	expect("30 90")
 	send("exit 3\r")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("the shell did not end")
-	}
-	if got := cmd.ProcessState.ExitCode(); got != 3 {
+	if got := p.exit(t, 10*time.Second); got != 3 {
 		t.Errorf("exit %d, want 3; screen:\n%s", got, out.String())
 	}
 	l.Check(t, 5*time.Second)
@@ -232,21 +293,18 @@ func (s *syncBuffer) String() string {
 
 func TestRunStdinAndEnv(t *testing.T) {
 	testutil.RequiresRoot(t)
-	cmd := exec.Command(stepboxBin, "--root", testRoot, "run", "-i", "--rm", "-e", "GREETING=hi", "-w", "/tmp/work", "--", "sh", "-c", "cat; echo $GREETING $HOSTNAME; pwd")
-	cmd.Stdin = strings.NewReader("from stdin\n")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
+	r := stepboxWith(t, strings.NewReader("from stdin\n"), nil, "--root", root, "run", "-i", "--rm", "-e", "GREETING=hi", "-w", "/tmp/work", "--", "sh", "-c", "cat; echo $GREETING $HOSTNAME; pwd")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != 3 || lines[0] != "from stdin" || !strings.HasPrefix(lines[1], "hi ") || lines[2] != "/tmp/work" {
-		t.Errorf("output %q", out)
+		t.Errorf("output %q", r.stdout)
 	}
 	// Without -i the container's stdin is empty.
-	cmd = exec.Command(stepboxBin, "--root", testRoot, "run", "--rm", "--", "cat")
-	cmd.Stdin = strings.NewReader("should not arrive\n")
-	if out, _ := cmd.Output(); len(out) != 0 {
-		t.Errorf("stdin reached the container without -i: %q", out)
+	if r := stepboxWith(t, strings.NewReader("should not arrive\n"), nil, "--root", root, "run", "--rm", "--", "cat"); r.stdout != "" {
+		t.Errorf("stdin reached the container without -i: %q", r.stdout)
 	}
 }
 
@@ -254,6 +312,8 @@ func TestRunStdinAndEnv(t *testing.T) {
 // through a bind mount belongs to it on the host.
 func TestRunUserNamespaceVolume(t *testing.T) {
 	testutil.RequiresRoot(t)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
+	run := func(t *testing.T, args ...string) result { t.Helper(); return runIn(t, root, args...) }
 	// The source must be reachable by the container's root (uid 100000 on
 	// the host): t.TempDir's parent is 0700.
 	dir, err := os.MkdirTemp(filepath.Dir(testRoot), "volume-")
@@ -309,6 +369,8 @@ func TestRunUserNamespaceVolume(t *testing.T) {
 // capability sets, seccomp and no_new_privs as /proc shows them inside.
 func TestRunLimitsAndSecurity(t *testing.T) {
 	testutil.RequiresRoot(t)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
+	run := func(t *testing.T, args ...string) result { t.Helper(); return runIn(t, root, args...) }
 	r := run(t, "run", "--rm", "--memory", "64m", "--pids-limit", "50", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE", "--",
 		"sh", "-c", "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; cat /proc/self/cgroup")
 	if r.code != 0 {
@@ -339,22 +401,28 @@ func TestRunLimitsAndSecurity(t *testing.T) {
 }
 
 // A hog past --memory is killed by the kernel's OOM killer (137, as docker
-// reports it), and its cgroup goes with the container.
+// reports it), and its cgroup goes with the container. On both kinds of
+// built-in rootfs.
 func TestRunOOMKill(t *testing.T) {
 	testutil.RequiresRoot(t)
-	l := testutil.Snapshot()
-	r := run(t, "run", "--rm", "--memory", "32m", "--memory-swap", "32m", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1")
-	if r.code != 137 {
-		t.Errorf("exit %d, want 137 (killed); stderr %q", r.code, r.stderr)
+	for _, kind := range kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			root := builtinRoot(t, kind)
+			l := testutil.Snapshot()
+			r := runIn(t, root, "run", "--rm", "--memory", "32m", "--memory-swap", "32m", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1")
+			if r.code != 137 {
+				t.Errorf("exit %d, want 137 (killed); stderr %q", r.code, r.stderr)
+			}
+			l.Check(t, 5*time.Second)
+		})
 	}
-	l.Check(t, 5*time.Second)
 }
 
 // --privileged: every capability the runtime holds, no seccomp filter, no
 // masked /proc, a warning, and UTS and domain names still the container's.
 func TestRunPrivileged(t *testing.T) {
 	testutil.RequiresRoot(t)
-	r := run(t, "run", "--rm", "--privileged", "--hostname", "priv", "--domainname", "example.test", "--",
+	r := runIn(t, builtinRoot(t, builtinfs.SourceBusybox), "run", "--rm", "--privileged", "--hostname", "priv", "--domainname", "example.test", "--",
 		"sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; wc -c < /proc/keys; hostname; cat /proc/sys/kernel/domainname")
 	if r.code != 0 {
 		t.Fatalf("%+v", r)
@@ -378,6 +446,8 @@ func TestRunPrivileged(t *testing.T) {
 // else changes; a malformed profile is one clear line and 125.
 func TestRunSeccompProfileFile(t *testing.T) {
 	testutil.RequiresRoot(t)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
+	run := func(t *testing.T, args ...string) result { t.Helper(); return runIn(t, root, args...) }
 	dir := t.TempDir()
 	profile := filepath.Join(dir, "deny-mkdir.json")
 	os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW",
@@ -401,6 +471,7 @@ func TestRunSeccompProfileFile(t *testing.T) {
 // changed is not used (stepbox copies itself instead).
 func TestRunLeanInit(t *testing.T) {
 	testutil.RequiresRoot(t)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
 	lean := filepath.Join(filepath.Dir(stepboxBin), sandbox.InitBinaryName)
 	size := func(p string) int64 {
 		st, err := os.Stat(p)
@@ -411,16 +482,13 @@ func TestRunLeanInit(t *testing.T) {
 	}
 	initExe := func() (string, int64) {
 		t.Helper()
-		cmd := exec.Command(stepboxBin, "--root", testRoot, "run", "--rm", "--", "sleep", "30")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		p := startRun(t, root, nil, "--rm", "--", "sleep", "30")
 		defer func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			p.exit(t, 10*time.Second)
 		}()
-		waitForChild(t, cmd.Process.Pid, "sleep")
-		out, err := exec.Command("pgrep", "-P", fmt.Sprint(cmd.Process.Pid), "-x", "stepbox-init").Output()
+		waitForChild(t, p.cmd.Process.Pid, "sleep")
+		out, err := exec.Command("pgrep", "-P", fmt.Sprint(p.cmd.Process.Pid), "-x", "stepbox-init").Output()
 		if err != nil {
 			t.Fatalf("no stepbox-init under stepbox: %v", err)
 		}
