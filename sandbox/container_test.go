@@ -39,11 +39,34 @@ func runIn(t *testing.T, spec *specs.Spec, o Options) (string, int) {
 	if err := c.Start(); err != nil {
 		t.Fatalf("start: %v (output %q)", err, out.String())
 	}
-	code, err := c.Wait()
-	if err != nil {
-		t.Fatalf("wait: %v", err)
-	}
+	code := waitFor(t, c, payloadTimeout)
 	return out.String(), code
+}
+
+// payloadTimeout bounds a payload that should end by itself: one that hangs
+// fails its test instead of the whole run, and is killed by the test's
+// deferred Delete.
+const payloadTimeout = 30 * time.Second
+
+// waitFor waits for c's payload to end, at most d, and returns its exit code.
+func waitFor(t *testing.T, c *Container, d time.Duration) int {
+	t.Helper()
+	type exit struct {
+		code int
+		err  error
+	}
+	done := make(chan exit, 1)
+	go func() { code, err := c.Wait(); done <- exit{code, err} }()
+	select {
+	case e := <-done:
+		if e.err != nil {
+			t.Fatalf("wait: %v", e.err)
+		}
+		return e.code
+	case <-time.After(d):
+		t.Fatalf("container %s still running after %v", c.ID, d)
+		return 0
+	}
 }
 
 // started creates and starts spec and leaves it running; cleanup deletes it.
@@ -416,9 +439,10 @@ func TestHostileRootfsSymlink(t *testing.T) {
 	var out bytes.Buffer
 	c, err := Create(testPaths(t), "", spec, Options{Stdout: &out, Stderr: &out})
 	if err == nil {
-		c.Start()
-		c.Wait()
-		c.Delete(true)
+		defer c.Delete(true)
+		if c.Start() == nil {
+			waitFor(t, c, payloadTimeout)
+		}
 	}
 	after, _ := os.ReadFile("/etc/hostname")
 	if !bytes.Equal(before, after) {
@@ -455,6 +479,7 @@ func TestManyContainersAtOnce(t *testing.T) {
 				errs <- err
 				return
 			}
+			// Not waitFor: t.Fatal belongs to the test's own goroutine.
 			if code, err := c.Wait(); err != nil || code != 0 {
 				errs <- fmt.Errorf("container %d: exit %d, %v", i, code, err)
 			}

@@ -339,6 +339,9 @@ func TestRealDestroyWithProcessesInside(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The test destroys it itself; this is for when it fails
+			// first (Destroy twice is fine, the test checks it).
+			t.Cleanup(func() { m.Destroy() })
 			h := startShell(t, forkLoop)
 			if err := m.Apply(h.pid()); err != nil {
 				t.Fatal(err)
@@ -377,7 +380,10 @@ func TestRealNewFailureRemovesEverything(t *testing.T) {
 		r = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "4095"}}
 		want = `cpuset cpus "4095": 4095 not available`
 	}
-	_, err := l.New(p, r)
+	m, err := l.New(p, r)
+	if err == nil {
+		m.Destroy()
+	}
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
@@ -395,7 +401,10 @@ func TestRealCpusetNotAvailable(t *testing.T) {
 	l := realLayout(t)
 	p := fmt.Sprintf("/stepbox/test-%d-cpuset", os.Getpid())
 	cpus := fmt.Sprint(runtime.NumCPU() + 3)
-	_, err := l.New(p, &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: cpus}})
+	m, err := l.New(p, &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: cpus}})
+	if err == nil {
+		m.Destroy()
+	}
 	if err == nil || !strings.Contains(err.Error(), cpus+" not available to this cgroup") {
 		t.Fatalf("err = %v", err)
 	}

@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -559,6 +560,9 @@ func (n nsConfig) sysProcAttr() *syscall.SysProcAttr {
 	return a
 }
 
+// helperTimeout bounds one helper run (the benchmarks' included).
+const helperTimeout = 2 * time.Minute
+
 // runHelper starts the helper in the namespaces of ns and returns its
 // report, or its raw output when cfg.Exec is set.
 func runHelper(t testing.TB, ns nsConfig, cfg helperConfig) (helperReport, string) {
@@ -571,8 +575,13 @@ func runHelper(t testing.TB, ns nsConfig, cfg helperConfig) (helperReport, strin
 	}
 	// /proc/self/exe, not os.Args[0]: the mapped root of a user namespace
 	// may not search the directories the test binary lies in, and the
-	// magic link needs no search permission on them.
-	cmd := exec.Command("/proc/self/exe", "-test.run=^$")
+	// magic link needs no search permission on them. A helper that hangs
+	// is killed (it is PID 1 of its own namespace: everything in it goes
+	// too) and fails the test instead of the run.
+	ctx, cancel := context.WithTimeout(context.Background(), helperTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", "-test.run=^$")
+	cmd.WaitDelay = time.Second
 	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
 	cmd.SysProcAttr = ns.sysProcAttr()
 	if cfg.Outer {
@@ -586,6 +595,9 @@ func runHelper(t testing.TB, ns nsConfig, cfg helperConfig) (helperReport, strin
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	err = cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("helper still running after %v, killed\nstdout: %s\nstderr: %s", helperTimeout, out.String(), stderr.String())
+	}
 	if len(cfg.Exec) > 0 {
 		if err != nil {
 			t.Logf("helper exited: %v; stderr: %s", err, stderr.String())
