@@ -9,7 +9,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -103,7 +106,7 @@ func runShell(cmd string, timeout int) agentResponse {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout)*time.Second)
 	defer cancel()
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
-	c.Env = os.Environ()
+	c.Env = agentEnviron()
 	out, err := c.CombinedOutput()
 	resp := agentResponse{Output: string(out)}
 	var ee *exec.ExitError
@@ -120,6 +123,28 @@ func runShell(cmd string, timeout int) agentResponse {
 		resp.Error = fmt.Sprintf("timed out after %ds", timeout)
 	}
 	return resp
+}
+
+// agentEnviron is the environment of the commands the agent runs: its own,
+// with the agent's directory in the PATH, so that `stepbox probe …` finds
+// this binary in a container that still uses the host's files (the lessons
+// before the root filesystem), as it finds /bin/stepbox after.
+func agentEnviron() []string {
+	env := os.Environ()
+	self, err := os.Executable()
+	if err != nil {
+		return env
+	}
+	dir := filepath.Dir(self)
+	for i, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			if !slices.Contains(filepath.SplitList(v), dir) {
+				env[i] = "PATH=" + v + ":" + dir
+			}
+			return env
+		}
+	}
+	return append(env, "PATH=/usr/sbin:/usr/bin:/sbin:/bin:"+dir)
 }
 
 // interactiveShell opens a terminal inside the container, starts a shell

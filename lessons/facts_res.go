@@ -14,6 +14,7 @@ import (
 
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/internal/i18n"
+	"github.com/stepbox/stepbox/lessons/probe"
 	"github.com/stepbox/stepbox/nsinspect"
 	"github.com/stepbox/stepbox/sandbox"
 )
@@ -227,6 +228,12 @@ func outsideRoot(e *Evidence) (uint32, bool) {
 
 // failed reports whether a probe ran and failed (its exit code is not 0).
 func failed(p ProbeResult) bool { return p.Code > 0 }
+
+// refusedWith reports whether a stepbox probe ran and the kernel refused its
+// call with errno (its name: "EPERM").
+func refusedWith(p ProbeResult, errno string) bool {
+	return p.Code > 0 && probe.Errno(p.Output) == errno
+}
 
 // succeeded reports whether a probe ran and exited 0.
 func succeeded(p ProbeResult) bool { return p.Code == 0 }

@@ -15,6 +15,7 @@ var lessonProcess = &Lesson{
 	Intro: i18n.T(
 		"A container is not a virtual machine. It is an ordinary Linux process that the kernel shows a different view of the machine. Before we isolate anything, we start a plain process and look at it: every later lesson changes one thing about this process and measures the difference from here.",
 		"컨테이너는 가상 머신이 아닙니다. 커널이 기계를 다르게 보여 주는 평범한 리눅스 프로세스일 뿐입니다. 아무것도 격리하기 전에, 먼저 보통 프로세스를 하나 띄우고 살펴봅시다. 이후의 모든 레슨은 이 프로세스에서 한 가지씩 바꾸고, 여기서부터 달라진 점을 잽니다."),
+	Needs: Needs{Inside: []string{"grep", "hostname", "ls"}, Host: []string{"hostname", "readlink"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Start a process", "프로세스 하나 시작하기"),

@@ -25,6 +25,7 @@ var lessonUTS = &Lesson{
 	Intro: i18n.T(
 		"The UTS namespace holds two strings, the hostname and the NIS domain name (the name comes from the struct utsname that uname(2) fills). It is the simplest namespace, which is why every course starts here.",
 		"UTS 네임스페이스가 가진 것은 문자열 두 개, 호스트 이름과 NIS 도메인 이름뿐입니다(이름은 uname(2)이 채우는 struct utsname에서 왔습니다). 가장 단순한 네임스페이스라서 어느 강의든 여기서 시작합니다."),
+	Needs: Needs{Inside: []string{"hostname"}, Host: []string{"hostname"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Before: the host's UTS namespace", "시작: 호스트의 UTS 네임스페이스"),

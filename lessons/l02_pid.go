@@ -29,6 +29,7 @@ var lessonPID = &Lesson{
 	Intro: i18n.T(
 		"A PID namespace numbers processes on its own. The first process in it is PID 1, and processes inside cannot name processes outside by their pids (pid_namespaces(7)). The namespaces nest: the host still sees every process of the container, under the host's own numbers.",
 		"PID 네임스페이스는 프로세스 번호를 따로 매깁니다. 그 안의 첫 프로세스가 PID 1이 되고, 안의 프로세스는 바깥 프로세스를 PID로 가리킬 수 없습니다(pid_namespaces(7)). PID 네임스페이스는 중첩됩니다. 호스트는 컨테이너의 모든 프로세스를 여전히 호스트의 번호로 봅니다."),
+	Needs: Needs{Inside: []string{"cat", "grep", "head", "ls", "ps", "readlink", "unshare"}, Host: []string{"cat", "grep", "ls"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Before: one pid, the host's", "시작: 호스트가 준 PID 하나"),

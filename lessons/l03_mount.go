@@ -16,7 +16,9 @@ const (
 	// apart from anything the host mounted at the same place.
 	mountTmpfsSource = "box-tmpfs"
 	mountTmpfs       = "mount -t tmpfs " + mountTmpfsSource + " /mnt"
-	mountFindmnt     = "findmnt /mnt"
+	// mountsAtMnt reads the mount table the kernel keeps for the reader's
+	// mount namespace (proc(5), /proc/PID/mounts): findmnt(8) by hand.
+	mountsAtMnt = "grep ' /mnt ' /proc/self/mounts"
 	// mountProc mounts a proc of the container's PID namespace over /proc,
 	// as `unshare --mount-proc` does: /proc is made private first
 	// (MS_PRIVATE|MS_REC, unshare(1)), so the new proc stays in this mount
@@ -32,6 +34,7 @@ var lessonMount = &Lesson{
 	Intro: i18n.T(
 		"The mount namespace was the first namespace (Linux 2.4.19, 2002), which is why its flag is plainly CLONE_NEWNS. It gives a process its own list of mounts: what it mounts or unmounts changes its own list only. A new one starts as a copy of its parent's list (mount_namespaces(7)).",
 		"마운트 네임스페이스는 가장 먼저 생긴 네임스페이스입니다(Linux 2.4.19, 2002년). 그래서 플래그 이름도 그냥 CLONE_NEWNS입니다. 마운트 네임스페이스는 프로세스에게 자기만의 마운트 목록을 줍니다. 그 안에서 마운트하거나 해제하면 자기 목록만 바뀝니다. 새 네임스페이스는 부모의 목록을 복사해서 시작합니다(mount_namespaces(7))."),
+	Needs: Needs{Inside: []string{"cat", "grep", "ls", "mount", "ps"}, Host: []string{"cat", "grep", "ls"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("A new mount namespace: a private copy", "새 마운트 네임스페이스: 개인 사본"),
@@ -87,7 +90,7 @@ var lessonMount = &Lesson{
 				_, err := insideOK(l, mountTmpfs)
 				return err
 			},
-			Probes: []Probe{{Inside, mountFindmnt}, {Host, mountFindmnt}},
+			Probes: []Probe{{Inside, mountsAtMnt}, {Host, mountsAtMnt}},
 			Rows:   []Row{rowMountSource("/mnt"), rowMountsOutside},
 			Expect: Expect{
 				Text: i18n.T("the tmpfs is mounted inside and not on the host", "tmpfs는 안에만 마운트되고 호스트에는 없다"),

@@ -38,6 +38,7 @@ var lessonRootfs = &Lesson{
 	Intro: i18n.T(
 		"A container image is, once unpacked, a directory of the files an application needs. The container's root filesystem is that directory, made its \"/\". Entering it takes the mount namespace of the last lesson and one more system call, pivot_root(2).",
 		"컨테이너 이미지는 풀어 놓으면 애플리케이션에 필요한 파일을 모아 둔 디렉터리입니다. 컨테이너의 루트 파일 시스템은 바로 그 디렉터리를 자기 \"/\"로 삼은 것입니다. 여기에 들어가려면 지난 레슨의 마운트 네임스페이스와 시스템 콜 하나, pivot_root(2)가 더 필요합니다."),
+	Needs: Needs{Inside: []string{"head", "ls", "readlink", "stepbox", "wc"}, Host: []string{"du", "head", "ls", "readlink", "wc"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("A root filesystem is a directory", "루트 파일 시스템은 디렉터리다"),

@@ -50,6 +50,7 @@ var lessonIPC = &Lesson{
 	Intro: i18n.T(
 		"System V IPC (shared memory segments, message queues, semaphore sets) is older than the idea that everything is a file: its objects are named by numbers in a table of the kernel, not by paths, so no mount namespace can hide them. The IPC namespace gives a container tables of its own, and POSIX message queues too (ipc_namespaces(7)).",
 		"System V IPC(공유 메모리 세그먼트, 메시지 큐, 세마포어 집합)는 '모든 것은 파일'이라는 생각보다 오래되었습니다. 이 객체들은 경로가 아니라 커널 테이블의 번호로 불리므로, 마운트 네임스페이스로는 가릴 수 없습니다. IPC 네임스페이스는 컨테이너에게 자기만의 테이블을 주고, POSIX 메시지 큐도 따로 줍니다(ipc_namespaces(7))."),
+	Needs: Needs{Inside: []string{"awk", "ls"}, Host: []string{"awk", "ls"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("A segment on the host, seen inside", "호스트의 세그먼트가 안에서도 보인다"),

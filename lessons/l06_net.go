@@ -7,6 +7,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stepbox/stepbox/internal/i18n"
+	"github.com/stepbox/stepbox/lessons/probe"
 	"github.com/stepbox/stepbox/nsinspect"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/network"
@@ -23,14 +24,18 @@ const (
 	netPeerAddr = "10.200.0.1/24"
 	netPeerIP   = "10.200.0.1"
 
-	netRoute     = "ip route"
-	netLink      = "ip link"
-	netFreshPing = "unshare -n ping -c1 127.0.0.1"
-	netPingLo    = "ping -c1 -W1 127.0.0.1"
+	netRoute = "ip route"
+	netLink  = "ip link"
+	// The pings are stepbox's own (lessons/probe): a raw ICMP socket and
+	// one echo request, each call printed with the kernel's answer, so the
+	// course needs no ping in the root filesystem (Debian's base has none)
+	// and its checks read errno, not a ping's wording.
+	netFreshPing = "unshare -n stepbox probe ping -c1 127.0.0.1"
+	netPingLo    = "stepbox probe ping -c1 -W1 127.0.0.1"
 	netLoDown    = "ip link set lo down"
 	netLoUp      = "ip link set lo up"
 	netPeerAddrs = "nsenter -t {peer} -n ip -4 -o addr"
-	netPingPeer  = "ping -c1 -W1 " + netPeerIP
+	netPingPeer  = "stepbox probe ping -c1 -W1 " + netPeerIP
 )
 
 // netIf finds an interface by name in a snapshot's network namespace.
@@ -91,6 +96,7 @@ var lessonNet = &Lesson{
 	Intro: i18n.T(
 		"A network namespace has its own network stack: interfaces, addresses, routes, firewall rules, sockets and port numbers (network_namespaces(7)). A new one is nearly empty, and connecting it to anything is work the runtime, or a tool like docker's, has to do. In this lesson every packet stays between namespaces the lesson made.",
 		"네트워크 네임스페이스는 자기만의 네트워크 스택을 가집니다. 인터페이스, 주소, 라우팅, 방화벽 규칙, 소켓과 포트 번호까지 모두 따로입니다(network_namespaces(7)). 새 네임스페이스는 거의 비어 있고, 어딘가에 연결하는 일은 런타임이나 docker 같은 도구가 따로 해야 합니다. 이 레슨의 모든 패킷은 레슨이 만든 네임스페이스 사이에서만 오갑니다."),
+	Needs: Needs{Inside: []string{"ip", "stepbox", "unshare"}, Host: []string{"ip", "nsenter"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Before: the host's network", "시작: 호스트의 네트워크"),
@@ -111,8 +117,8 @@ var lessonNet = &Lesson{
 		{
 			Title: i18n.T("A new network namespace: only lo, and down", "새 네트워크 네임스페이스: lo 하나, 그것도 꺼진 채"),
 			Explain: i18n.T(
-				"The runtime adds CLONE_NEWNET to clone(2). The kernel gives a new network namespace a single device, the loopback lo, down and without an address. stepbox's runtime, like docker's, brings lo up before the payload starts; here we take ours down again, so that the container starts where the kernel starts. A brand-new namespace made from inside shows the kernel's own state: there, a ping to 127.0.0.1 cannot even be sent.",
-				"런타임이 clone(2)에 CLONE_NEWNET을 더합니다. 커널은 새 네트워크 네임스페이스에 장치를 딱 하나, 루프백 lo만 주는데, 꺼져 있고 주소도 없습니다. stepbox 런타임은 docker처럼 페이로드를 시작하기 전에 lo를 켜 두는데, 여기서는 커널이 주는 상태에서 시작하려고 우리 lo를 다시 끕니다. 안에서 새 네임스페이스를 하나 더 만들어 보면 커널이 주는 그대로의 모습이 보입니다. 거기서는 127.0.0.1로 가는 ping을 보낼 수조차 없습니다."),
+				"The runtime adds CLONE_NEWNET to clone(2). The kernel gives a new network namespace a single device, the loopback lo, down and without an address. stepbox's runtime, like docker's, brings lo up before the payload starts; here we take ours down again, so that the container starts where the kernel starts. A brand-new namespace made from inside shows the kernel's own state: there, a ping to 127.0.0.1 cannot even be sent: sendto(2) fails with ENETUNREACH, network unreachable. (The pings of this lesson are `stepbox probe ping`, stepbox's own small ping: it opens a raw ICMP socket, sends one echo request and prints each system call with the kernel's answer, as strace(1) would. On a host you would type ping.)",
+				"런타임이 clone(2)에 CLONE_NEWNET을 더합니다. 커널은 새 네트워크 네임스페이스에 장치를 딱 하나, 루프백 lo만 주는데, 꺼져 있고 주소도 없습니다. stepbox 런타임은 docker처럼 페이로드를 시작하기 전에 lo를 켜 두는데, 여기서는 커널이 주는 상태에서 시작하려고 우리 lo를 다시 끕니다. 안에서 새 네임스페이스를 하나 더 만들어 보면 커널이 주는 그대로의 모습이 보입니다. 거기서는 127.0.0.1로 가는 ping을 보낼 수조차 없습니다. sendto(2)가 ENETUNREACH(네트워크에 닿을 수 없음)로 실패합니다. (이 레슨의 ping은 stepbox에 들어 있는 작은 ping인 `stepbox probe ping`입니다. raw ICMP 소켓을 열어 에코 요청을 하나 보내고, strace(1)처럼 시스템 콜마다 커널의 대답을 출력합니다. 호스트에서라면 ping을 치면 됩니다.)"),
 			Syscalls: []Syscall{{"clone", 2, "CLONE_NEWNET"}, {"ioctl", 2, "SIOCSIFFLAGS lo, flags &^ IFF_UP"}},
 			Shell:    "unshare --net ip link\nunshare --net ping -c1 127.0.0.1",
 			Apply: func(l *Lab) error {
@@ -129,7 +135,7 @@ var lessonNet = &Lesson{
 					fresh := e.Probe(Inside, netFreshPing)
 					return e.Isolated("net") && e.Inside.Network.Err == nil &&
 						len(e.Inside.Network.Interfaces) == 1 && e.Inside.Network.OnlyLoopback() && !loUp(e.Inside) &&
-						fresh.Code != 0 && strings.Contains(fresh.Output, "unreachable")
+						fresh.Code != 0 && probe.Errno(fresh.Output) == "ENETUNREACH"
 				},
 			},
 		},
@@ -203,7 +209,7 @@ var lessonNet = &Lesson{
 				Text: i18n.T("the peer answers, and there is no default route", "상대가 대답하고, 기본 라우팅은 없다"),
 				Check: func(e *Evidence) bool {
 					ping := e.Probe(Inside, netPingPeer)
-					return ping.Code == 0 && strings.Contains(ping.Output, "1 packets received") &&
+					return ping.Code == 0 && strings.Contains(ping.Output, "1 received") &&
 						!strings.Contains(probeText(e, Inside, netRoute), "default")
 				},
 			},

@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stepbox/stepbox/internal/i18n"
+	"github.com/stepbox/stepbox/lessons/probe"
 	"github.com/stepbox/stepbox/sandbox"
 )
 
@@ -18,13 +19,13 @@ func init() { register(lessonUser) }
 // filesystem's /tmp, to show its owner from both sides.
 const userFile = "/tmp/new"
 
-// userNice raises the probe shell's own priority: harmless, and refused to a root
+// userNice raises the probe's own priority: harmless, and refused to a root
 // whose capabilities belong to a user namespace other than the host's
 // (CAP_SYS_NICE is checked in the initial one: kernel/sys.c, can_nice).
-const userNice = "busybox renice -n -5 -p $$"
+const userNice = "stepbox probe nice -n -5"
 
-// userSu calls setgroups(2) through initgroups(3), as su(1) must.
-const userSu = "su -s /bin/sh root -c true"
+// userSetgroups calls setgroups(2), as su(1) does through initgroups(3).
+const userSetgroups = "stepbox probe setgroups 0"
 
 var lessonUser = &Lesson{
 	ID:      "user",
@@ -33,6 +34,7 @@ var lessonUser = &Lesson{
 	Intro: i18n.T(
 		"So far the container's root is the host's root: only the other namespaces hold it in. A user namespace gives the container ids of its own. A map says which host id each id inside stands for, so root inside can be a harmless uid outside, and the capabilities root holds count only over what its namespace owns (user_namespaces(7)).",
 		"지금까지 컨테이너의 root는 호스트의 root 그대로였고, 이를 막아 준 것은 다른 네임스페이스뿐이었습니다. 사용자 네임스페이스는 컨테이너에 자기만의 id를 줍니다. 맵(map)은 안의 각 id가 호스트의 어느 id에 해당하는지 정하므로, 안의 root가 밖에서는 아무 권한 없는 uid가 될 수 있습니다. root가 가진 케이퍼빌리티(capability)도 자기 네임스페이스에 속한 것에만 효력이 있습니다(user_namespaces(7))."),
+	Needs: Needs{Inside: []string{"cat", "grep", "id", "stat", "stepbox", "touch"}, Host: []string{"stat", "stepbox"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Before: root inside is root outside", "시작: 안의 root가 곧 밖의 root"),
@@ -116,8 +118,8 @@ var lessonUser = &Lesson{
 		{
 			Title: i18n.T("Every capability, over its own namespace only", "케이퍼빌리티는 전부, 하지만 자기 네임스페이스 안에서만"),
 			Explain: i18n.T(
-				"Root in the new namespace holds every capability: CapEff is full. But capabilities(7) count only over what the user namespace owns: its hostname, its mounts, its network. What belongs to the whole machine is checked against the host's user namespace, where this process has none: raising its own priority with renice -n -5 needs CAP_SYS_NICE there and fails with EACCES. The host's own root may.",
-				"새 네임스페이스의 root는 케이퍼빌리티를 모두 가집니다. CapEff가 꽉 차 있습니다. 하지만 capabilities(7)에 따르면 케이퍼빌리티는 그 사용자 네임스페이스가 가진 것, 즉 자기 호스트 이름, 자기 마운트, 자기 네트워크에만 효력이 있습니다. 기계 전체에 속한 것은 호스트의 사용자 네임스페이스를 기준으로 검사하는데, 거기서 이 프로세스는 아무 권한도 없습니다. renice -n -5로 자기 우선순위를 높이려면 거기서 CAP_SYS_NICE가 필요하므로 EACCES로 실패합니다. 호스트의 root는 할 수 있습니다."),
+				"Root in the new namespace holds every capability: CapEff is full. But capabilities(7) count only over what the user namespace owns: its hostname, its mounts, its network. What belongs to the whole machine is checked against the host's user namespace, where this process has none: raising its own priority with renice -n -5 needs CAP_SYS_NICE there and fails with EACCES. The host's own root may. (`stepbox probe nice` makes that one setpriority(2) call and prints the kernel's answer.)",
+				"새 네임스페이스의 root는 케이퍼빌리티를 모두 가집니다. CapEff가 꽉 차 있습니다. 하지만 capabilities(7)에 따르면 케이퍼빌리티는 그 사용자 네임스페이스가 가진 것, 즉 자기 호스트 이름, 자기 마운트, 자기 네트워크에만 효력이 있습니다. 기계 전체에 속한 것은 호스트의 사용자 네임스페이스를 기준으로 검사하는데, 거기서 이 프로세스는 아무 권한도 없습니다. renice -n -5로 자기 우선순위를 높이려면 거기서 CAP_SYS_NICE가 필요하므로 EACCES로 실패합니다. 호스트의 root는 할 수 있습니다. (`stepbox probe nice`는 setpriority(2)를 한 번 불러 커널의 대답을 출력합니다.)"),
 			Syscalls: []Syscall{{"capget", 2, ""}, {"setpriority", 2, "PRIO_PROCESS, 0, -5"}},
 			Shell:    "grep CapEff /proc/self/status; renice -n -5 -p $$",
 			Probes: []Probe{{Inside, "grep CapEff /proc/self/status"}, {Inside, userNice},
@@ -131,7 +133,7 @@ var lessonUser = &Lesson{
 				Text: i18n.T("every capability inside, yet renice -n -5 is refused", "안에서는 케이퍼빌리티가 전부인데도 renice -n -5는 거부된다"),
 				Check: func(e *Evidence) bool {
 					return e.Isolated("user") && e.Outside.Status.Caps.Effective.Has("CAP_SYS_NICE") &&
-						failed(e.Probe(Inside, userNice))
+						refusedWith(e.Probe(Inside, userNice), "EACCES") && succeeded(e.Probe(Host, userNice))
 				},
 			},
 		},
@@ -181,25 +183,26 @@ var lessonUser = &Lesson{
 		{
 			Title: i18n.T("setgroups: deny", "setgroups: deny"),
 			Explain: i18n.T(
-				"A gid_map written by an unprivileged user must come after 'deny' in /proc/PID/setgroups (Linux 3.19, CVE-2014-8989): otherwise a user could drop a group that a file's mode shuts out (say 0707) and read the file. Written, deny holds for the namespace's life, for its root too: su, which calls setgroups(2), cannot start.",
-				"권한 없는 사용자가 gid_map을 쓰려면 먼저 /proc/PID/setgroups에 'deny'를 써야 합니다(Linux 3.19, CVE-2014-8989). 그렇지 않으면 파일 모드가 막아 둔 그룹(예: 0707)을 버리고 그 파일을 읽을 수 있기 때문입니다. 한번 쓴 deny는 네임스페이스가 사라질 때까지 유지되고 그 안의 root에게도 적용됩니다. setgroups(2)를 부르는 su는 시작하지 못합니다."),
+				"A gid_map written by an unprivileged user must come after 'deny' in /proc/PID/setgroups (Linux 3.19, CVE-2014-8989): otherwise a user could drop a group that a file's mode shuts out (say 0707) and read the file. Written, deny holds for the namespace's life, for its root too: setgroups(2) is refused with EPERM, so su, which calls it, cannot start.",
+				"권한 없는 사용자가 gid_map을 쓰려면 먼저 /proc/PID/setgroups에 'deny'를 써야 합니다(Linux 3.19, CVE-2014-8989). 그렇지 않으면 파일 모드가 막아 둔 그룹(예: 0707)을 버리고 그 파일을 읽을 수 있기 때문입니다. 한번 쓴 deny는 네임스페이스가 사라질 때까지 유지되고 그 안의 root에게도 적용됩니다. setgroups(2)는 EPERM으로 거절되고, 그래서 이것을 부르는 su는 시작하지 못합니다."),
 			Syscalls: []Syscall{{"write", 2, `/proc/PID/setgroups: "deny"`}, {"setgroups", 2, ""}},
-			Shell:    "unshare --user --map-root-user --setgroups deny \\\n  su -s /bin/sh root -c true",
+			Shell:    "unshare --user --map-root-user \\\n  sh -c 'cat /proc/self/setgroups; su -s /bin/sh root -c true'",
 			Apply: func(l *Lab) error {
 				l.Options(func(o *sandbox.Options) { o.DenySetgroups = true })
 				return nil
 			},
-			Probes: []Probe{{Inside, "cat /proc/self/setgroups"}, {Inside, userSu}},
+			Probes: []Probe{{Inside, "cat /proc/self/setgroups"}, {Inside, userSetgroups}},
 			Rows: []Row{RowSetgroups, {
-				Label: i18n.T("su (setgroups)", "su (setgroups)"),
+				Label: i18n.T("setgroups(2)", "setgroups(2)"),
 				Host:  func(e *Evidence) string { return "-" },
-				Box:   func(e *Evidence) string { return exitText(e.Probe(Inside, userSu)) },
+				Box:   func(e *Evidence) string { return exitText(e.Probe(Inside, userSetgroups)) },
 			}},
 			Expect: Expect{
-				Text: i18n.T("setgroups reads deny and su fails", "setgroups는 deny, su는 실패"),
+				Text: i18n.T("setgroups reads deny and setgroups(2) is refused", "setgroups는 deny, setgroups(2)는 거절"),
 				Check: func(e *Evidence) bool {
 					return e.Isolated("user") && e.Outside.IDMap.Setgroups == "deny" &&
-						line1(e.Probe(Inside, "cat /proc/self/setgroups").Output) == "deny" && failed(e.Probe(Inside, userSu))
+						line1(e.Probe(Inside, "cat /proc/self/setgroups").Output) == "deny" &&
+						refusedWith(e.Probe(Inside, userSetgroups), "EPERM")
 				},
 			},
 		},
@@ -220,11 +223,15 @@ var lessonUser = &Lesson{
 	},
 }
 
-// exitText says how a probe ended: "ok", or the error it printed last
-// (busybox ends with "applet: what: strerror").
+// exitText says how a probe ended: "ok", the errno of the call the kernel
+// refused (a stepbox probe prints it), or the error it printed last (tools
+// end with "what: strerror").
 func exitText(p ProbeResult) string {
 	if p.Code == 0 {
 		return "ok"
+	}
+	if errno := probe.Errno(p.Output); errno != "" {
+		return errno
 	}
 	msg := lastLine(p.Output)
 	if i := strings.LastIndex(msg, ": "); i >= 0 {

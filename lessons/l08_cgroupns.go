@@ -26,6 +26,7 @@ var lessonCgroupNS = &Lesson{
 	Intro: i18n.T(
 		"Every container sits in a cgroup of its own, a directory in the cgroup filesystem where the kernel counts and limits what its processes use (the limits lesson sets limits there). The path of that directory names the container: stepbox puts it at /stepbox/<name>. A cgroup namespace makes the container's cgroup the root of what the container sees, so the path no longer leaks (cgroup_namespaces(7)).",
 		"컨테이너는 각자 자기 cgroup에 들어 있습니다. cgroup은 cgroup 파일 시스템의 디렉터리로, 커널이 그 안의 프로세스가 쓰는 자원을 세고 제한하는 곳입니다(제한 레슨에서 여기에 제한을 겁니다). 이 디렉터리의 경로는 컨테이너의 이름을 드러냅니다. stepbox는 /stepbox/<이름>에 둡니다. cgroup 네임스페이스는 컨테이너의 cgroup을 컨테이너가 보는 세계의 루트로 만들어서, 이 경로가 더는 새어 나가지 않게 합니다(cgroup_namespaces(7))."),
+	Needs: Needs{Inside: []string{"cat", "find", "wc"}, Host: []string{"find", "wc"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Before: the host's path shows through", "시작: 호스트의 경로가 그대로 보인다"),

@@ -23,7 +23,9 @@ const (
 	probeOffsets = "cat /proc/self/timens_offsets"
 	// probeRewrite tries to change the offsets of the namespace the probe
 	// is in: refused once a process has entered it (time_namespaces(7)).
-	probeRewrite = "echo 'boottime 1 0' > /proc/self/timens_offsets"
+	// (stepbox's probe, to see the kernel's errno: a shell's echo reports
+	// a failed write in words of its own.)
+	probeRewrite = "stepbox probe write /proc/self/timens_offsets 'boottime 1 0'"
 )
 
 // seconds reads the first number of a probe's output: /proc/uptime's
@@ -114,6 +116,7 @@ var lessonTime = &Lesson{
 	Intro: i18n.T(
 		"Linux has several clocks. CLOCK_MONOTONIC and CLOCK_BOOTTIME count from boot, which says how long the machine has been up. A container moved to another machine (checkpoint and restore, CRIU) would see them jump. The time namespace (Linux 5.6, time_namespaces(7)) gives a container its own offsets for these two clocks. The wall clock, CLOCK_REALTIME, is not namespaced.",
 		"리눅스에는 시계가 여럿 있습니다. CLOCK_MONOTONIC과 CLOCK_BOOTTIME은 부팅부터 세기 때문에 기계가 얼마나 오래 켜져 있었는지를 알려 줍니다. 컨테이너를 다른 기계로 옮기면(체크포인트와 복원, CRIU) 이 값이 갑자기 뛰어 버립니다. 시간 네임스페이스(Linux 5.6, time_namespaces(7))는 컨테이너에게 이 두 시계의 오프셋을 따로 줍니다. 벽시계인 CLOCK_REALTIME은 네임스페이스로 나뉘지 않습니다."),
+	Needs: Needs{Inside: []string{"cat", "date", "stepbox"}, Host: []string{"cat", "date"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Before: the host's clocks", "시작: 호스트의 시계"),
@@ -185,7 +188,7 @@ var lessonTime = &Lesson{
 				Check: func(e *Evidence) bool {
 					gap, ok := clockGap(e, probeUptime)
 					return e.Isolated("time") && offsetOf(e, "boottime") == timeOffset && ok &&
-						near(gap, timeOffset) && failed(e.Probe(Inside, probeRewrite))
+						near(gap, timeOffset) && refusedWith(e.Probe(Inside, probeRewrite), "EACCES")
 				},
 			},
 		},

@@ -14,26 +14,27 @@ import (
 
 func init() { register(lessonSecurity) }
 
-// The probes of the security lesson. Each acts only on what the container
-// owns (its mount, UTS, user and network namespaces), so that it is
-// harmless even where it succeeds: in the privileged demo.
+// The probes of the security lesson: stepbox's own (lessons/probe), which
+// print each system call with the kernel's answer, so the checks read the
+// errno. Each acts only on what the container owns (its mount, UTS, user
+// and network namespaces), so that it is harmless even where it succeeds:
+// in the privileged demo.
 const (
 	// probeMount mounts a tmpfs over the container's /tmp and takes it away.
-	probeMount = "mount -t tmpfs none /tmp && umount /tmp"
+	probeMount = "stepbox probe mount -t tmpfs none /tmp"
 	// probeHostname sets the container's hostname to the one it has.
-	probeHostname = "hostname $(hostname)"
+	probeHostname = "stepbox probe sethostname"
 	// probeUnshare makes a user namespace, which needs no capability.
-	probeUnshare = "unshare -U true"
-	// probeSetuid runs a set-user-ID-root copy of busybox as uid 65534
-	// (nobody; nsenter -S/-G switches ids with no /etc/passwd entry needed):
-	// called ping, it opens a raw socket, which needs root (CAP_NET_RAW),
-	// and pings the container's own loopback.
-	probeSetuid = "nsenter -S 65534 -G 65534 /tmp/ping -c1 127.0.0.1"
+	probeUnshare = "stepbox probe unshare user"
+	// probeSetuid runs a set-user-ID-root copy of stepbox as uid 65534
+	// (nobody; no /etc/passwd entry needed): its ping opens a raw socket,
+	// which needs root (CAP_NET_RAW), to the container's own loopback.
+	probeSetuid = "stepbox probe as 65534 " + suidHelper + " probe ping -c1 127.0.0.1"
 )
 
-// suidHelper is where the set-user-ID-root copy of busybox goes: a tmpfs
+// suidHelper is where the set-user-ID-root copy of stepbox goes: a tmpfs
 // of the container's own (mounted without nosuid), gone with the container.
-const suidHelper = "/tmp/ping"
+const suidHelper = "/tmp/suid-stepbox"
 
 // withSuidTmpfs gives the container a tmpfs at /tmp that honours the
 // set-user-ID bit (AddTmpfs would add nosuid).
@@ -42,7 +43,7 @@ func withSuidTmpfs(s *specs.Spec) {
 		return
 	}
 	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs",
-		Options: []string{"nodev", "mode=1777", "size=4m"}})
+		Options: []string{"nodev", "mode=1777", "size=16m"}})
 }
 
 // checkOf is the inspector's check id of the container against the host,
@@ -78,13 +79,6 @@ func rowTry(label i18n.Text, cmd string) Row {
 	}
 }
 
-// refused reports whether a probe failed with EPERM or EACCES, as the
-// kernel refuses a call (busybox prints strerror).
-func refused(p ProbeResult) bool {
-	return failed(p) && (strings.Contains(p.Output, "Operation not permitted") ||
-		strings.Contains(p.Output, "ermission denied"))
-}
-
 var lessonSecurity = &Lesson{
 	ID:      "security",
 	Title:   i18n.T("Security: what root inside may do", "보안: 안의 root가 할 수 있는 일"),
@@ -92,6 +86,7 @@ var lessonSecurity = &Lesson{
 	Intro: i18n.T(
 		"The container's root still holds every capability of its user namespace and may make any system call. Three locks take that away, as docker does for every container: a short list of capabilities (capabilities(7)), a seccomp filter that refuses system calls a container has no need for (seccomp(2)), and no_new_privs, which stops execve(2) from ever granting more (PR_SET_NO_NEW_PRIVS, prctl(2)).",
 		"컨테이너의 root는 아직 자기 사용자 네임스페이스의 케이퍼빌리티를 모두 가지고 있고, 어떤 시스템 콜이든 부를 수 있습니다. docker는 모든 컨테이너에 자물쇠 세 개를 채워 이를 덜어 냅니다. 짧은 케이퍼빌리티 목록(capabilities(7)), 컨테이너에 필요 없는 시스템 콜을 거절하는 seccomp 필터(seccomp(2)), 그리고 execve(2)가 권한을 더는 늘려 주지 못하게 하는 no_new_privs(PR_SET_NO_NEW_PRIVS, prctl(2))입니다."),
+	Needs: Needs{Inside: []string{"chmod", "cp", "grep", "ls", "stepbox"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Before: root may do anything to what it owns", "시작: root는 자기 것에 무엇이든 할 수 있다"),
@@ -131,7 +126,8 @@ var lessonSecurity = &Lesson{
 				Check: func(e *Evidence) bool {
 					eff := e.Outside.Status.Caps.Effective
 					return len(eff.Names) == len(security.DefaultCapabilities()) && !eff.Has("CAP_SYS_ADMIN") &&
-						refused(e.Probe(Inside, probeMount)) && refused(e.Probe(Inside, probeHostname))
+						refusedWith(e.Probe(Inside, probeMount), "EPERM") && refusedWith(e.Probe(Inside, probeHostname), "EPERM") &&
+						succeeded(e.Probe(Inside, probeUnshare))
 				},
 			},
 		},
@@ -155,18 +151,17 @@ var lessonSecurity = &Lesson{
 			Expect: Expect{
 				Text: i18n.T("a filter is on, and unshare fails with EPERM", "필터가 켜졌고, unshare는 EPERM으로 실패한다"),
 				Check: func(e *Evidence) bool {
-					p := e.Probe(Inside, probeUnshare)
-					return e.Outside.Status.Seccomp == 2 && failed(p) && strings.Contains(p.Output, "Operation not permitted")
+					return e.Outside.Status.Seccomp == 2 && refusedWith(e.Probe(Inside, probeUnshare), "EPERM")
 				},
 			},
 		},
 		{
 			Title: i18n.T("no_new_privs: a setuid program gains nothing", "no_new_privs: setuid 프로그램도 얻는 것이 없다"),
 			Explain: i18n.T(
-				"Inside, root makes a set-user-ID-root copy of busybox called ping, in a tmpfs of the container's own, and nobody runs it: ping needs root for its raw socket. Without no_new_privs, execve(2) would make nobody root and the ping would go out. With prctl(PR_SET_NO_NEW_PRIVS) set before the payload starts, execve ignores the set-user-ID bit (and file capabilities) for good, and the ping is refused.",
-				"안에서 root가 컨테이너 자신의 tmpfs에 ping이라는 이름으로 busybox의 set-user-ID-root 복사본을 만들고, nobody가 그것을 실행합니다. ping은 raw 소켓 때문에 root가 필요합니다. no_new_privs가 없으면 execve(2)가 nobody를 root로 만들어 ping이 나갈 것입니다. 페이로드가 시작되기 전에 prctl(PR_SET_NO_NEW_PRIVS)를 설정하면, execve는 set-user-ID 비트(와 파일 케이퍼빌리티)를 영영 무시하므로 ping은 거절됩니다."),
-			Syscalls: []Syscall{{"prctl", 2, "PR_SET_NO_NEW_PRIVS, 1"}, {"execve", 2, "/tmp/ping, mode 4755"}},
-			Shell: "cp /bin/busybox /tmp/ping; chmod u+s /tmp/ping\n" +
+				"Inside, root makes a set-user-ID-root copy of stepbox, in a tmpfs of the container's own, and nobody (uid 65534) runs its ping: a ping needs root for its raw socket. Without no_new_privs, execve(2) would make nobody root (euid 0) and the ping would go out. With prctl(PR_SET_NO_NEW_PRIVS) set before the payload starts, execve ignores the set-user-ID bit (and file capabilities) for good: euid stays 65534, and socket(2) is refused with EPERM.",
+				"안에서 root가 컨테이너 자신의 tmpfs에 stepbox의 set-user-ID-root 복사본을 만들고, nobody(uid 65534)가 그 복사본으로 ping을 보냅니다. ping은 raw 소켓 때문에 root가 필요합니다. no_new_privs가 없으면 execve(2)가 nobody를 root(euid 0)로 만들어 ping이 나갈 것입니다. 페이로드가 시작되기 전에 prctl(PR_SET_NO_NEW_PRIVS)를 설정하면, execve는 set-user-ID 비트(와 파일 케이퍼빌리티)를 영영 무시합니다. euid는 65534 그대로이고, socket(2)은 EPERM으로 거절됩니다."),
+			Syscalls: []Syscall{{"prctl", 2, "PR_SET_NO_NEW_PRIVS, 1"}, {"execve", 2, suidHelper + ", mode 4755"}},
+			Shell: "cp $(command -v ping) /tmp/ping; chmod u+s /tmp/ping\n" +
 				"setpriv --nnp --reuid 65534 --regid 65534 --clear-groups \\\n" +
 				"  /tmp/ping -c1 127.0.0.1",
 			Apply: func(l *Lab) error {
@@ -174,7 +169,7 @@ var lessonSecurity = &Lesson{
 					s.Process.NoNewPrivileges = true
 					withSuidTmpfs(s)
 				})
-				out, err := l.Inside("cp /bin/busybox " + suidHelper + " && chmod 4755 " + suidHelper)
+				out, err := l.Inside("cp /bin/stepbox " + suidHelper + " && chmod 4755 " + suidHelper)
 				if err == nil && out.Code != 0 {
 					return &stepError{what: "make the set-user-ID copy", out: out.Output}
 				}
@@ -186,7 +181,7 @@ var lessonSecurity = &Lesson{
 			Expect: Expect{
 				Text: i18n.T("no_new_privs is set, and the setuid ping is refused", "no_new_privs가 켜졌고, setuid ping은 거절된다"),
 				Check: func(e *Evidence) bool {
-					return e.Outside.Status.NoNewPrivs == 1 && refused(e.Probe(Inside, probeSetuid))
+					return e.Outside.Status.NoNewPrivs == 1 && refusedWith(e.Probe(Inside, probeSetuid), "EPERM")
 				},
 			},
 		},

@@ -105,6 +105,7 @@ var lessonFull = &Lesson{
 	Intro: i18n.T(
 		"Every lesson added one piece. Put together they are what `stepbox run --userns` makes, and what docker makes by default: eight namespaces, a root filesystem of its own with /proc's secrets masked, docker's capabilities, a seccomp filter, no_new_privs, and limits. The inspector looks at the finished container from the host, check by check, as `stepbox inspect PID` does.",
 		"레슨마다 한 조각씩 더했습니다. 모두 합치면 `stepbox run --userns`가 만드는 컨테이너이고, docker가 기본으로 만드는 컨테이너입니다. 네임스페이스 여덟 개, /proc의 민감한 곳을 가린 자기 루트 파일 시스템, docker의 케이퍼빌리티, seccomp 필터, no_new_privs, 그리고 제한입니다. 검사기는 `stepbox inspect PID`처럼 완성된 컨테이너를 호스트에서 하나씩 검사합니다."),
+	Needs: Needs{},
 	Steps: []Step{
 		{
 			Title: i18n.T("Eight namespaces of its own", "자기만의 네임스페이스 여덟 개"),

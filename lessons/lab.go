@@ -9,12 +9,16 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/stepbox/stepbox/internal/hint"
+	"github.com/stepbox/stepbox/internal/i18n"
 	"github.com/stepbox/stepbox/nsinspect"
 	"github.com/stepbox/stepbox/sandbox"
 )
@@ -192,12 +196,40 @@ func (l *Lab) HostShm(size int) (int, error) {
 	return id, nil
 }
 
-// Inside runs a shell command inside the container.
+// Inside runs a shell command inside the container. A command the
+// container's root filesystem does not have is an error of the lesson, not
+// evidence: the shell's 127 would otherwise pass for a refusal (a check that
+// wants a failure) or fail a step for a reason the step is not about.
 func (l *Lab) Inside(cmd string) (Output, error) {
 	if err := l.Ensure(); err != nil {
 		return Output{}, err
 	}
-	return l.box.inside(cmd)
+	out, err := l.box.inside(cmd)
+	if err == nil && out.Code == exitNotFound {
+		return out, notFound(cmd, out.Output, wInside)
+	}
+	return out, err
+}
+
+// Host runs a shell command in the runner's own namespaces: a witness of
+// what the host sees (hostname, ipcs), never something that changes it.
+// `stepbox` there is the binary running the lesson.
+func (l *Lab) Host(cmd string) (Output, error) {
+	out := hostCommand(cmd, l.self)
+	if out.Code == exitNotFound {
+		return out, notFound(cmd, out.Output, wOnHost)
+	}
+	return out, nil
+}
+
+// exitNotFound is the shell's status for a command it cannot find.
+const exitNotFound = 127
+
+// notFound explains a command that the shell could not find: which
+// command, where, and what to do.
+func notFound(cmd, output string, where i18n.Text) error {
+	return hint.With(fmt.Errorf("%s (%s): %s", cmd, where.In(i18n.English), strings.TrimSpace(output)),
+		"the lesson needs a tool this system lacks; 'stepbox doctor' lists what the course needs")
 }
 
 // InsideSnapshot is the container's own view of itself (its /proc, its
@@ -454,10 +486,14 @@ func (b *lockedBuffer) String() string {
 	return b.b.String()
 }
 
-// hostCommand runs a command in the runner's own namespaces: a witness of
-// what the host sees (hostname, ipcs), never something that changes it.
-func hostCommand(cmd string) Output {
-	out, err := exec.Command("/bin/sh", "-c", cmd).CombinedOutput()
+// hostCommand runs cmd with the host's shell, with the directory of self
+// (the stepbox binary) first in the PATH.
+func hostCommand(cmd, self string) Output {
+	c := exec.Command("/bin/sh", "-c", cmd)
+	if self != "" {
+		c.Env = append(os.Environ(), "PATH="+filepath.Dir(self)+":"+os.Getenv("PATH"))
+	}
+	out, err := c.CombinedOutput()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

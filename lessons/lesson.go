@@ -23,7 +23,9 @@ type Lesson struct {
 	Title   i18n.Text // "UTS: a hostname of its own"
 	Summary i18n.Text // one line: what it shows
 	Intro   i18n.Text // read before the first step
-	Steps   []Step
+	// Needs are the programs the lesson runs, checked before it starts.
+	Needs Needs
+	Steps []Step
 	// Demo is what the lesson shows with `--without FEATURE`.
 	Demo Demo
 	// Outro is read after the last step: what was learned, what comes next.

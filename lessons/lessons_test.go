@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,12 +22,13 @@ import (
 	"github.com/stepbox/stepbox/internal/testutil"
 	"github.com/stepbox/stepbox/internal/ui"
 	"github.com/stepbox/stepbox/sandbox"
+	"github.com/stepbox/stepbox/sandbox/builtinfs"
 )
 
 var (
 	fixtureDir string // removed after the tests
 	stepboxBin string // the built command, also /bin/stepbox in the rootfs
-	rootfsPath string
+	rootfsPath = map[builtinfs.Source]string{}
 )
 
 func TestMain(m *testing.M) {
@@ -42,28 +45,52 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// fixture builds the stepbox binary and a busybox root filesystem holding it,
-// once per test binary.
-func fixture(t *testing.T) (bin, rootfs string) {
+// kinds are the two kinds of built-in root filesystem: the course must
+// pass on either, whatever the host has (issue 9).
+var kinds = []builtinfs.Source{builtinfs.SourceBusybox, builtinfs.SourceHostTools}
+
+// fixture builds the stepbox binary once per test binary, and a root
+// filesystem of the given kind holding it: busybox's, or the host's own
+// tools made with busybox hidden from the builder and with exactly the
+// programs the course declares it needs (CourseNeeds), so that a lesson
+// that runs anything it did not declare fails here.
+func fixture(t *testing.T, kind builtinfs.Source) (bin, rootfs string) {
 	t.Helper()
 	testutil.RequiresRoot(t)
-	if stepboxBin != "" {
-		return stepboxBin, rootfsPath
+	if stepboxBin == "" {
+		dir, err := os.MkdirTemp("", "stepbox-lessons-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixtureDir = dir
+		os.Chmod(dir, 0o755)
+		if stepboxBin, err = testutil.BuildStepbox(dir); err != nil {
+			t.Fatal(err)
+		}
 	}
-	dir, err := os.MkdirTemp("", "stepbox-lessons-")
-	if err != nil {
-		t.Fatal(err)
+	if p := rootfsPath[kind]; p != "" {
+		return stepboxBin, p
 	}
-	fixtureDir = dir
-	os.Chmod(dir, 0o755)
-	bin, err = testutil.BuildStepbox(dir)
-	if err != nil {
-		t.Fatal(err)
+	rootfs = filepath.Join(fixtureDir, "rootfs-"+string(kind))
+	switch kind {
+	case builtinfs.SourceBusybox:
+		testutil.BusyboxRootfs(t, rootfs, stepboxBin)
+	case builtinfs.SourceHostTools:
+		inside, _ := CourseNeeds()
+		tools := slices.DeleteFunc(slices.Concat(inside, builtinfs.RequiredTools), func(s string) bool { return s == "stepbox" })
+		m, err := builtinfs.Build(rootfs, stepboxBin, builtinfs.BuildOptions{
+			Source: builtinfs.SourceHostTools, Busybox: []string{}, Tools: tools})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range m.Files {
+			if path.Base(f.Path) == "busybox" {
+				t.Fatalf("the host-tools rootfs holds %s", f.Path)
+			}
+		}
 	}
-	rootfs = filepath.Join(dir, "rootfs")
-	testutil.BusyboxRootfs(t, rootfs, bin)
-	stepboxBin, rootfsPath = bin, rootfs
-	return bin, rootfs
+	rootfsPath[kind] = rootfs
+	return stepboxBin, rootfs
 }
 
 // Every text a learner reads exists in English and in Korean.
@@ -124,12 +151,25 @@ func TestCatalogueShape(t *testing.T) {
 }
 
 // Every lesson under --auto passes all its expectations, in both languages,
-// and its output fits 80 columns without colour.
+// on both kinds of root filesystem, and its output fits 80 columns without
+// colour.
 func TestLessonsPass(t *testing.T) {
-	bin, rootfs := fixture(t)
-	for i, l := range Catalogue() {
-		for _, lang := range i18n.Langs {
-			t.Run(l.ID+"/"+string(lang), func(t *testing.T) {
+	for _, kind := range kinds {
+		for i, l := range Catalogue() {
+			for _, lang := range i18n.Langs {
+				t.Run(string(kind)+"/"+l.ID+"/"+string(lang), func(t *testing.T) {
+					lessonPasses(t, kind, i, l, lang)
+				})
+			}
+		}
+	}
+}
+
+func lessonPasses(t *testing.T, kind builtinfs.Source, i int, l *Lesson, lang i18n.Lang) {
+	bin, rootfs := fixture(t, kind)
+	{
+		{
+			{
 				var out bytes.Buffer
 				r := &Runner{Lang: lang, Out: &out, Auto: true, Number: i,
 					Lab: LabConfig{Paths: sandbox.DefaultPaths(t.TempDir()), Rootfs: rootfs, Self: bin}}
@@ -145,19 +185,30 @@ func TestLessonsPass(t *testing.T) {
 						t.Errorf("line wider than 80 columns (%d): %q", ui.Width(line), line)
 					}
 				}
-			})
+			}
 		}
 	}
 }
 
-// Every --without demo shows the ✗ it should, and only there; it runs
-// through the command line, as the demo re-executes stepbox inside its
-// throwaway namespace.
+// Every --without demo shows the ✗ it should, and only there, on both kinds
+// of root filesystem; it runs through the command line, as the demo
+// re-executes stepbox inside its throwaway namespace.
 func TestDemosFailWhereTheyShould(t *testing.T) {
-	bin, rootfs := fixture(t)
 	host, _ := os.Hostname()
-	for _, l := range Catalogue() {
-		t.Run(l.ID, func(t *testing.T) {
+	for _, kind := range kinds {
+		for _, l := range Catalogue() {
+			t.Run(string(kind)+"/"+l.ID, func(t *testing.T) { demoFails(t, kind, l) })
+		}
+	}
+	if now, _ := os.Hostname(); now != host {
+		t.Fatalf("a demo renamed the real host: %q -> %q", host, now)
+	}
+}
+
+func demoFails(t *testing.T, kind builtinfs.Source, l *Lesson) {
+	bin, rootfs := fixture(t, kind)
+	{
+		{
 			cmd := exec.Command(bin, "learn", l.ID, "--without", l.Demo.Feature, "--json", "--rootfs", rootfs, "--root", t.TempDir())
 			cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
 			out, err := cmd.Output()
@@ -179,10 +230,7 @@ func TestDemosFailWhereTheyShould(t *testing.T) {
 					t.Errorf("step %d %q: ok=%v, should fail=%v", s.Number, s.Title, s.OK, s.ShouldFail)
 				}
 			}
-		})
-	}
-	if now, _ := os.Hostname(); now != host {
-		t.Fatalf("a demo renamed the real host: %q -> %q", host, now)
+		}
 	}
 }
 
@@ -190,7 +238,7 @@ func TestDemosFailWhereTheyShould(t *testing.T) {
 // the middle of a step) ends the lesson with an error, and everything the
 // lesson made is gone.
 func TestPayloadCrashTearsDown(t *testing.T) {
-	bin, rootfs := fixture(t)
+	bin, rootfs := fixture(t, builtinfs.SourceBusybox)
 	l := testutil.Snapshot()
 	crash := &Lesson{ID: "crash", Title: i18n.T("crash", "충돌"), Steps: []Step{{
 		Title:    i18n.T("the payload dies", "페이로드가 죽는다"),
@@ -211,4 +259,19 @@ func TestPayloadCrashTearsDown(t *testing.T) {
 		t.Fatalf("err = %v, want the agent's death", err)
 	}
 	l.Check(t, 5*time.Second)
+}
+
+// The built-in root filesystem of the host-tools kind takes every program
+// the course runs inside (the busybox kind has them as applets, which
+// TestLessonsPass proves by running the course on it).
+func TestCourseNeedsInTheBuiltinRootfs(t *testing.T) {
+	inside, host := CourseNeeds()
+	if !slices.Contains(inside, "sh") || !slices.Contains(host, "sh") {
+		t.Errorf("the course runs sh on both sides: %v, %v", inside, host)
+	}
+	for _, tool := range inside {
+		if tool != "stepbox" && !slices.Contains(builtinfs.DefaultTools, tool) {
+			t.Errorf("the course runs %s inside, and a host-tools root filesystem does not take it (builtinfs.DefaultTools)", tool)
+		}
+	}
 }

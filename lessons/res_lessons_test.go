@@ -9,6 +9,7 @@ import (
 	"github.com/stepbox/stepbox/internal/i18n"
 	"github.com/stepbox/stepbox/nsinspect"
 	"github.com/stepbox/stepbox/sandbox"
+	"github.com/stepbox/stepbox/sandbox/builtinfs"
 )
 
 // resLessons are lessons 7 to 12.
@@ -19,7 +20,7 @@ var resLessons = []string{"user", "cgroupns", "time", "limits", "security", "ful
 // steps hand state to each other (a description to come back to, notes
 // keyed by the running container), which this proves survives.
 func TestResLessonsFromEveryStep(t *testing.T) {
-	bin, rootfs := fixture(t)
+	bin, rootfs := fixture(t, builtinfs.SourceBusybox)
 	for i, l := range Catalogue() {
 		if !contains(resLessons, l.ID) {
 			continue
@@ -50,18 +51,16 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func TestParseTime(t *testing.T) {
-	// busybox time(1), as the limits lesson's busy loop prints it.
-	out := "real\t0m 0.50s\nuser\t0m 0.09s\nsys\t0m 0.01s\n"
-	real, user, sys, ok := parseTime(out)
-	if !ok || real != 0.5 || user != 0.09 || sys != 0.01 {
-		t.Errorf("parseTime = %v %v %v %v", real, user, sys, ok)
+func TestParseBusyLoop(t *testing.T) {
+	// The limits lesson's busy loop: 0.30 s of wall clock, 60 ms on a CPU.
+	share, ok := parseBusyLoop("wall 100.10 100.40 ran_ns 60000000\n")
+	if !ok || share < 0.199 || share > 0.201 {
+		t.Errorf("parseBusyLoop = %v %v, want 0.2", share, ok)
 	}
-	if _, _, _, ok := parseTime("real\t1m 2.00s\nuser\t0m 0.00s\n"); ok {
-		t.Error("a line missing, yet parsed")
-	}
-	if real, _, _, _ := parseTime("real\t1m 2.50s\nuser\t0m 0s\nsys\t0m 0s\n"); real != 62.5 {
-		t.Errorf("minutes: real = %v, want 62.5", real)
+	for _, bad := range []string{"", "wall 1 2 ran_ns", "wall 2 1 ran_ns 5", "wall x 2 ran_ns 5", "real 0m 0.50s"} {
+		if _, ok := parseBusyLoop(bad); ok {
+			t.Errorf("parseBusyLoop(%q) parsed", bad)
+		}
 	}
 }
 
@@ -80,6 +79,7 @@ func TestProbeReaders(t *testing.T) {
 		{ProbeResult{Code: 1, Output: "PING 127.0.0.1 (127.0.0.1): 56 data bytes\nping: permission denied (are you root?)\n"}, "permission denied (are you root?)"},
 		{ProbeResult{Code: 1, Output: "unshare: unshare(0x10000000): Operation not permitted\n"}, "Operation not permitted"},
 		{ProbeResult{Code: 2}, "exit 2"},
+		{ProbeResult{Code: 1, Output: "mount(\"none\", \"/tmp\", \"tmpfs\", 0, NULL) = -1 EPERM (Operation not permitted)\n"}, "EPERM"},
 	} {
 		if got := exitText(c.p); got != c.want {
 			t.Errorf("exitText(%q) = %q, want %q", c.p.Output, got, c.want)
@@ -94,9 +94,12 @@ func TestProbeReaders(t *testing.T) {
 	if v, ok := cpuShare("0.20 CPU"); !ok || v != 0.2 {
 		t.Errorf("cpuShare = %v %v", v, ok)
 	}
-	if !refused(ProbeResult{Code: 1, Output: "hostname: sethostname: Operation not permitted"}) ||
-		refused(ProbeResult{Code: 1, Output: "sh: no such file"}) || refused(ProbeResult{Code: 0}) {
-		t.Error("refused")
+	refusal := "socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) = -1 EPERM (Operation not permitted)\n"
+	if !refusedWith(ProbeResult{Code: 2, Output: refusal}, "EPERM") ||
+		refusedWith(ProbeResult{Code: 2, Output: refusal}, "EACCES") ||
+		refusedWith(ProbeResult{Code: 1, Output: "hostname: sethostname: Operation not permitted"}, "EPERM") ||
+		refusedWith(ProbeResult{Code: 0, Output: "sethostname(\"box\", 3) = 0\n"}, "EPERM") {
+		t.Error("refusedWith")
 	}
 }
 

@@ -116,6 +116,11 @@ func (r *Runner) Run(ctx context.Context, ls *Lesson) (res *Result, err error) {
 			prior.Keep(lab)
 		}
 	}
+	// A program the lesson needs and this system lacks is one line now,
+	// not a ✗ in the middle of the lesson.
+	if missing := missingTools(ls, lab); len(missing) > 0 {
+		return res, needsError(ls, missing)
+	}
 	r.heading(ls)
 	if demo != nil {
 		r.printf("%s %s\n%s\n", r.Style.Warn(r.t(wDemo)), r.Style.Bold(demo.Feature), wrap(r.t(demo.Explain), 78, "  "))
@@ -396,8 +401,11 @@ func observe(lab *Lab, st *Step, prev *nsinspect.Snapshot) (*Evidence, error) {
 		cmd := expand(lab, p.Cmd)
 		var out Output
 		if p.Where == Host {
-			out = hostCommand(cmd)
-		} else if out, err = lab.Inside(cmd); err != nil {
+			out, err = lab.Host(cmd)
+		} else {
+			out, err = lab.Inside(cmd)
+		}
+		if err != nil {
 			return nil, err
 		}
 		ev.Probes = append(ev.Probes, ProbeResult{Where: p.Where.String(), Cmd: p.Cmd, Output: out.Output, Code: out.Code})

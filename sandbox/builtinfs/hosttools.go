@@ -21,6 +21,8 @@ var DefaultTools = append(append([]string(nil), RequiredTools...),
 	"head", "tail", "wc", "sort", "uniq", "cut", "tr", "tee", "grep", "sed", "find", "xargs",
 	"df", "du", "free", "kill", "pkill", "pgrep", "nproc", "whoami", "groups",
 	"umount", "nsenter", "unshare", "lsns", "dmesg", "sysctl", "setsid", "timeout", "yes",
+	"dd", "awk", "findmnt", "stty", "tty", "less", "more", "setpriv", "renice", "nice", "ipcs",
+	"uptime", "top", "diff", "which", "clear",
 )
 
 // toolDirs are searched, in this order, for a tool of a host-tools rootfs.
@@ -66,7 +68,14 @@ func (b *builder) fillHostTools(tools []string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("the host has no %s (looked in %s)", strings.Join(missing, ", "), strings.Join(toolDirs, " "))
+		var pkgs []string
+		for _, t := range missing {
+			if p := Package(t); !contains(pkgs, p) {
+				pkgs = append(pkgs, p)
+			}
+		}
+		return fmt.Errorf("the host has no %s (looked in %s): install %s, or busybox-static",
+			strings.Join(missing, ", "), strings.Join(toolDirs, " "), strings.Join(pkgs, " "))
 	}
 	// Before glibc 2.34 the "files" NSS service is a library the C
 	// library loads by name; id and ps need it to name users.
