@@ -35,8 +35,8 @@ func TestResultAndErrno(t *testing.T) {
 		t.Errorf("Call wrote %q", b.String())
 	}
 	for out, want := range map[string]string{
-		"mount(\"none\", \"/tmp\") = 0\numount2(\"/tmp\", 0) = 0\n":          "",
-		"PING 1.2.3.4\nsocket(AF_INET, SOCK_RAW, IPPROTO_ICMP) = -1 EPERM\n": "EPERM",
+		"mount(\"none\", \"/tmp\") = 0\numount2(\"/tmp\", 0) = 0\n":             "",
+		"PING 1.2.3.4\nsocket(AF_INET, SOCK_RAW, IPPROTO_ICMP) = -1 EPERM\n":    "EPERM",
 		"openat(AT_FDCWD, \"x\") = 3\nwrite(3, \"a) = -1 b\", 1) = -1 EACCES\n": "EACCES",
 		"ping: not an address\n": "",
 	} {
