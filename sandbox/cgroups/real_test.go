@@ -261,8 +261,11 @@ func TestRealCPUThrottle(t *testing.T) {
 	share := float64(after.CPU.Usage-before.CPU.Usage) / float64(wall)
 	t.Logf("used %.3f of a CPU over %s; %d of %d periods throttled, %s waiting", share, wall.Round(time.Millisecond),
 		after.CPU.Throttled, after.CPU.Periods, after.CPU.ThrottledTime.Round(time.Millisecond))
-	if share < 0.1 || share > 0.3 {
-		t.Errorf("used %.3f of a CPU under --cpus 0.2, want 0.1 to 0.3", share)
+	// The ceiling is the point; below it, a shared and busy machine may
+	// give the spinner less than its quota (seen: 0.099 with 5 of 11
+	// periods throttled), so the floor only proves it ran and was counted.
+	if share < 0.02 || share > 0.3 {
+		t.Errorf("used %.3f of a CPU under --cpus 0.2, want 0.02 to 0.3", share)
 	}
 	if after.CPU.Throttled == 0 {
 		t.Errorf("never throttled: %+v", after.CPU)
