@@ -24,15 +24,19 @@ func newDoctorCmd(g *globals) *cobra.Command {
 		Short: "Check what this host offers stepbox (root, namespaces, cgroups, overlayfs)",
 		Long: `doctor checks what this host offers the lessons and the runtime: root or not,
 the kernel and the namespace types it supports, the cgroup layout (v1, v2 or
-hybrid) and where each controller lives, user-namespace limits, overlayfs, and
+hybrid) and where each controller lives, user-namespace limits, overlayfs,
 whether stepbox itself runs inside a container (Docker, podman, Kubernetes,
-WSL). Each line says what it means for you.
+WSL), and what the course needs: which kind of built-in root filesystem is in
+use, and the programs the lessons run inside it and on the host. Each line
+says what it means for you.
 
 Exit status: 0 when everything stepbox needs is there, 1 otherwise.
 
 doctor는 이 호스트가 레슨과 런타임에 무엇을 제공하는지 확인합니다: root 여부,
 커널과 지원하는 네임스페이스, cgroup 구성(v1, v2, 하이브리드)과 컨트롤러 위치,
-사용자 네임스페이스 제한, overlayfs, 그리고 stepbox가 컨테이너 안에서 실행 중인지.
+사용자 네임스페이스 제한, overlayfs, stepbox가 컨테이너 안에서 실행 중인지, 그리고
+강의에 필요한 것(쓰고 있는 내장 루트 파일 시스템의 종류, 레슨이 그 안과 호스트에서
+돌리는 프로그램).
 필요한 것이 모두 있으면 0, 아니면 1로 끝납니다.`,
 		Example: `  sudo stepbox doctor
   stepbox doctor --lang ko
@@ -47,6 +51,7 @@ doctor는 이 호스트가 레슨과 런타임에 무엇을 제공하는지 확�
 			if os.Geteuid() == 0 {
 				h.Findings = append(h.Findings, timeNamespaceFinding(runPaths(g)))
 			}
+			h.Findings = append(h.Findings, courseFindings(runPaths(g))...)
 			ready, missing := h.Ready()
 			if asJSON {
 				err = writeJSON(g.stdout, struct {

@@ -270,23 +270,30 @@ func publish(tmp, dir string) error {
 	return nil
 }
 
-// fill makes the whole tree and says which source it used.
-func (b *builder) fill(stepboxBinary string, opts BuildOptions) (Source, error) {
-	source := opts.Source
-	var busybox string
+// Pick says which kind of root filesystem a build with opts makes on this
+// host, and for busybox-static which busybox it copies.
+func Pick(opts BuildOptions) (source Source, busybox string, err error) {
+	source = opts.Source
 	if source == "" || source == SourceBusybox {
-		var err error
 		busybox, err = findStaticBusybox(opts.Busybox)
 		switch {
 		case err == nil:
 			source = SourceBusybox
 		case source == SourceBusybox:
-			return "", err
+			return "", "", err
 		default:
-			source = SourceHostTools
+			source, err = SourceHostTools, nil
 		}
 	}
-	var err error
+	return source, busybox, nil
+}
+
+// fill makes the whole tree and says which source it used.
+func (b *builder) fill(stepboxBinary string, opts BuildOptions) (Source, error) {
+	source, busybox, err := Pick(opts)
+	if err != nil {
+		return "", err
+	}
 	switch source {
 	case SourceBusybox:
 		err = b.fillBusybox(busybox)

@@ -54,6 +54,15 @@ var fallbackApplets = []string{
 	"usr/bin/sort", "usr/bin/find", "usr/bin/free", "usr/bin/nsenter", "usr/bin/unshare", "usr/bin/top",
 }
 
+// Applets are the command names the busybox at path answers to.
+func Applets(busybox string) []string {
+	var names []string
+	for _, a := range busyboxApplets(busybox) {
+		names = append(names, path.Base(a))
+	}
+	return names
+}
+
 // busyboxApplets asks busybox where its applets belong ("usr/bin/env"),
 // with --list-full, or --list (all in bin) for builds without it.
 func busyboxApplets(busybox string) []string {
