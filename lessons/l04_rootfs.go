@@ -43,8 +43,8 @@ var lessonRootfs = &Lesson{
 		{
 			Title: i18n.T("A root filesystem is a directory", "루트 파일 시스템은 디렉터리다"),
 			Explain: i18n.T(
-				"Here is the directory, on the host ($ROOTFS below stands for its path). It holds what the application needs and nothing else: busybox, one static program that is sh, ls, mount, ping and hundreds more by the name it is called with; stepbox itself as /bin/stepbox; and a few files in /etc. There is no kernel in it: a container runs on the host's kernel. Our container still stands in the host's tree, so its /bin is the host's and its root is the host's.",
-				"호스트에 있는 바로 그 디렉터리입니다(아래의 $ROOTFS가 그 경로입니다). 애플리케이션에 필요한 것만 들어 있습니다. 부르는 이름에 따라 sh, ls, mount, ping 등 수백 가지 명령이 되는 정적 프로그램 busybox 하나, /bin/stepbox로 들어간 stepbox 자신, 그리고 /etc의 파일 몇 개입니다. 커널은 없습니다. 컨테이너는 호스트의 커널 위에서 돌기 때문입니다. 컨테이너는 아직 호스트의 파일 트리 위에 있으므로 /bin도, 루트도 호스트의 것입니다."),
+				"Here is the directory, on the host ($ROOTFS below stands for its path). It holds what the application needs and nothing else: a shell and the core tools (either busybox, one static program that is sh, ls, mount and hundreds more by the name it is called with, or, on a host without it, the host's own tools with the shared libraries they load: `stepbox rootfs` says which); stepbox itself as /bin/stepbox; and a few files in /etc. There is no kernel in it: a container runs on the host's kernel. Our container still stands in the host's tree, so its /bin is the host's and its root is the host's.",
+				"호스트에 있는 바로 그 디렉터리입니다(아래의 $ROOTFS가 그 경로입니다). 애플리케이션에 필요한 것만 들어 있습니다. 셸과 기본 도구(부르는 이름에 따라 sh, ls, mount 등 수백 가지 명령이 되는 정적 프로그램 busybox 하나, 또는 busybox가 없는 호스트라면 호스트의 도구와 그것들이 불러 쓰는 공유 라이브러리입니다. 어느 쪽인지는 `stepbox rootfs`가 알려 줍니다), /bin/stepbox로 들어간 stepbox 자신, 그리고 /etc의 파일 몇 개입니다. 커널은 없습니다. 컨테이너는 호스트의 커널 위에서 돌기 때문입니다. 컨테이너는 아직 호스트의 파일 트리 위에 있으므로 /bin도, 루트도 호스트의 것입니다."),
 			Syscalls: []Syscall{{"getdents64", 2, "ROOTFS"}},
 			Shell:    "cd $ROOTFS && echo *\ndu -sh $ROOTFS",
 			Probes:   []Probe{{Host, rootfsList}, {Host, rootfsSize}, {Inside, binFacts}, {Host, binFacts}},
