@@ -14,6 +14,7 @@ import (
 	"github.com/stepbox/stepbox/internal/testutil"
 	"github.com/stepbox/stepbox/lessons"
 	"github.com/stepbox/stepbox/sandbox"
+	"github.com/stepbox/stepbox/sandbox/builtinfs"
 )
 
 // screen drives a command on a pseudo-terminal and collects what it shows.
@@ -136,12 +137,21 @@ func TestLearnUnknownLesson(t *testing.T) {
 	}
 }
 
-// The tour's JSON transcript lists every lesson and every step, each with
-// its system calls, evidence and result, all passed.
+// The whole tour, unattended, passes every check on both kinds of built-in
+// root filesystem: busybox's, and the host's own tools on a host where the
+// builder finds no busybox (issue 9). Its JSON transcript lists every lesson
+// and every step, each with its system calls, evidence and result; nothing
+// it made survives.
 func TestTourTranscript(t *testing.T) {
 	testutil.RequiresRoot(t)
+	for _, kind := range []builtinfs.Source{builtinfs.SourceBusybox, builtinfs.SourceHostTools} {
+		t.Run(string(kind), func(t *testing.T) { tourTranscript(t, builtinRoot(t, kind)) })
+	}
+}
+
+func tourTranscript(t *testing.T, root string) {
 	l := testutil.Snapshot()
-	cmd := exec.Command(stepboxBin, "--root", testRoot, "tour", "--json")
+	cmd := exec.Command(stepboxBin, "--root", root, "tour", "--json")
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
 	out, err := cmd.Output()
 	if err != nil {
