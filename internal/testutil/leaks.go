@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,6 +135,9 @@ func mounts() map[string]bool {
 
 func cgroups() map[string]bool {
 	set := map[string]bool{}
+	self, _ := os.ReadFile("/proc/self/cgroup")
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	others := othersCgroups(self, mi)
 	_ = filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -143,11 +148,70 @@ func cgroups() map[string]bool {
 			if strings.Count(p, "/") > 9 {
 				return fs.SkipDir
 			}
+			if others(p) {
+				return fs.SkipDir
+			}
 			set[p] = true
 		}
 		return nil
 	})
 	return set
+}
+
+// othersCgroups returns a test for the cgroup directories that belong to
+// other commands on the host. Where whatever started the tests gives each
+// command a cgroup of its own below a common parent (the build machines put
+// each in memory:/process_api/ID; systemd puts sessions side by side), a
+// command someone else starts while a package runs gets a new sibling of
+// ours: not the package's doing, and no leak. Our own cgroup and what is
+// below it count, and so does everything outside that parent (stepbox makes
+// its cgroups at /stepbox/ID of each hierarchy). self is /proc/self/cgroup,
+// mountinfo /proc/self/mountinfo.
+func othersCgroups(self, mountinfoData []byte) func(dir string) bool {
+	type sib struct{ parent, own string }
+	var sibs []sib
+	entries, _ := mountinfo.Parse(mountinfoData)
+	for _, line := range strings.Split(strings.TrimSpace(string(self)), "\n") {
+		// hierarchy-ID:controller-list:cgroup-path (cgroups(7))
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || path.Dir(f[2]) == "/" || f[2] == "/" {
+			continue // a top-level cgroup's siblings are everyone's, stepbox's too
+		}
+		for _, e := range entries {
+			if !mountsHierarchy(e, f[1]) || (e.Root != "/" && !strings.HasPrefix(f[2], e.Root+"/")) {
+				continue
+			}
+			own := path.Join(e.MountPoint, strings.TrimPrefix(f[2], strings.TrimSuffix(e.Root, "/")))
+			sibs = append(sibs, sib{parent: path.Dir(own), own: own})
+		}
+	}
+	return func(dir string) bool {
+		for _, s := range sibs {
+			if strings.HasPrefix(dir, s.parent+"/") && dir != s.own && !strings.HasPrefix(dir, s.own+"/") {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// mountsHierarchy reports whether e mounts the hierarchy whose controllers
+// /proc/self/cgroup lists as ctrls ("memory", "cpu,cpuacct",
+// "name=systemd"; empty for cgroup2).
+func mountsHierarchy(e mountinfo.Entry, ctrls string) bool {
+	if ctrls == "" {
+		return e.FSType == "cgroup2"
+	}
+	if e.FSType != "cgroup" {
+		return false
+	}
+	opts := strings.Split(e.SuperOptions, ",")
+	for _, c := range strings.Split(ctrls, ",") {
+		if !slices.Contains(opts, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // heldNetns lists network namespaces kept alive without a process: bind

@@ -69,3 +69,32 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+// Cgroups that other commands get beside ours (the build machines give each
+// command memory:/process_api/ID) are not the package's; ours, what is
+// below it, and stepbox's own places are.
+func TestOthersCgroups(t *testing.T) {
+	self := "4:memory:/process_api/ours\n3:cpu,cpuacct:/\n9:name=systemd:/user.slice/user-0.slice/session-1.scope\n0::/\n"
+	mi := `35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+`
+	others := othersCgroups([]byte(self), []byte(mi))
+	for dir, want := range map[string]bool{
+		"/sys/fs/cgroup/memory/process_api/theirs":                         true,
+		"/sys/fs/cgroup/memory/process_api/theirs/sub":                     true,
+		"/sys/fs/cgroup/systemd/user.slice/user-0.slice/session-2.scope":   true,
+		"/sys/fs/cgroup/memory/process_api/ours":                           false,
+		"/sys/fs/cgroup/memory/process_api/ours/child":                     false,
+		"/sys/fs/cgroup/memory/process_api":                                false,
+		"/sys/fs/cgroup/memory/stepbox/abc":                                false,
+		"/sys/fs/cgroup/cpu,cpuacct/process_api/theirs":                    false,
+		"/sys/fs/cgroup/unified/stepbox/abc":                               false,
+		"/sys/fs/cgroup/systemd/user.slice/user-0.slice/session-1.scope/x": false,
+	} {
+		if got := others(dir); got != want {
+			t.Errorf("others(%s) = %v, want %v", dir, got, want)
+		}
+	}
+}
