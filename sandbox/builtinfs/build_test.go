@@ -349,10 +349,13 @@ func TestBuildKilledHalfWay(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "filled ") {
+	// The helper waits for ever once filled: whatever fails below, it goes.
+	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "filled ") {
 		t.Fatalf("build helper: %q, %v", line, err)
 	}
 	tmp := strings.TrimSpace(strings.TrimPrefix(line, "filled "))
