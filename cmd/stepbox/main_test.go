@@ -99,8 +99,8 @@ func stepboxWith(t *testing.T, stdin io.Reader, prefix []string, args ...string)
 }
 
 // hostToolsForTests are the commands the run tests call inside a host-tools
-// rootfs (stty and tty for the terminal, dd for the OOM kill); the builder
-// gets them on top of its DefaultTools.
+// rootfs beyond the required ones (stty and tty for the terminal, dd for the
+// OOM kill): the builder's DefaultTools must have them.
 var hostToolsForTests = []string{"stty", "tty", "dd"}
 
 // kindRoots are the --root directories of the built-in root filesystem of
@@ -110,9 +110,10 @@ var kindRoots = map[builtinfs.Source]string{}
 // builtinRoot returns a --root whose built-in root filesystem, the one `run`
 // uses without --rootfs, is of the kind source: which kind this host would
 // pick by default must not decide what a test runs on. The busybox kind is
-// made from the host's static busybox; the host-tools kind as a host without
-// busybox gets it (busybox hidden from the builder). When t ends, passed or
-// failed, the containers it started there are killed and removed.
+// made from the host's static busybox; the host-tools kind exactly as a host
+// without busybox gets it (busybox hidden from the builder, DefaultTools).
+// When t ends, passed or failed, the containers it started there are killed
+// and removed.
 func builtinRoot(t *testing.T, source builtinfs.Source) string {
 	t.Helper()
 	root, ok := kindRoots[source]
@@ -133,13 +134,12 @@ func buildRoot(t *testing.T, source builtinfs.Source) string {
 		opts = builtinfs.BuildOptions{Source: source, Busybox: []string{testutil.StaticBusybox(t)}}
 	case builtinfs.SourceHostTools:
 		root += "-" + string(source)
-		tools := slices.Clone(builtinfs.DefaultTools)
 		for _, tool := range hostToolsForTests {
-			if !slices.Contains(tools, tool) {
-				tools = append(tools, tool)
+			if !slices.Contains(builtinfs.DefaultTools, tool) {
+				t.Fatalf("the run tests need %s in a host-tools rootfs: builtinfs.DefaultTools lacks it", tool)
 			}
 		}
-		opts = builtinfs.BuildOptions{Busybox: []string{}, Tools: tools}
+		opts = builtinfs.BuildOptions{Busybox: []string{}}
 	default:
 		t.Fatalf("unknown rootfs kind %q", source)
 	}
