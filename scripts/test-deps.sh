@@ -66,6 +66,15 @@ words() {
 	echo "$out"
 }
 
+# The throw-away pure cgroup v2 machine (../shared/tools/v2vm), where the
+# repository has it beside it: the v2 driver is tested for real there (the
+# build machines are hybrid). Its qemu comes in a package of its own.
+v2vm=$(dirname "$0")/../../shared/tools/v2vm/run-v2.sh
+if [ -f "$v2vm" ]; then
+	DEPS="$DEPS
+qemu-system-x86_64 qemu-system-x86 boots the pure cgroup v2 machine of ../shared/tools/v2vm"
+fi
+
 if ! command -v go >/dev/null 2>&1; then
 	echo "test-deps: go is not on PATH; install Go (see README.md, Requirements)" >&2
 fi
