@@ -1,13 +1,18 @@
 # stepbox: see README.md. Every target works from a fresh clone as root.
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+# Static, so that the same binary runs inside containers as /bin/stepbox,
+# and with cgo for the C constructor that enters running containers
+# (sandbox/nsenter, which also makes every binary that links it static);
+# osusergo and netgo keep the C library's NSS out, for the tests too. The
+# tests' own builds match (internal/testutil, StaticBuildArgs).
+LDFLAGS  := -s -w -X main.version=$(VERSION) -linkmode external -extldflags -static
+export CGO_ENABLED := 1
+export GOFLAGS := $(GOFLAGS) -tags=osusergo,netgo
 BIN      := bin/stepbox
 # The container init alone, beside stepbox, which copies it into each
 # container (cmd/stepbox-init).
 INIT_BIN := bin/stepbox-init
-# Static (CGO_ENABLED=0): the same binary runs inside containers as /bin/stepbox.
-export CGO_ENABLED ?= 0
 
 .PHONY: all build test lint bench tour tutorials clean
 

@@ -14,19 +14,36 @@ import (
 // dir and returns its path. Tests that drive the command line or need
 // /bin/stepbox inside a root filesystem use it.
 func BuildStepbox(dir string) (string, error) {
-	_, file, _, _ := runtime.Caller(0)
-	module := filepath.Join(filepath.Dir(file), "..", "..")
-	out := filepath.Join(dir, "stepbox")
 	// stepbox-init, the lean container init, goes beside it as make puts it.
 	for _, pkg := range []string{"./cmd/stepbox-init", "./cmd/stepbox"} {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, filepath.Base(pkg)), pkg)
-		cmd.Dir = module
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", &buildError{pkg: pkg, out: string(b), err: err}
+		if err := GoBuild(pkg, filepath.Join(dir, filepath.Base(pkg))); err != nil {
+			return "", err
 		}
 	}
-	return out, nil
+	return filepath.Join(dir, "stepbox"), nil
+}
+
+// StaticBuildArgs are the `go build` arguments (after "build") that make
+// stepbox's binaries static with cgo, as the Makefile's build target does:
+// cgo for the C constructor that enters running containers
+// (sandbox/nsenter), static so that the binary runs inside any container
+// as /bin/stepbox, osusergo and netgo to keep the C library's NSS out.
+var StaticBuildArgs = []string{"-trimpath", "-tags", "osusergo,netgo",
+	"-ldflags", "-linkmode external -extldflags -static"}
+
+// GoBuild builds the package pkg (a path relative to the module's root,
+// "./cmd/stepbox") into out with StaticBuildArgs.
+func GoBuild(pkg, out string) error {
+	_, file, _, _ := runtime.Caller(0)
+	module := filepath.Join(filepath.Dir(file), "..", "..")
+	args := append(append([]string{"build"}, StaticBuildArgs...), "-o", out, pkg)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = module
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return &buildError{pkg: pkg, out: string(b), err: err}
+	}
+	return nil
 }
 
 type buildError struct {

@@ -1,0 +1,12 @@
+// Shared by nsenter.c and nsenter.go.
+#ifndef STEPBOX_NSENTER_H
+#define STEPBOX_NSENTER_H
+
+#define STEPBOX_EXEC_ARG "exec-init"
+#define STEPBOX_EXEC_ENV "_STEPBOX_EXEC"
+
+extern int stepbox_nsenter_entered;
+const char *stepbox_nsenter_env(void);
+const char *stepbox_nsenter_arg(void);
+
+#endif

@@ -1,0 +1,16 @@
+//go:build !(linux && cgo)
+
+package nsenter
+
+// Available reports whether this binary carries the constructor: not when
+// built without cgo (CGO_ENABLED=0).
+const Available = false
+
+// Arg and Env mark a process started as the exec stage (see doc.go).
+const (
+	Arg = "exec-init"
+	Env = "_STEPBOX_EXEC"
+)
+
+// Entered is always false without the constructor.
+func Entered() bool { return false }
