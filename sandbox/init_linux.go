@@ -18,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/stepbox/stepbox/sandbox/nsenter"
 	"github.com/stepbox/stepbox/sandbox/rootfs"
 	"github.com/stepbox/stepbox/sandbox/security"
 )
@@ -131,11 +132,12 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	cfgFile.Close()
 	tracef("init: configuration read")
 	s := cfg.Spec
+	reexec := cfg.Init && reexecToConfine
 	// The minimal init's signal handlers go on in the background while the
 	// container is set up: registering them costs milliseconds (see
 	// notifyForwarded).
 	var notified <-chan chan os.Signal
-	if cfg.Init {
+	if cfg.Init && !reexec {
 		notified = notifyForwarded()
 	}
 	if err := joinNamespaces(s); err != nil {
@@ -211,13 +213,8 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			return err
 		}
 	}
-	if err := security.SetRlimits(s.Process.Rlimits); err != nil {
+	if err := applyLimits(s.Process); err != nil {
 		return err
-	}
-	if s.Process.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
-			return fmt.Errorf("write oom_score_adj: %w", err)
-		}
 	}
 	if err := enterCwd(s.Process.Cwd, HasNamespace(s, specs.UserNamespace)); err != nil {
 		return err
@@ -226,11 +223,8 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	if err != nil {
 		return err
 	}
-	// CVE-2024-21626: nothing of the host may cross into the container by
-	// descriptor. Every descriptor past the ones asked for is close-on-exec
-	// from here on; the socket and the fifo are needed until execve.
-	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close_range: %w", err)
+	if err := closeHostFDs(cfg.PreserveFDs); err != nil {
+		return err
 	}
 	// seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. Without no_new_privs
 	// the filter goes on now, while we still hold CAP_SYS_ADMIN, and must
@@ -244,7 +238,7 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	// The minimal init stays beside the payload: its other threads take the
 	// payload's groups now, and its identity and capabilities while we wait
 	// to be started (security.AllThreads).
-	confineAll := cfg.Init && !cfg.Unmapped
+	confineAll := cfg.Init && !cfg.Unmapped && !reexec
 	if confineAll {
 		if err := security.AllThreadsGroups(s.Process.User); err != nil {
 			return err
@@ -273,22 +267,55 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	if err := <-allThreads; err != nil {
 		return err
 	}
-	umask := 0o022
-	if s.Process.User.Umask != nil {
-		umask = int(*s.Process.User.Umask)
-	}
-	unix.Umask(umask)
+	setUmask(s.Process.User)
 	// seccomp last: from here only execve(2) and what the filter allows.
 	if cfg.Seccomp != nil && !early {
 		if err := cfg.Seccomp.Load(); err != nil {
 			return fmt.Errorf("load seccomp filter: %w", err)
 		}
 	}
+	if reexec {
+		return reexecReaper(path, s.Process, cfg.PreserveFDs, sync)
+	}
 	if cfg.Init {
 		return reap(path, s.Process, cfg.PreserveFDs, sync, false, notified)
 	}
 	err = unix.Exec(path, s.Process.Args, s.Process.Env)
 	return execError(s.Process.Args[0], err)
+}
+
+// applyLimits sets the process's rlimits and OOM score, while it still has
+// the privileges that raising them may need.
+func applyLimits(p *specs.Process) error {
+	if err := security.SetRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if p.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("write oom_score_adj: %w", err)
+		}
+	}
+	return nil
+}
+
+// closeHostFDs marks every descriptor past 0, 1, 2 and the preserve asked
+// for close-on-exec. CVE-2024-21626: nothing of the host may cross into the
+// container by descriptor; the ones still needed (the sync socket, the
+// fifo) go at execve.
+func closeHostFDs(preserve int) error {
+	if err := unix.CloseRange(uint(3+preserve), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	return nil
+}
+
+// setUmask sets the process's umask, docker's 022 unless it asks for one.
+func setUmask(u specs.User) {
+	umask := 0o022
+	if u.Umask != nil {
+		umask = int(*u.Umask)
+	}
+	unix.Umask(umask)
 }
 
 func hasNew(s *specs.Spec, t specs.LinuxNamespaceType) bool {
@@ -417,6 +444,12 @@ func enterCwd(cwd string, userNS bool) error {
 		}
 		return fmt.Errorf("make working directory %s: %w", cwd, err)
 	}
+	return chdirInside(cwd)
+}
+
+// chdirInside changes into cwd and checks that it is inside the container
+// (see enterCwd).
+func chdirInside(cwd string) error {
 	if err := unix.Chdir(cwd); err != nil {
 		return fmt.Errorf("chdir %s: %w", cwd, err)
 	}
@@ -594,6 +627,18 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStag
 	return nil
 }
 
+// reexecToConfine makes the minimal init re-execute itself once it has the
+// payload's identity and privileges, instead of starting the payload from
+// the process its setup ran in. A binary with cgo (package nsenter's C
+// constructor, in every binary that can exec) cannot give its other
+// threads those: syscall.AllThreadsSyscall answers ENOTSUP there, and the C
+// library's broadcast covers ids, not capabilities. After execve(2) the
+// process has one thread, confined, and every thread its runtime makes
+// inherits that (clone(2) copies the creator's credentials); seccomp and
+// no_new_privs then hold for all of them too. It costs the init a second
+// start of its runtime (DESIGN.md, "Entering a running container").
+const reexecToConfine = nsenter.Available
+
 // reexecReaper is the way around a kernel that refuses os.StartProcess its
 // vfork (CLONE_VM) while a time namespace made by unshare(2) waits for the
 // caller's children: Linux 6.1 does, 6.18 does not. The init re-executes
@@ -613,7 +658,7 @@ func reexecReaper(path string, p *specs.Process, preserve int, sync *os.File) er
 	env := append(slices.Clone(p.Env), fmt.Sprintf("%s=%d,%d,%d", reapEnv, sync.Fd(), preserve, terminal))
 	argv := append([]string{"stepbox-init", reapArg, path}, p.Args...)
 	err := unix.Exec("/proc/self/exe", argv, env)
-	return fmt.Errorf("re-execute the init to enter its time namespace: %w", err)
+	return fmt.Errorf("re-execute the minimal init: %w", err)
 }
 
 // runReapStage is the second stage started by reexecReaper; it never
