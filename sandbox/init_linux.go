@@ -54,12 +54,15 @@ func init() {
 // (this package's init function has then taken it over already).
 func IsInit() bool {
 	return len(os.Args) > 1 && (os.Args[1] == initArg && os.Getenv(initEnv) != "" ||
-		os.Args[1] == reapArg && os.Getenv(reapEnv) != "")
+		os.Args[1] == reapArg && os.Getenv(reapEnv) != "") || isExecStage()
 }
 
 // RunInit is the container's init: it never returns. On success the payload
 // replaces it (execve(2)); on failure the error goes to the parent.
 func RunInit() {
+	if isExecStage() {
+		runExecStage() // exec_init.go
+	}
 	tracef("init: started")
 	// Executed from /proc/self/fd/N, the kernel named us "N"; ps inside
 	// the container should say what PID 1 is (prctl(2) PR_SET_NAME).
