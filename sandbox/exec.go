@@ -16,7 +16,6 @@ import (
 
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox/cgroups"
-	"github.com/stepbox/stepbox/sandbox/nsenter"
 	"github.com/stepbox/stepbox/sandbox/security"
 )
 
@@ -106,8 +105,9 @@ func ExitCode(err error) int {
 // the reason it could not be, one line: errors.Is tells ErrNotFound and
 // ErrCannotExecute apart (ExitCode).
 //
-// The mechanism is the C constructor of package nsenter; DESIGN.md,
-// "Entering a running container", explains it.
+// The process is started by stepbox-exec, whose C constructor (package
+// nsenter) enters the namespaces before its Go runtime starts; DESIGN.md,
+// "Entering a running container", explains the mechanism.
 func (c *Container) Exec(p *specs.Process, o ExecOptions) (*Process, error) {
 	proc, err := c.exec(p, o)
 	if err != nil {
@@ -123,10 +123,6 @@ func (c *Container) Exec(p *specs.Process, o ExecOptions) (*Process, error) {
 }
 
 func (c *Container) exec(p *specs.Process, o ExecOptions) (_ *Process, err error) {
-	if !nsenter.Available {
-		return nil, hint.With(errors.New("this stepbox was built without cgo, which entering a container needs"),
-			"build it with make build")
-	}
 	tracef("exec in %s", c.ID)
 	if err := validateExecProcess(p); err != nil {
 		return nil, err
@@ -152,7 +148,7 @@ func (c *Container) exec(p *specs.Process, o ExecOptions) (_ *Process, err error
 	if err != nil {
 		return nil, err
 	}
-	exe, err := sealedExe()
+	exe, err := sealedExecStage()
 	if err != nil {
 		return nil, err
 	}
@@ -237,9 +233,10 @@ func (c *Container) cgroups(st State) cgroups.Manager {
 	return m
 }
 
-// execCommand builds the exec stage's command: the sealed copy of the init
-// (exeseal.go, CVE-2019-5736), never a binary of the container's, with the
-// descriptors the constructor and the Go half read from nsenter.Env.
+// execCommand builds the exec stage's command: the sealed copy of
+// stepbox-exec (exec_binary.go, CVE-2019-5736), never a binary of the
+// container's, with the descriptors the constructor and the Go half read
+// from ExecStageEnv.
 func execCommand(t *execTarget, o ExecOptions, exe *sealedInit, cfgR, sync *os.File) *exec.Cmd {
 	extra := append([]*os.File{}, o.ExtraFiles...)
 	n := 3 + len(extra)
@@ -251,23 +248,18 @@ func execCommand(t *execTarget, o ExecOptions, exe *sealedInit, cfgR, sync *os.F
 		n++
 		return n - 1
 	}
-	// The order of nsenter.Env's fields (package nsenter, doc.go), then
-	// the Go half's (exec_init.go).
+	// The order of ExecStageEnv's fields: the constructor's (package
+	// nsenter, doc.go), then the Go half's (exec_init.go).
 	fields := []int{num(t.pidfd), t.flags, num(t.time), num(t.root), num(sync), num(cfgR), num(exe.file)}
 	env := ""
-	for i, f := range fields {
-		if i > 0 {
-			env += ","
-		}
-		env += strconv.Itoa(f)
+	for _, f := range fields {
+		env += strconv.Itoa(f) + ","
 	}
-	if exe.lean {
-		env += "," + execFingerprint()
-	}
+	env += execFingerprint()
 	return &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", fields[execExeField]),
-		Args:       []string{"stepbox", nsenter.Arg},
-		Env:        []string{nsenter.Env + "=" + env},
+		Args:       []string{ExecBinaryName, ExecStageArg},
+		Env:        []string{ExecStageEnv + "=" + env},
 		ExtraFiles: extra,
 		// A session of its own: the host terminal's job-control signals
 		// (Ctrl-C) are not for it, but for the process, which the caller

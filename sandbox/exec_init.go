@@ -13,18 +13,25 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/stepbox/stepbox/sandbox/nsenter"
 	"github.com/stepbox/stepbox/sandbox/security"
 )
 
 // The exec stage's Go half. The C constructor of package nsenter has
 // already put this process inside every namespace of the container and
-// forked it (it is the child; its parent waits for it); the package
-// initialisation hands it here, on the main thread, locked, as it does the
-// container's init (init_linux.go). What is left is the process spec, in
-// the init's order: terminal, limits, working directory, the executable,
-// descriptors, then identity, capabilities, no_new_privs and seccomp last
-// before execve(2).
+// forked it (it is the child; its parent waits for it); stepbox-exec's main
+// hands it here (RunExecStage). What is left is the process spec, in the
+// init's order, with the init's functions: terminal, limits, working
+// directory, the executable, descriptors, then identity, capabilities,
+// no_new_privs and seccomp last before execve(2).
+
+// ExecStageArg (argv[1]) and ExecStageEnv mark a process started as the
+// exec stage, for the constructor (sandbox/nsenter/nsenter.h says the
+// same) and for RunExecStage. ExecStageEnv holds the descriptors' numbers,
+// the constructor's five first (package nsenter, doc.go).
+const (
+	ExecStageArg = "exec-init"
+	ExecStageEnv = "_STEPBOX_EXEC"
+)
 
 // execConfig is what Exec sends the stage over its pipe (wire.go's form).
 type execConfig struct {
@@ -39,8 +46,9 @@ type execConfig struct {
 }
 
 // The stage's environment after the constructor's five fields: the
-// configuration pipe, the sealed binary and, for a lean stepbox-init, the
-// fingerprint of execConfig (see wireFingerprint).
+// configuration pipe, the sealed binary and the fingerprint of execConfig
+// (see wireFingerprint): stepbox-exec is a binary apart, which must speak
+// this one's configuration.
 const (
 	execSyncField = 4
 	execCfgField  = 5
@@ -52,18 +60,16 @@ var execFingerprint = sync.OnceValue(func() string {
 	return typeFingerprint(reflect.TypeFor[execConfig]())
 })
 
-// isExecStage reports whether this process was started by Exec.
-func isExecStage() bool {
-	return len(os.Args) > 1 && os.Args[1] == nsenter.Arg && os.Getenv(nsenter.Env) != ""
-}
-
-// runExecStage never returns: the process becomes the payload, or reports
-// why not and exits with docker's code (failInit).
-func runExecStage() {
-	f := strings.Split(os.Getenv(nsenter.Env), ",")
+// RunExecStage is the exec stage's Go half, for stepbox-exec's main to
+// call, on a locked thread, once nsenter.Entered says the constructor has
+// put the process inside the container: anywhere else it would run the
+// command on the host. It never returns: the process becomes the command,
+// or reports why not and exits with docker's code (failInit).
+func RunExecStage() {
+	f := strings.Split(os.Getenv(ExecStageEnv), ",")
 	var fd [execFields]int
 	var err error
-	if len(f) < execFields || len(f) > execFields+1 {
+	if len(f) != execFields+1 {
 		err = errors.New("wrong number of fields")
 	}
 	for i := 0; i < execFields && err == nil; i++ {
@@ -77,14 +83,8 @@ func runExecStage() {
 	unix.CloseOnExec(fd[execSyncField])
 	unix.CloseOnExec(fd[execCfgField])
 	unix.Close(fd[execExeField]) // mapped already
-	if !nsenter.Entered() {
-		// Nothing entered any namespace: this binary lacks the C half
-		// (built with CGO_ENABLED=0), and must not run anything here, on
-		// the host.
-		failInit(sync, fmt.Errorf("%s was built without cgo and cannot enter a container: build stepbox and %s again with make build", os.Args[0], InitBinaryName))
-	}
-	if len(f) == execFields+1 && f[execFields] != execFingerprint() {
-		failInit(sync, fmt.Errorf("the container init (%s) was built from other sources than this stepbox: build both again (make build)", InitBinaryName))
+	if f[execFields] != execFingerprint() {
+		failInit(sync, fmt.Errorf("%s was built from other sources than this stepbox: build both again (make build)", ExecBinaryName))
 	}
 	failInit(sync, runExec(os.NewFile(uintptr(fd[execCfgField]), "config"), sync))
 }

@@ -21,6 +21,40 @@ import (
 	"github.com/stepbox/stepbox/internal/testutil"
 )
 
+// The exec stage is a binary of its own (stepbox-exec), which the tests
+// build once, as make does; where one lies beside the test binary (the
+// qemu machine of TestExecInQemu) they use that.
+var (
+	execStageOnce sync.Once
+	execStageDir  string
+	execStageErr  error
+)
+
+func needExecStage(t *testing.T) {
+	t.Helper()
+	execStageOnce.Do(func() {
+		if self, err := os.Executable(); err == nil {
+			if _, err := os.Stat(filepath.Join(filepath.Dir(self), ExecBinaryName)); err == nil {
+				return
+			}
+		}
+		if execStageDir, execStageErr = os.MkdirTemp("", "stepbox-exec-"); execStageErr != nil {
+			return
+		}
+		execStageErr = testutil.GoBuild("./cmd/stepbox-exec", filepath.Join(execStageDir, ExecBinaryName))
+		execBinaryDir = execStageDir
+	})
+	if execStageErr != nil {
+		t.Fatalf("build %s: %v", ExecBinaryName, execStageErr)
+	}
+}
+
+func removeExecStage() {
+	if execStageDir != "" {
+		os.RemoveAll(execStageDir)
+	}
+}
+
 // execOut runs s in c with the container's defaults and returns the output
 // and exit code.
 func execOut(t *testing.T, c *Container, s ExecSettings) (string, int) {
@@ -117,6 +151,7 @@ func readProc(t *testing.T, pid int, name string) string {
 // without the minimal init, whose own time namespace is the host's.
 func TestExecLandsWhereThePayloadIs(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	for _, tc := range []struct {
 		name         string
 		init, userns bool
@@ -185,6 +220,7 @@ func TestExecLandsWhereThePayloadIs(t *testing.T) {
 // exec'd process is in the payload's eight.
 func TestExecNamespacesByLsns(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	lsns := testutil.RequiresCommand(t, "lsns")
 	spec := sleeper(t)
 	SetNamespace(spec, specs.UserNamespace, true)
@@ -229,15 +265,18 @@ func timeNamespaceWorks(t *testing.T) bool {
 		t.Fatal(err)
 	}
 	if !ok {
-		t.Log("this kernel refuses threads in a time namespace: tested without one")
+		timensLogged.Do(func() { t.Log("this kernel refuses threads in a time namespace: tested without one") })
 	}
 	return ok
 }
+
+var timensLogged sync.Once
 
 // docker's exit codes: the command's own, 126 when it cannot be executed,
 // 127 when it is not there, 128+n for signal n.
 func TestExecExitCodes(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	for _, init := range []bool{false, true} {
 		c := started(t, sleeper(t), Options{Init: init})
 		for _, tc := range []struct {
@@ -276,6 +315,7 @@ func TestExecExitCodes(t *testing.T) {
 // Signal reaches the exec'd process and only it; Wait says how it ended.
 func TestExecSignal(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	c := started(t, sleeper(t), Options{})
 	proc := execStarted(t, c, ExecSettings{Args: []string{"sleep", "30"}})
 	if err := proc.Signal(syscall.SIGTERM); err != nil {
@@ -295,6 +335,7 @@ func TestExecSignal(t *testing.T) {
 // A stopped container and one that does not exist: one line each.
 func TestExecIntoNoRunningContainer(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	p := testPaths(t)
 	c, err := Create(p, "gone", DefaultSpec(rootfsDir(t), "true"), Options{})
 	if err != nil {
@@ -328,6 +369,7 @@ func TestExecIntoNoRunningContainer(t *testing.T) {
 // docker exec's -e, -w and -u, and HOME following the user.
 func TestExecOverrides(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	spec := sleeper(t)
 	spec.Process.Env = append(spec.Process.Env, "KEEP=kept", "FOO=old", "HOME=/root")
 	c := started(t, spec, Options{})
@@ -362,6 +404,7 @@ func TestExecOverrides(t *testing.T) {
 // refused.
 func TestExecDescriptors(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	c := started(t, sleeper(t), Options{})
 	extra, err := os.Open(os.DevNull)
 	if err != nil {
@@ -405,6 +448,7 @@ func TestExecDescriptors(t *testing.T) {
 // host pid, and it is reaped without anyone waiting.
 func TestExecDetachAndPidFile(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	c := started(t, sleeper(t), Options{})
 	pidFile := filepath.Join(t.TempDir(), "exec.pid")
 	p, _ := c.ExecProcess(ExecSettings{Args: []string{"sleep", "30"}})
@@ -425,9 +469,43 @@ func TestExecDetachAndPidFile(t *testing.T) {
 	}
 }
 
+// The exec stage that waits for the process runs from a sealed memfd copy
+// of stepbox-exec (CVE-2019-5736), holds no descriptor, and is not
+// dumpable (CVE-2016-9962): a host process with the container's uid cannot
+// read it.
+func TestExecStageIsSealedAndClosed(t *testing.T) {
+	testutil.RequiresRoot(t)
+	needExecStage(t)
+	setpriv := testutil.RequiresCommand(t, "setpriv")
+	spec := sleeper(t)
+	SetNamespace(spec, specs.UserNamespace, true)
+	c := started(t, spec, Options{})
+	proc := execStarted(t, c, ExecSettings{Args: []string{"sleep", "30"}})
+	f := strings.Fields(readProc(t, proc.Pid, "stat")[strings.LastIndexByte(readProc(t, proc.Pid, "stat"), ')')+1:])
+	stage, _ := strconv.Atoi(f[1]) // ppid, as the host sees it
+	exe := fmt.Sprintf("/proc/%d/exe", stage)
+	if link, _ := os.Readlink(exe); !strings.HasPrefix(link, "/memfd:"+ExecBinaryName) {
+		t.Errorf("the exec stage runs from %q, not a sealed memfd", link)
+	}
+	if f, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
+		f.Close()
+		t.Error("the exec stage's binary can be opened for writing")
+	}
+	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", stage)); err != nil || len(ents) != 0 {
+		t.Errorf("the exec stage holds %d descriptors (%v)", len(ents), err)
+	}
+	uid := strconv.Itoa(int(DefaultIDMap.HostID))
+	out, err := exec.Command(setpriv, "--reuid", uid, "--regid", uid, "--clear-groups",
+		"cat", fmt.Sprintf("/proc/%d/environ", stage)).CombinedOutput()
+	if err == nil {
+		t.Errorf("a host process with the container's uid read the exec stage's environ: %q", out)
+	}
+}
+
 // exec -t: a terminal from the container's own devpts, driven by the test.
 func TestExecTerminal(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	c := started(t, sleeper(t), Options{})
 	p, err := c.ExecProcess(ExecSettings{Args: []string{"sh"}, Terminal: true})
 	if err != nil {
@@ -482,6 +560,7 @@ func TestExecTerminal(t *testing.T) {
 // nothing left.
 func TestExecManyAtOnce(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	l := testutil.Snapshot()
 	func() {
 		c, err := Create(testPaths(t), "", sleeper(t), Options{Init: true})
@@ -526,6 +605,7 @@ func TestExecManyAtOnce(t *testing.T) {
 // Standard input reaches the process, and its end ends the process's.
 func TestExecStdin(t *testing.T) {
 	testutil.RequiresRoot(t)
+	needExecStage(t)
 	c := started(t, sleeper(t), Options{})
 	p, _ := c.ExecProcess(ExecSettings{Args: []string{"wc", "-c"}})
 	var out bytes.Buffer

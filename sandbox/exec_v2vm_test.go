@@ -27,19 +27,25 @@ func TestExecInQemu(t *testing.T) {
 	if err != nil {
 		t.Skipf("skipping: no go tool to build the test binary with: %v", err)
 	}
-	// Static: package nsenter links this package's binaries statically.
-	bin := filepath.Join(t.TempDir(), "sandbox.test")
-	build := exec.Command(goTool, "test", "-c", "-tags", "osusergo,netgo", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	// Static, as the machine has no C library; stepbox-exec goes beside
+	// the test binary, where needExecStage finds it.
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sandbox.test")
+	build := exec.Command(goTool, "test", "-c", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go test -c: %v\n%s", err, out)
+	}
+	stage := filepath.Join(dir, ExecBinaryName)
+	if err := testutil.GoBuild("./cmd/stepbox-exec", stage); err != nil {
+		t.Fatal(err)
 	}
 	tests := []string{"TestExecLandsWhereThePayloadIs", "TestExecExitCodes", "TestExecSignal", "TestExecOverrides",
 		"TestExecDescriptors", "TestExecTerminal", "TestExecManyAtOnce", "TestExecDetachAndPidFile", "TestExecStdin"}
 	snippet := "cd /tmp && \"$BIN\" -test.run '^(" + strings.Join(tests, "|") + ")$' -test.v -test.count=1 -test.timeout 240s; " +
 		"echo \"left $(find /sys/fs/cgroup -name 'stepbox*' | wc -l)\""
 	cmd := exec.Command(script, bin, snippet)
-	cmd.Env = append(os.Environ(), "V2VM_TIMEOUT=280")
+	cmd.Env = append(os.Environ(), "V2VM_TIMEOUT=280", "V2VM_FILES="+stage+":/usr/local/bin/"+ExecBinaryName)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	t.Logf("in the v2 machine (%s):\n%s", time.Since(start).Round(time.Second), out)

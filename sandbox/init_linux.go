@@ -18,7 +18,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/stepbox/stepbox/sandbox/nsenter"
 	"github.com/stepbox/stepbox/sandbox/rootfs"
 	"github.com/stepbox/stepbox/sandbox/security"
 )
@@ -54,15 +53,12 @@ func init() {
 // (this package's init function has then taken it over already).
 func IsInit() bool {
 	return len(os.Args) > 1 && (os.Args[1] == initArg && os.Getenv(initEnv) != "" ||
-		os.Args[1] == reapArg && os.Getenv(reapEnv) != "") || isExecStage()
+		os.Args[1] == reapArg && os.Getenv(reapEnv) != "")
 }
 
 // RunInit is the container's init: it never returns. On success the payload
 // replaces it (execve(2)); on failure the error goes to the parent.
 func RunInit() {
-	if isExecStage() {
-		runExecStage() // exec_init.go
-	}
 	tracef("init: started")
 	// Executed from /proc/self/fd/N, the kernel named us "N"; ps inside
 	// the container should say what PID 1 is (prctl(2) PR_SET_NAME).
@@ -135,12 +131,11 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	cfgFile.Close()
 	tracef("init: configuration read")
 	s := cfg.Spec
-	reexec := cfg.Init && reexecToConfine
 	// The minimal init's signal handlers go on in the background while the
 	// container is set up: registering them costs milliseconds (see
 	// notifyForwarded).
 	var notified <-chan chan os.Signal
-	if cfg.Init && !reexec {
+	if cfg.Init {
 		notified = notifyForwarded()
 	}
 	if err := joinNamespaces(s); err != nil {
@@ -241,7 +236,7 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	// The minimal init stays beside the payload: its other threads take the
 	// payload's groups now, and its identity and capabilities while we wait
 	// to be started (security.AllThreads).
-	confineAll := cfg.Init && !cfg.Unmapped && !reexec
+	confineAll := cfg.Init && !cfg.Unmapped
 	if confineAll {
 		if err := security.AllThreadsGroups(s.Process.User); err != nil {
 			return err
@@ -276,9 +271,6 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		if err := cfg.Seccomp.Load(); err != nil {
 			return fmt.Errorf("load seccomp filter: %w", err)
 		}
-	}
-	if reexec {
-		return reexecReaper(path, s.Process, cfg.PreserveFDs, sync)
 	}
 	if cfg.Init {
 		return reap(path, s.Process, cfg.PreserveFDs, sync, false, notified)
@@ -630,18 +622,6 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStag
 	return nil
 }
 
-// reexecToConfine makes the minimal init re-execute itself once it has the
-// payload's identity and privileges, instead of starting the payload from
-// the process its setup ran in. A binary with cgo (package nsenter's C
-// constructor, in every binary that can exec) cannot give its other
-// threads those: syscall.AllThreadsSyscall answers ENOTSUP there, and the C
-// library's broadcast covers ids, not capabilities. After execve(2) the
-// process has one thread, confined, and every thread its runtime makes
-// inherits that (clone(2) copies the creator's credentials); seccomp and
-// no_new_privs then hold for all of them too. It costs the init a second
-// start of its runtime (DESIGN.md, "Entering a running container").
-const reexecToConfine = nsenter.Available
-
 // reexecReaper is the way around a kernel that refuses os.StartProcess its
 // vfork (CLONE_VM) while a time namespace made by unshare(2) waits for the
 // caller's children: Linux 6.1 does, 6.18 does not. The init re-executes
@@ -661,7 +641,7 @@ func reexecReaper(path string, p *specs.Process, preserve int, sync *os.File) er
 	env := append(slices.Clone(p.Env), fmt.Sprintf("%s=%d,%d,%d", reapEnv, sync.Fd(), preserve, terminal))
 	argv := append([]string{"stepbox-init", reapArg, path}, p.Args...)
 	err := unix.Exec("/proc/self/exe", argv, env)
-	return fmt.Errorf("re-execute the minimal init: %w", err)
+	return fmt.Errorf("re-execute the init to enter its time namespace: %w", err)
 }
 
 // runReapStage is the second stage started by reexecReaper; it never

@@ -11,11 +11,11 @@ import (
 )
 
 // BuildStepbox builds the stepbox binary, static as `make build` does, into
-// dir and returns its path. Tests that drive the command line or need
-// /bin/stepbox inside a root filesystem use it.
+// dir and returns its path, with stepbox-init and stepbox-exec beside it as
+// make puts them. Tests that drive the command line or need /bin/stepbox
+// inside a root filesystem use it.
 func BuildStepbox(dir string) (string, error) {
-	// stepbox-init, the lean container init, goes beside it as make puts it.
-	for _, pkg := range []string{"./cmd/stepbox-init", "./cmd/stepbox"} {
+	for _, pkg := range []string{"./cmd/stepbox-init", "./cmd/stepbox-exec", "./cmd/stepbox"} {
 		if err := GoBuild(pkg, filepath.Join(dir, filepath.Base(pkg))); err != nil {
 			return "", err
 		}
@@ -23,23 +23,22 @@ func BuildStepbox(dir string) (string, error) {
 	return filepath.Join(dir, "stepbox"), nil
 }
 
-// StaticBuildArgs are the `go build` arguments (after "build") that make
-// stepbox's binaries static with cgo, as the Makefile's build target does:
-// cgo for the C constructor that enters running containers
-// (sandbox/nsenter), static so that the binary runs inside any container
-// as /bin/stepbox, osusergo and netgo to keep the C library's NSS out.
-var StaticBuildArgs = []string{"-trimpath", "-tags", "osusergo,netgo",
-	"-ldflags", "-linkmode external -extldflags -static"}
-
-// GoBuild builds the package pkg (a path relative to the module's root,
-// "./cmd/stepbox") into out with StaticBuildArgs.
+// GoBuild builds the package pkg (relative to the module's root, as
+// "./cmd/stepbox") into out, static as `make build` builds it: without cgo,
+// but for the exec stage, which needs it for its C constructor
+// (sandbox/nsenter) and is linked statically with the C library.
 func GoBuild(pkg, out string) error {
 	_, file, _, _ := runtime.Caller(0)
 	module := filepath.Join(filepath.Dir(file), "..", "..")
-	args := append(append([]string{"build"}, StaticBuildArgs...), "-o", out, pkg)
-	cmd := exec.Command("go", args...)
+	args := []string{"build", "-trimpath", "-o", out}
+	cgo := "CGO_ENABLED=0"
+	if pkg == "./cmd/stepbox-exec" {
+		args = append(args, "-tags", "osusergo,netgo", "-ldflags", "-linkmode external -extldflags -static")
+		cgo = "CGO_ENABLED=1"
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = module
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	cmd.Env = append(os.Environ(), cgo)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return &buildError{pkg: pkg, out: string(b), err: err}
 	}

@@ -6,13 +6,15 @@
 // started threads before any Go code runs, and a multi-threaded process may
 // not join a user or mount namespace (setns(2), EINVAL).
 //
-// Any binary that imports this package carries the constructor; it returns
-// at once unless argv[1] is [Arg] and the environment has [Env], so a
-// normal start pays one string comparison. The sandbox package starts the
-// stage and runs the child's Go half (sandbox/exec_init.go); DESIGN.md,
-// "Entering a running container", argues the design.
+// Only cmd/stepbox-exec imports it: a binary that does carries the
+// constructor, needs cgo and is linked statically (see nsenter.go). The
+// constructor returns at once unless argv[1] is sandbox.ExecStageArg and
+// the environment has sandbox.ExecStageEnv. The sandbox package starts the
+// stage (Container.Exec) and runs the child's Go half (RunExecStage);
+// DESIGN.md, "Entering a running container", argues the design.
 //
-// [Env] holds "pidfd,flags,timefd,rootfd,syncfd,…" (decimal; -1 for none):
+// sandbox.ExecStageEnv holds "pidfd,flags,timefd,rootfd,syncfd,…"
+// (decimal; -1 for none):
 //
 //   - pidfd: a pidfd of the container's init, whose namespaces flags
 //     (CLONE_NEW*) name, all joined in one setns(2) (Linux 5.8);
@@ -25,7 +27,6 @@
 // What follows syncfd belongs to the Go half. The first process waits for
 // the child and exits with its status (128+n for signal n).
 //
-// Built without cgo, the package has no constructor and [Available] is
-// false: such a binary cannot enter containers, and the sandbox package says
-// so instead of running anything.
+// Built without cgo, the package has no constructor, [Available] is false
+// and [Entered] always false: stepbox-exec then refuses to run anything.
 package nsenter

@@ -1,4 +1,5 @@
-// Shared by nsenter.c and nsenter.go.
+// Shared by nsenter.c and nsenter.go. The names must be the sandbox
+// package's ExecStageArg and ExecStageEnv (nsenter_test.go checks).
 #ifndef STEPBOX_NSENTER_H
 #define STEPBOX_NSENTER_H
 

@@ -6,11 +6,5 @@ package nsenter
 // built without cgo (CGO_ENABLED=0).
 const Available = false
 
-// Arg and Env mark a process started as the exec stage (see doc.go).
-const (
-	Arg = "exec-init"
-	Env = "_STEPBOX_EXEC"
-)
-
 // Entered is always false without the constructor.
 func Entered() bool { return false }

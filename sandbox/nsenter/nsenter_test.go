@@ -2,13 +2,18 @@
 
 package nsenter
 
-import "testing"
+import (
+	"testing"
 
-// The C constructor and the Go side must agree on how the stage is marked.
+	"github.com/stepbox/stepbox/sandbox"
+)
+
+// The C constructor and the sandbox package, which starts the stage, must
+// agree on how it is marked.
 func TestNamesAgree(t *testing.T) {
 	arg, env := cNames()
-	if arg != Arg || env != Env {
-		t.Errorf("C has %q and %q, Go %q and %q", arg, env, Arg, Env)
+	if arg != sandbox.ExecStageArg || env != sandbox.ExecStageEnv {
+		t.Errorf("C has %q and %q, sandbox %q and %q", arg, env, sandbox.ExecStageArg, sandbox.ExecStageEnv)
 	}
 	if Entered() {
 		t.Error("a test binary started normally says it was entered")

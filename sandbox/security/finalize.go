@@ -200,9 +200,9 @@ func pinned[T any](pin *runtime.Pinner, s []T) unsafe.Pointer {
 // Where the binary uses cgo, Go cannot make such calls (ENOTSUP); the
 // groups and ids then go through the C library's setxid, which reaches
 // every thread too, but a root payload's init keeps full capabilities on
-// its other threads. The sandbox package, whose binaries have cgo, does not
-// rely on these there: its minimal init re-executes itself once confined
-// (sandbox/init_linux.go, reexecToConfine).
+// its other threads. This is why the container init is built without cgo,
+// and the C constructor that exec needs lives in a binary of its own
+// (cmd/stepbox-exec; DESIGN.md, "Entering a running container").
 
 // AllThreadsGroups sets the supplementary groups of every thread.
 func AllThreadsGroups(user specs.User) error {
