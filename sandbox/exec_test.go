@@ -216,6 +216,33 @@ func TestExecLandsWhereThePayloadIs(t *testing.T) {
 	}
 }
 
+// A container that shares some of the host's namespaces: the exec'd
+// process joins the container's and keeps sharing the rest (setns(2) is
+// asked only for the ones that differ; it refuses to re-enter our own user
+// namespace).
+func TestExecSomeNamespaces(t *testing.T) {
+	testutil.RequiresRoot(t)
+	needExecStage(t)
+	spec := DefaultSpec("/", "/bin/sleep", "30")
+	SetNamespaces(spec, []specs.LinuxNamespaceType{specs.UTSNamespace, specs.PIDNamespace})
+	spec.Process.Capabilities = nil
+	c := started(t, spec, Options{})
+	proc := execStarted(t, c, ExecSettings{Args: []string{"/bin/sleep", "30"}})
+	for _, ns := range procNames {
+		want := nsInode(t, os.Getpid(), ns)
+		if ns == "uts" || ns == "pid" {
+			want = nsInode(t, c.Pid(), ns)
+		}
+		if got := nsInode(t, proc.Pid, ns); got != want {
+			t.Errorf("%s namespace: %d, want %d", ns, got, want)
+		}
+	}
+	out, code := execOut(t, c, ExecSettings{Args: []string{"/bin/sh", "-c", "hostname; echo $$"}})
+	if f := strings.Fields(out); code != 0 || len(f) != 2 || f[0] != "stepbox" || f[1] == "1" {
+		t.Errorf("exit %d: %q", code, out)
+	}
+}
+
 // lsns, a witness that reads the namespaces its own way, agrees that the
 // exec'd process is in the payload's eight.
 func TestExecNamespacesByLsns(t *testing.T) {

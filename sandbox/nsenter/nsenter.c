@@ -1,11 +1,12 @@
 // The first half of `exec` into a running container: this constructor runs
-// before the Go runtime of any binary that links package nsenter, and so in
-// a process that is still single-threaded, which setns(2) into a user or
-// mount namespace demands (EINVAL otherwise, setns(2)). Go cannot do this
-// itself: its runtime starts threads before any Go code runs.
+// before the Go runtime of stepbox-exec (the binary that links package
+// nsenter), and so in a process that is still single-threaded, which
+// setns(2) into a user, mount or time namespace demands (EINVAL, EUSERS).
+// Go cannot do this itself: its runtime starts threads before any Go code
+// runs.
 //
 // It does nothing unless the process was started as the exec stage
-// (argv[1] is STEPBOX_EXEC_ARG and STEPBOX_EXEC_ENV is set); a normal start
+// (argv[1] is STEPBOX_EXEC_ARG and STEPBOX_EXEC_ENV is set); otherwise it
 // costs a string comparison. See doc.go for the protocol and DESIGN.md,
 // "Entering a running container", for why it is shaped this way.
 #define _GNU_SOURCE
@@ -97,6 +98,8 @@ static void relay(pid_t child)
 	_exit(WEXITSTATUS(status));
 }
 
+// glibc calls constructors with main's argc, argv and envp (musl does not;
+// the build links glibc statically).
 __attribute__((constructor)) static void stepbox_nsenter(int argc, char **argv, char **envp)
 {
 	(void)envp;
