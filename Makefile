@@ -6,6 +6,12 @@ BIN      := bin/stepbox
 # The container init alone, beside stepbox, which copies it into each
 # container (cmd/stepbox-init).
 INIT_BIN := bin/stepbox-init
+# The exec stage, beside stepbox too (cmd/stepbox-exec): the one binary
+# with cgo, for the C constructor that enters a running container before
+# the Go runtime starts (sandbox/nsenter). Static all the same; osusergo
+# and netgo keep the C library's NSS out. testutil.GoBuild builds the same.
+EXEC_BIN := bin/stepbox-exec
+EXEC_FLAGS := -tags osusergo,netgo -ldflags '$(LDFLAGS) -linkmode external -extldflags -static'
 # Static (CGO_ENABLED=0): the same binary runs inside containers as /bin/stepbox.
 export CGO_ENABLED ?= 0
 
@@ -13,15 +19,26 @@ export CGO_ENABLED ?= 0
 
 all: build
 
+# The C compiler and static C library stepbox-exec needs are installed first
+# where they are missing (as root, with apt-get; scripts/deps.sh). Without
+# them everything else is built, and `stepbox exec` says what it lacks.
 build:
+	@sh scripts/deps.sh build
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(INIT_BIN) ./cmd/stepbox-init
+	@if command -v gcc >/dev/null 2>&1 && [ -f "$$(gcc -print-file-name=libc.a)" ]; then \
+		echo "CGO_ENABLED=1 $(GO) build -trimpath $(EXEC_FLAGS) -o $(EXEC_BIN) ./cmd/stepbox-exec"; \
+		CGO_ENABLED=1 $(GO) build -trimpath $(EXEC_FLAGS) -o $(EXEC_BIN) ./cmd/stepbox-exec; \
+	else \
+		echo "make: no C compiler with a static C library, so no $(EXEC_BIN): 'stepbox exec' cannot run (install gcc and libc6-dev)" >&2; \
+		rm -f $(EXEC_BIN); \
+	fi
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stepbox
 
 # What the tests need beyond Go (witness tools, busybox-static): as root,
 # apt-get installs the packages that are missing, and nothing is done when
-# all is there. scripts/test-deps.sh lists each tool, its package and why.
+# all is there. scripts/deps.sh lists each tool, its package and why.
 deps:
-	@sh scripts/test-deps.sh
+	@sh scripts/deps.sh test
 
 # The packages that make kernel objects run one at a time (-p 1): each one's
 # leak checker compares the whole host before and after, which a neighbour
@@ -44,6 +61,7 @@ tutorials: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	CGO_ENABLED=1 $(GO) vet ./sandbox/nsenter ./cmd/stepbox-exec
 
 # Start latency against runc and crun, the tour, the inspector against lsns
 # (see bench/*.sh; needs root, hyperfine, runc, crun, GNU time).

@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "make bench needs root (it starts containers)" >&2; exit 1; }
 make -s build
 ./bench/start.sh
+./bench/exec.sh
 ./bench/tour.sh
 ./bench/inspect.sh

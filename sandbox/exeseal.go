@@ -111,6 +111,15 @@ func makeSealedExe() (*sealedInit, error) {
 		return nil, err
 	}
 	defer src.Close()
+	dst, err := sealedCopy(src, "stepbox-init")
+	if err != nil {
+		return nil, err
+	}
+	return &sealedInit{file: dst, lean: lean}, nil
+}
+
+// sealedCopy copies src into a new memfd called name and seals it.
+func sealedCopy(src *os.File, name string) (*os.File, error) {
 	st, err := src.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: %w", src.Name(), err)
@@ -118,14 +127,14 @@ func makeSealedExe() (*sealedInit, error) {
 	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
 	// MFD_EXEC (Linux 6.3) keeps the copy executable where the
 	// vm.memfd_noexec sysctl would otherwise make memfds non-executable.
-	fd, err := unix.MemfdCreate("stepbox-init", flags|unix.MFD_EXEC)
+	fd, err := unix.MemfdCreate(name, flags|unix.MFD_EXEC)
 	if err == unix.EINVAL {
-		fd, err = unix.MemfdCreate("stepbox-init", flags)
+		fd, err = unix.MemfdCreate(name, flags)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
-	dst := os.NewFile(uintptr(fd), "memfd:stepbox-init")
+	dst := os.NewFile(uintptr(fd), "memfd:"+name)
 	if err := copyInKernel(dst, src, st.Size()); err != nil {
 		dst.Close()
 		return nil, err
@@ -135,7 +144,7 @@ func makeSealedExe() (*sealedInit, error) {
 		dst.Close()
 		return nil, fmt.Errorf("seal memfd: %w", err)
 	}
-	return &sealedInit{file: dst, lean: lean}, nil
+	return dst, nil
 }
 
 // copyInKernel copies size bytes with sendfile(2), which moves the pages in

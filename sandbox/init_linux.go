@@ -211,13 +211,8 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			return err
 		}
 	}
-	if err := security.SetRlimits(s.Process.Rlimits); err != nil {
+	if err := applyLimits(s.Process); err != nil {
 		return err
-	}
-	if s.Process.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
-			return fmt.Errorf("write oom_score_adj: %w", err)
-		}
 	}
 	if err := enterCwd(s.Process.Cwd, HasNamespace(s, specs.UserNamespace)); err != nil {
 		return err
@@ -226,11 +221,8 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	if err != nil {
 		return err
 	}
-	// CVE-2024-21626: nothing of the host may cross into the container by
-	// descriptor. Every descriptor past the ones asked for is close-on-exec
-	// from here on; the socket and the fifo are needed until execve.
-	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close_range: %w", err)
+	if err := closeHostFDs(cfg.PreserveFDs); err != nil {
+		return err
 	}
 	// seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. Without no_new_privs
 	// the filter goes on now, while we still hold CAP_SYS_ADMIN, and must
@@ -273,11 +265,7 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	if err := <-allThreads; err != nil {
 		return err
 	}
-	umask := 0o022
-	if s.Process.User.Umask != nil {
-		umask = int(*s.Process.User.Umask)
-	}
-	unix.Umask(umask)
+	setUmask(s.Process.User)
 	// seccomp last: from here only execve(2) and what the filter allows.
 	if cfg.Seccomp != nil && !early {
 		if err := cfg.Seccomp.Load(); err != nil {
@@ -289,6 +277,40 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	}
 	err = unix.Exec(path, s.Process.Args, s.Process.Env)
 	return execError(s.Process.Args[0], err)
+}
+
+// applyLimits sets the process's rlimits and OOM score, while it still has
+// the privileges that raising them may need.
+func applyLimits(p *specs.Process) error {
+	if err := security.SetRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if p.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("write oom_score_adj: %w", err)
+		}
+	}
+	return nil
+}
+
+// closeHostFDs marks every descriptor past 0, 1, 2 and the preserve asked
+// for close-on-exec. CVE-2024-21626: nothing of the host may cross into the
+// container by descriptor; the ones still needed (the sync socket, the
+// fifo) go at execve.
+func closeHostFDs(preserve int) error {
+	if err := unix.CloseRange(uint(3+preserve), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	return nil
+}
+
+// setUmask sets the process's umask, docker's 022 unless it asks for one.
+func setUmask(u specs.User) {
+	umask := 0o022
+	if u.Umask != nil {
+		umask = int(*u.Umask)
+	}
+	unix.Umask(umask)
 }
 
 func hasNew(s *specs.Spec, t specs.LinuxNamespaceType) bool {
@@ -417,6 +439,12 @@ func enterCwd(cwd string, userNS bool) error {
 		}
 		return fmt.Errorf("make working directory %s: %w", cwd, err)
 	}
+	return chdirInside(cwd)
+}
+
+// chdirInside changes into cwd and checks that it is inside the container
+// (see enterCwd).
+func chdirInside(cwd string) error {
 	if err := unix.Chdir(cwd); err != nil {
 		return fmt.Errorf("chdir %s: %w", cwd, err)
 	}

@@ -18,6 +18,7 @@ func TestMain(m *testing.M) {
 		if busyboxRoot != "" {
 			os.RemoveAll(busyboxRoot)
 		}
+		removeExecStage() // exec_test.go
 	})
 }
 

@@ -19,7 +19,7 @@ import (
 )
 
 // stepboxBin is the stepbox binary built once for the command-line tests,
-// statically (CGO_ENABLED=0) as `make build` does.
+// statically as `make build` does (testutil.GoBuild).
 var stepboxBin string
 
 // testRoot is the --root every command-line test that starts containers
@@ -39,13 +39,10 @@ func TestMain(m *testing.M) {
 	}
 	stepboxBin = filepath.Join(dir, "stepbox")
 	// The lean container init beside it, as `make build` puts it.
-	for out, pkg := range map[string]string{stepboxBin: ".", filepath.Join(dir, sandbox.InitBinaryName): "../stepbox-init"} {
-		build := exec.Command("go", "build", "-o", out, pkg)
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := build.CombinedOutput(); err != nil {
-			os.Stderr.Write(b)
+	for out, pkg := range map[string]string{stepboxBin: "./cmd/stepbox", filepath.Join(dir, sandbox.InitBinaryName): "./cmd/stepbox-init"} {
+		if err := testutil.GoBuild(pkg, out); err != nil {
 			os.RemoveAll(dir)
-			panic("go build: " + err.Error())
+			panic(err.Error())
 		}
 	}
 	testRoot = filepath.Join(dir, "state")

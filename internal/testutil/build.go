@@ -11,22 +11,38 @@ import (
 )
 
 // BuildStepbox builds the stepbox binary, static as `make build` does, into
-// dir and returns its path. Tests that drive the command line or need
-// /bin/stepbox inside a root filesystem use it.
+// dir and returns its path, with stepbox-init and stepbox-exec beside it as
+// make puts them. Tests that drive the command line or need /bin/stepbox
+// inside a root filesystem use it.
 func BuildStepbox(dir string) (string, error) {
-	_, file, _, _ := runtime.Caller(0)
-	module := filepath.Join(filepath.Dir(file), "..", "..")
-	out := filepath.Join(dir, "stepbox")
-	// stepbox-init, the lean container init, goes beside it as make puts it.
-	for _, pkg := range []string{"./cmd/stepbox-init", "./cmd/stepbox"} {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, filepath.Base(pkg)), pkg)
-		cmd.Dir = module
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", &buildError{pkg: pkg, out: string(b), err: err}
+	for _, pkg := range []string{"./cmd/stepbox-init", "./cmd/stepbox-exec", "./cmd/stepbox"} {
+		if err := GoBuild(pkg, filepath.Join(dir, filepath.Base(pkg))); err != nil {
+			return "", err
 		}
 	}
-	return out, nil
+	return filepath.Join(dir, "stepbox"), nil
+}
+
+// GoBuild builds the package pkg (relative to the module's root, as
+// "./cmd/stepbox") into out, static as `make build` builds it: without cgo,
+// but for the exec stage, which needs it for its C constructor
+// (sandbox/nsenter) and is linked statically with the C library.
+func GoBuild(pkg, out string) error {
+	_, file, _, _ := runtime.Caller(0)
+	module := filepath.Join(filepath.Dir(file), "..", "..")
+	args := []string{"build", "-trimpath", "-o", out}
+	cgo := "CGO_ENABLED=0"
+	if pkg == "./cmd/stepbox-exec" {
+		args = append(args, "-tags", "osusergo,netgo", "-ldflags", "-linkmode external -extldflags -static")
+		cgo = "CGO_ENABLED=1"
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Dir = module
+	cmd.Env = append(os.Environ(), cgo)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return &buildError{pkg: pkg, out: string(b), err: err}
+	}
+	return nil
 }
 
 type buildError struct {

@@ -33,7 +33,7 @@ func RequiresRoot(t testing.TB) {
 // RequiresCommand returns the path of an independent witness tool (lsns,
 // unshare, capsh, …). It skips when the tool is missing, and fails instead when
 // STEPBOX_TEST_ROOT=1, because `make test` installs every tool the tests name
-// (scripts/test-deps.sh).
+// (scripts/deps.sh).
 func RequiresCommand(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
@@ -48,4 +48,4 @@ func RequiresCommand(t testing.TB, name string) string {
 }
 
 // installHint says where the tests' tools come from.
-const installHint = "as root, `make deps` installs what the tests need (scripts/test-deps.sh lists it)"
+const installHint = "as root, `make deps` installs what the tests need (scripts/deps.sh lists it)"

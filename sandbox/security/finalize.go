@@ -197,9 +197,12 @@ func pinned[T any](pin *runtime.Pinner, s []T) unsafe.Pointer {
 // ambient sets and no_new_privs matter only to execve(2), which only the
 // Finalized thread does.
 //
-// Where the binary uses cgo, Go cannot make such calls; the identity then
-// goes through the C library's setxid, which reaches every thread too, and
-// a root payload's init keeps full capabilities on its other threads.
+// Where the binary uses cgo, Go cannot make such calls (ENOTSUP); the
+// groups and ids then go through the C library's setxid, which reaches
+// every thread too, but a root payload's init keeps full capabilities on
+// its other threads. This is why the container init is built without cgo,
+// and the C constructor that exec needs lives in a binary of its own
+// (cmd/stepbox-exec; DESIGN.md, "Entering a running container").
 
 // AllThreadsGroups sets the supplementary groups of every thread.
 func AllThreadsGroups(user specs.User) error {
@@ -210,7 +213,12 @@ func AllThreadsGroups(user specs.User) error {
 	_, _, e := syscall.AllThreadsSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(pinned(&pin, gids)), 0)
 	switch {
 	case e == syscall.ENOTSUP:
-		return cgoAllThreads(user)
+		// Only the groups: the ids would take this thread's privileges
+		// before Finalize needs them.
+		if err := syscall.Setgroups(intIDs(user.AdditionalGids)); err != nil && !nothingToSet(err, len(gids)) {
+			return fmt.Errorf("setgroups: %w", err)
+		}
+		return nil
 	case e != 0 && nothingToSet(e, len(gids)):
 		return nil
 	case e != 0:
@@ -274,15 +282,9 @@ func ClearThreadCaps() error {
 	return nil
 }
 
-// cgoAllThreads is AllThreads's identity part for a cgo binary.
+// cgoAllThreads is AllThreads's identity part for a cgo binary (the groups
+// are AllThreadsGroups's).
 func cgoAllThreads(user specs.User) error {
-	gids := make([]int, len(user.AdditionalGids))
-	for i, g := range user.AdditionalGids {
-		gids[i] = int(g)
-	}
-	if err := syscall.Setgroups(gids); err != nil && !nothingToSet(err, len(gids)) {
-		return fmt.Errorf("setgroups: %w", err)
-	}
 	if err := syscall.Setresgid(int(user.GID), int(user.GID), int(user.GID)); err != nil {
 		return fmt.Errorf("setresgid: %w", err)
 	}
@@ -290,6 +292,14 @@ func cgoAllThreads(user specs.User) error {
 		return fmt.Errorf("setresuid: %w", err)
 	}
 	return nil
+}
+
+func intIDs(ids []uint32) []int {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = int(id)
+	}
+	return out
 }
 
 // nothingToSet reports whether err, from setgroups(2) with n groups, only

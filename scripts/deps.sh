@@ -1,19 +1,26 @@
 #!/bin/sh
-# What `make test` needs beyond Go, and the Debian package each comes in
-# (`make deps` runs this). As root with apt-get it installs the packages
-# whose commands are missing; when everything is there it does nothing and
-# takes no time. Not root, or without apt-get, it says in one line what is
-# missing and goes on: the tests then skip, or fail under
-# STEPBOX_TEST_ROOT=1, by their own rules.
+# What the build (`scripts/deps.sh build`, run by `make build`) and the tests
+# (`scripts/deps.sh test`, run by `make deps` and `make test`) need beyond Go,
+# and the Debian package each comes in. As root with apt-get it installs the
+# packages whose commands are missing; when everything is there it does
+# nothing and takes no time. Not root, or without apt-get, it says in one
+# line what is missing and goes on: the build then leaves out what needs it,
+# and the tests skip, or fail under STEPBOX_TEST_ROOT=1, by their own rules.
 #
 # To add a tool: one line below, one command a line (a package that brings
-# several commands the tests use is listed once for each).
+# several commands is listed once for each).
 set -eu
 # Root's tools live in sbin, which `su` without `-` leaves off PATH.
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
+# command   package          why the build needs it
+BUILD_DEPS='
+gcc         gcc              cgo for stepbox-exec, whose C constructor enters a running container
+libc.a      libc6-dev        the static C library stepbox-exec is linked with (it runs in any container)
+'
+
 # command   package          why the tests need it
-DEPS='
+TEST_DEPS='
 unshare     util-linux       witness: makes namespaces without stepbox code
 lsns        util-linux       witness: lists namespaces, compared with stepbox ns
 nsenter     util-linux       witness: enters a container and looks around
@@ -31,10 +38,20 @@ tty         coreutils        the terminal test, on the host-tools rootfs
 dd          coreutils        the OOM test, on the host-tools rootfs
 busybox     busybox-static   the busybox kind of rootfs and the test fixtures (must be static)
 '
+case ${1:-test} in
+build) DEPS=$BUILD_DEPS; what=build ;;
+test) DEPS=$TEST_DEPS; what=tests ;;
+*) echo "usage: scripts/deps.sh build|test" >&2; exit 2 ;;
+esac
 
 # have CMD: the command is on PATH (and, for busybox, static: a rootfs
-# without libraries runs only a static one).
+# without libraries runs only a static one); libc.a is a file the C
+# compiler finds.
 have() {
+	if [ "$1" = libc.a ]; then
+		p=$(gcc -print-file-name=libc.a 2>/dev/null) && [ -f "$p" ]
+		return
+	fi
 	p=$(command -v "$1" 2>/dev/null) || return 1
 	case $1 in
 	busybox)
@@ -70,13 +87,13 @@ words() {
 # repository has it beside it: the v2 driver is tested for real there (the
 # build machines are hybrid). Its qemu comes in a package of its own.
 v2vm=$(dirname "$0")/../../shared/tools/v2vm/run-v2.sh
-if [ -f "$v2vm" ]; then
+if [ -f "$v2vm" ] && [ "$what" = tests ]; then
 	DEPS="$DEPS
 qemu-system-x86_64 qemu-system-x86 boots the pure cgroup v2 machine of ../shared/tools/v2vm"
 fi
 
-if ! command -v go >/dev/null 2>&1; then
-	echo "test-deps: go is not on PATH; install Go (see README.md, Requirements)" >&2
+if [ "$what" = build ] && ! command -v go >/dev/null 2>&1; then
+	echo "deps: go is not on PATH; install Go (see README.md, Requirements)" >&2
 fi
 need=$(missing)
 [ -z "$need" ] && exit 0
@@ -85,19 +102,19 @@ cmds=$(echo "$need" | words 2)
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 	why="not root"
 	[ "$(id -u)" = 0 ] && why="no apt-get"
-	echo "test-deps: missing $cmds ($why, so not installing); as root: apt-get install --no-install-recommends $pkgs" >&2
+	echo "deps: the $what lack $cmds ($why, so not installing); as root: apt-get install --no-install-recommends $pkgs" >&2
 	exit 0
 fi
 
-echo "test-deps: installing $pkgs (for $cmds)"
+echo "deps: installing $pkgs for the $what ($cmds)"
 export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2086 # one word per package
 if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $pkgs >/dev/null; }; then
-	echo "test-deps: apt-get could not install $pkgs; the tests that need $cmds will fail" >&2
+	echo "deps: apt-get could not install $pkgs; the $what lack $cmds" >&2
 	exit 0
 fi
 still=$(missing)
 if [ -n "$still" ]; then
-	echo "test-deps: still missing after apt-get: $(echo "$still" | words 2)" >&2
+	echo "deps: still missing after apt-get: $(echo "$still" | words 2)" >&2
 fi
 exit 0
