@@ -140,7 +140,9 @@ type storeImage struct {
 	img *Image
 }
 
-func toHash(d digest.Digest) v1.Hash { return v1.Hash{Algorithm: string(d.Algorithm()), Hex: d.Encoded()} }
+func toHash(d digest.Digest) v1.Hash {
+	return v1.Hash{Algorithm: string(d.Algorithm()), Hex: d.Encoded()}
+}
 
 func (i *storeImage) Layers() ([]v1.Layer, error) {
 	var out []v1.Layer
@@ -211,8 +213,10 @@ func (l *storeLayer) Uncompressed() (io.ReadCloser, error) {
 	}
 	return readCloser{r, func() error { done(); return f.Close() }}, nil
 }
-func (l *storeLayer) Size() (int64, error)                { return l.desc.Size, nil }
-func (l *storeLayer) MediaType() (types.MediaType, error) { return types.MediaType(l.desc.MediaType), nil }
+func (l *storeLayer) Size() (int64, error) { return l.desc.Size, nil }
+func (l *storeLayer) MediaType() (types.MediaType, error) {
+	return types.MediaType(l.desc.MediaType), nil
+}
 
 type readCloser struct {
 	io.Reader
