@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -382,7 +383,7 @@ func (x *extractor) implicitDir(p string) error {
 		if err != nil || !st.IsDir() {
 			continue
 		}
-		if sys, ok := st.Sys().(*unix.Stat_t); ok {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 			// Lowers hold owners already offset for this user namespace.
 			_ = x.root.Lchown(p, int(sys.Uid), int(sys.Gid))
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -256,11 +257,11 @@ func lstatIn(r *os.Root, p string) (*unix.Stat_t, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, ok := fi.Sys().(*unix.Stat_t)
+	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil, fmt.Errorf("stat %s: no stat_t", p)
 	}
-	return st, nil
+	return &unix.Stat_t{Mode: st.Mode, Rdev: st.Rdev, Uid: st.Uid, Gid: st.Gid, Ino: st.Ino, Dev: st.Dev}, nil
 }
 
 func isOpaque(r *os.Root, p string) bool {
