@@ -285,3 +285,65 @@ func (s *Store) addImage(rawConfig []byte, layers []ocispec.Descriptor, tags []s
 	})
 	return img, err
 }
+
+// LayerInfo is one layer of an image as the store keeps it.
+type LayerInfo struct {
+	Digest    digest.Digest // of the blob (compressed or not)
+	DiffID    digest.Digest // of the uncompressed tar
+	ChainID   digest.Digest
+	MediaType string
+	Size      int64  // of the blob
+	Unpacked  int64  // bytes of its files
+	Blob      string // the blob's file
+	Dir       string // where it is unpacked (an overlayfs lower directory)
+}
+
+// Layers describes img's layers, bottom first.
+func (s *Store) Layers(img *Image) []LayerInfo {
+	chains := chainIDs(img.Config.RootFS.DiffIDs)
+	var out []LayerInfo
+	for i, l := range img.Manifest.Layers {
+		li := LayerInfo{Digest: l.Digest, DiffID: img.Config.RootFS.DiffIDs[i], ChainID: chains[i], MediaType: l.MediaType,
+			Size: l.Size, Blob: s.blobPath(l.Digest), Dir: s.diffDir(chains[i], IDMap{})}
+		if lm, err := s.readLayerMeta(chains[i], IDMap{}); err == nil {
+			li.Unpacked = lm.Size
+		}
+		out = append(out, li)
+	}
+	return out
+}
+
+// HistoryEntry is one step of how an image was made.
+type HistoryEntry struct {
+	Created   time.Time
+	CreatedBy string
+	Comment   string
+	Size      int64 // bytes of the files of its layer; 0 for a config-only step
+	Empty     bool  // no layer
+}
+
+// History is img's history, newest first, with each step's layer size.
+// An image whose config records no history gets one step per layer.
+func (s *Store) History(img *Image) []HistoryEntry {
+	layers := s.Layers(img)
+	var out []HistoryEntry
+	li := 0
+	for _, h := range img.Config.History {
+		e := HistoryEntry{CreatedBy: h.CreatedBy, Comment: h.Comment, Empty: h.EmptyLayer}
+		if h.Created != nil {
+			e.Created = *h.Created
+		}
+		if !h.EmptyLayer && li < len(layers) {
+			e.Size = layers[li].Unpacked
+			li++
+		}
+		out = append(out, e)
+	}
+	for ; li < len(layers); li++ {
+		out = append(out, HistoryEntry{Created: img.Created(), Size: layers[li].Unpacked})
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
