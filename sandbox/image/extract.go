@@ -245,7 +245,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		if h.Typeflag != tar.TypeDir {
 			return errors.New("the layer's root must be a directory")
 		}
-		rf, err := x.root.Open(".")
+		rf, err := openDir(x.root, ".")
 		if err != nil {
 			return err
 		}
@@ -255,7 +255,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 	if err := x.parents(dir); err != nil {
 		return err
 	}
-	pd, err := x.root.Open(dir)
+	pd, err := openDir(x.root, dir)
 	if err != nil {
 		return err
 	}
@@ -425,7 +425,7 @@ func (x *extractor) hardlink(pd *os.File, name, base, linkname string) error {
 	if err := x.existingDirs(tdir); err != nil {
 		return fmt.Errorf("hard link target %s: %w", quoteName(linkname), err)
 	}
-	td, err := x.root.Open(tdir)
+	td, err := openDir(x.root, tdir)
 	if err != nil {
 		return fmt.Errorf("hard link target %s: %w", quoteName(linkname), err)
 	}
@@ -477,7 +477,7 @@ func (x *extractor) whiteout(dir, base string) error {
 		return err
 	}
 	if base == opaqueMarker {
-		d, err := x.root.Open(dir)
+		d, err := openDir(x.root, dir)
 		if err != nil {
 			return err
 		}
@@ -494,7 +494,7 @@ func (x *extractor) whiteout(dir, base string) error {
 	if hidden == "" || hidden == "." || hidden == ".." {
 		return errors.New("whiteout names nothing")
 	}
-	pd, err := x.root.Open(dir)
+	pd, err := openDir(x.root, dir)
 	if err != nil {
 		return err
 	}
@@ -531,6 +531,13 @@ func (x *extractor) remove(pfd int, name, base string, st *unix.Stat_t) error {
 		}
 	}
 	return x.root.RemoveAll(name)
+}
+
+// openDir opens a directory inside r: never a symlink's target, never a
+// fifo or device that a hostile layer put where a directory was (opening a
+// fifo would hang the extraction).
+func openDir(r *os.Root, name string) (*os.File, error) {
+	return r.OpenFile(name, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 }
 
 func lstatAt(dfd int, name string) (*unix.Stat_t, error) {
@@ -620,7 +627,7 @@ func (x *extractor) finish() error {
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := x.dirs[i]
 		dir, base := path.Split(d.name)
-		pd, err := x.root.Open(path.Clean(dir))
+		pd, err := openDir(x.root, path.Clean(dir))
 		if err != nil {
 			continue // replaced by a later entry
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
 	"github.com/stepbox/stepbox/internal/testutil"
@@ -213,6 +214,35 @@ func TestExtractWhiteouts(t *testing.T) {
 	}
 }
 
+// A directory that a later entry replaces with a fifo must not hang the
+// extraction when it sets directory times at the end, and zstd layers
+// unpack like the others.
+func TestExtractFifoOverDirAndZstd(t *testing.T) {
+	testutil.RequiresRoot(t)
+	layer := mkTar(t, ent{name: "d/", typ: tar.TypeDir}, ent{name: "d/f", body: "x"}, ent{name: "d", typ: tar.TypeFifo})
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf)
+	zw.Write(layer)
+	zw.Close()
+	_, dir := sandboxDir(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Extract(bytes.NewReader(buf.Bytes()), dir, ExtractOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("extraction hangs on a fifo that replaced a directory")
+	}
+	if st := lstat(t, filepath.Join(dir, "d")); st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		t.Errorf("d mode %o, want a fifo", st.Mode)
+	}
+}
+
 // hostileLayers are tars that try to write outside the layer. Each names
 // the entry the error must name.
 func hostileLayers(t testing.TB) map[string]struct {
@@ -372,6 +402,8 @@ func FuzzExtract(f *testing.F) {
 	}
 	f.Add(mkTar(f, ent{name: "a/b/c", body: "x"}, ent{name: "a/.wh.b"}, ent{name: "a/b", typ: tar.TypeLink, link: "a/b/c"}))
 	f.Add(mkTar(f, ent{name: "l", typ: tar.TypeSymlink, link: "x/../../y"}, ent{name: "x/", typ: tar.TypeDir}))
+	f.Add(mkTar(f, ent{name: "d/", typ: tar.TypeDir}, ent{name: "d", typ: tar.TypeFifo}, ent{name: "d/x", body: "x"}))
+	f.Add(gz(mkTar(f, ent{name: "a", typ: tar.TypeLink, link: "a"})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parent, dir := sandboxDir(t)
 		Extract(bytes.NewReader(b), dir, ExtractOptions{})

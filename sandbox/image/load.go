@@ -152,7 +152,7 @@ type source interface {
 type dirSource struct{ r *os.Root }
 
 func (d dirSource) open(name string) (io.ReadCloser, int64, error) {
-	f, err := d.r.Open(name)
+	f, err := d.r.OpenFile(name, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, 0, err
 	}

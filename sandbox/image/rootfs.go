@@ -227,6 +227,10 @@ func Changes(upper string, lower []string) ([]Change, error) {
 			// has it again.
 			seen := map[string]bool{}
 			for _, r := range roots {
+				// Only a directory is read: a fifo would hang the open.
+				if st, err := lstatIn(r, p); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+					continue
+				}
 				ents, err := fs.ReadDir(r.FS(), p)
 				if err != nil {
 					continue
@@ -265,7 +269,7 @@ func lstatIn(r *os.Root, p string) (*unix.Stat_t, error) {
 }
 
 func isOpaque(r *os.Root, p string) bool {
-	f, err := r.Open(p)
+	f, err := openDir(r, p)
 	if err != nil {
 		return false
 	}

@@ -54,7 +54,7 @@ type treeWriter struct {
 }
 
 func (t *treeWriter) walk(name string) error {
-	d, err := t.root.Open(name)
+	d, err := openDir(t.root, name)
 	if err != nil {
 		return err
 	}
