@@ -25,6 +25,7 @@ type progress struct {
 	verb  string
 	last  time.Time
 	drawn bool
+	ended bool // the last byte was drawn
 }
 
 func newProgress(g *globals, verb string, quiet bool) *progress {
@@ -44,9 +45,11 @@ func (p *progress) report() func(image.Progress) {
 	return func(u image.Progress) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if time.Since(p.last) < 100*time.Millisecond && u.Bytes != u.Total {
+		end := u.Bytes == u.Total && !p.ended
+		if time.Since(p.last) < 100*time.Millisecond && !end {
 			return
 		}
+		p.ended = p.ended || end
 		p.last = time.Now()
 		layer := ""
 		if u.Layers > 0 {

@@ -4,7 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
+
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"

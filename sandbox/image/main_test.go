@@ -2,6 +2,8 @@ package image
 
 import (
 	"crypto/sha256"
+	"fmt"
+	"os"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
@@ -9,8 +11,26 @@ import (
 	"github.com/stepbox/stepbox/internal/testutil"
 )
 
+// helperEnv makes the test binary a stepbox that loads an archive from its
+// standard input into the store named by the variable, for the test that
+// kills a load half-way.
+const helperEnv = "STEPBOX_IMAGE_TEST_LOAD_INTO"
+
 // The package mounts overlays: no mount may survive it.
-func TestMain(m *testing.M) { testutil.Main(m) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperEnv); dir != "" {
+		s, err := Open(dir)
+		if err == nil {
+			_, err = s.Load(os.Stdin, LoadOptions{})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	testutil.Main(m)
+}
 
 func digestOf(b []byte) digest.Digest {
 	s := sha256.Sum256(b)
