@@ -22,6 +22,9 @@ type ImportOptions struct {
 	// CreatedBy and Comment go into the image's history for its layer.
 	CreatedBy, Comment string
 	Author             string
+	// Exclude names paths of the directory ImportDir leaves out
+	// (".stepbox-manifest.json", say).
+	Exclude []string
 }
 
 // tagsOf is the tag list for ref ("" makes an untagged image).
@@ -65,7 +68,7 @@ func (s *Store) ImportDir(dir, ref string, o ImportOptions) (*Image, error) {
 	if o.CreatedBy == "" {
 		o.CreatedBy = "stepbox import " + dir
 	}
-	return s.importLayer(compressedTar(dir, TarOptions{}), tags, o)
+	return s.importLayer(compressedTar(dir, TarOptions{Exclude: o.Exclude}), tags, o)
 }
 
 // compressedTar streams the gzipped tar of dir.

@@ -153,6 +153,9 @@ func (s *Store) unpack(r io.Reader, in layerIn, m IDMap) (*layerMeta, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return nil, err
+	}
 	diff := filepath.Join(tmp, "diff")
 	if err := os.Mkdir(diff, 0o755); err != nil {
 		return nil, err

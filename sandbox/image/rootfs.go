@@ -125,7 +125,7 @@ func (s *Store) PrepareRootfsMapped(ref, id string, m IDMap) (lower []string, up
 		return nil, "", "", err
 	}
 	dir := s.ContainerDir(id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			err = hint.With(fmt.Errorf("container %s already has a root filesystem at %s", id, dir), "remove the container first")
 		}

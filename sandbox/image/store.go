@@ -49,8 +49,20 @@ var (
 
 // Open opens (making it when missing) the store in dir.
 func Open(dir string) (*Store, error) {
-	for _, d := range []string{"", "blobs/sha256", "layers", "containers", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+	// Blobs and temporaries are root's alone. The way to the unpacked
+	// layers and the containers' upper directories is searchable (0711,
+	// not listable): a container whose user namespace mounts its own
+	// overlay must reach its lower directories as its mapped root.
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{"", 0o711}, {"blobs", 0o700}, {"blobs/sha256", 0o700}, {"layers", 0o711}, {"containers", 0o711}, {"tmp", 0o700}} {
+		p := filepath.Join(dir, d.path)
+		err := os.MkdirAll(p, d.mode)
+		if err == nil {
+			err = os.Chmod(p, d.mode)
+		}
+		if err != nil {
 			return nil, hint.With(fmt.Errorf("open image store: %w", err), "the store lives under --root (or STEPBOX_ROOT, else /var/lib/stepbox): run as root or choose a writable --root")
 		}
 	}

@@ -221,10 +221,12 @@ func TestImportDirAndTar(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "bin/tool"), []byte("#!/bin/sh\n"), 0o755)
 	os.Symlink("tool", filepath.Join(src, "bin/alias"))
 	os.Chmod(src, 0o755)
-	img, err := s.ImportDir(src, "builtin", ImportOptions{})
+	os.WriteFile(filepath.Join(src, ".stepbox-manifest.json"), []byte("{}"), 0o644)
+	img, err := s.ImportDir(src, "builtin", ImportOptions{Exclude: []string{".stepbox-manifest.json"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	os.Remove(filepath.Join(src, ".stepbox-manifest.json"))
 	if !slices.Equal(img.Tags, []string{"builtin:latest"}) || len(img.Manifest.Layers) != 1 || img.Size != 10 {
 		t.Fatalf("imported %+v", img)
 	}

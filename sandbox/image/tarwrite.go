@@ -25,6 +25,9 @@ type TarOptions struct {
 	// UIDOffset and GIDOffset are taken off every owner: a container's
 	// files owned by uid 100000 on the host are root's in the image.
 	UIDOffset, GIDOffset uint32
+	// Exclude names paths relative to the directory ("etc/secret") left
+	// out of the tar with everything below them.
+	Exclude []string
 }
 
 // WriteTar writes the tree under dir to w as a tar whose names are relative
@@ -38,7 +41,10 @@ func WriteTar(w io.Writer, dir string, o TarOptions) error {
 	}
 	defer root.Close()
 	tw := tar.NewWriter(w)
-	t := &treeWriter{root: root, dir: dir, tw: tw, o: o, inodes: map[[2]uint64]string{}}
+	t := &treeWriter{root: root, dir: dir, tw: tw, o: o, inodes: map[[2]uint64]string{}, skip: map[string]bool{}}
+	for _, e := range o.Exclude {
+		t.skip[path.Clean(strings.TrimPrefix(e, "/"))] = true
+	}
 	if err := t.walk("."); err != nil {
 		return err
 	}
@@ -51,6 +57,7 @@ type treeWriter struct {
 	tw     *tar.Writer
 	o      TarOptions
 	inodes map[[2]uint64]string // (dev, ino) of a file with links → its first name
+	skip   map[string]bool
 }
 
 func (t *treeWriter) walk(name string) error {
@@ -68,6 +75,9 @@ func (t *treeWriter) walk(name string) error {
 	defer d.Close()
 	for _, e := range ents {
 		rel := path.Join(name, e.Name())
+		if t.skip[rel] {
+			continue
+		}
 		st, err := lstatAt(dfd, e.Name())
 		if err != nil {
 			return fmt.Errorf("stat %s: %w", filepath.Join(t.dir, rel), err)
