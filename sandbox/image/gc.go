@@ -152,7 +152,10 @@ func (s *Store) Prune(all bool) (*Removed, error) {
 	}
 	sort.Strings(res.Untagged)
 	sort.Slice(res.Deleted, func(i, j int) bool { return res.Deleted[i] < res.Deleted[j] })
-	s.clearTmp()
+	if unlockIdx, err := s.lock(indexLock, unix.LOCK_EX); err == nil {
+		s.clearTmp()
+		unlockIdx()
+	}
 	res.Reclaimed, err = s.collect()
 	return res, err
 }

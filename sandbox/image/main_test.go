@@ -29,8 +29,17 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	testutil.Main(m)
+	// Tests use temporary stores only: the real one must not appear.
+	_, before := os.Stat(realStore)
+	testutil.Main(m, func() {
+		if _, after := os.Stat(realStore); before != nil && after == nil {
+			fmt.Fprintln(os.Stderr, "the tests made "+realStore+": they must use temporary stores")
+			os.Exit(1)
+		}
+	})
 }
+
+const realStore = "/var/lib/stepbox/images"
 
 func digestOf(b []byte) digest.Digest {
 	s := sha256.Sum256(b)

@@ -15,6 +15,22 @@
 //	gc.lock, index.lock   flock(2) locks between stepbox processes
 //
 // An image's ID is the digest of its config, as docker's is.
+//
+// What the runtime calls:
+//
+//   - run IMAGE: PrepareRootfs(image, containerID) gives the lower
+//     directories (top first), an empty upper and a work directory, and
+//     marks the image in use; mount overlayfs with them; MountPlan (or
+//     Get) gives the image's config (Env, Cmd, Entrypoint, WorkingDir,
+//     User, …). PrepareRootfsMapped does the same for a user namespace.
+//     RemoveRootfs(containerID), after the unmount, removes the upper
+//     directory and releases the image. Use and Release mark and unmark an
+//     image in use without directories.
+//   - diff: Changes(upper, lower).
+//   - commit: Commit(image, upper, NAME[:TAG], options), with ApplyChange
+//     for --change.
+//   - export: WriteTar(w, mergedDir, TarOptions{}) on the mounted root.
+//   - the built-in rootfs: ImportDir(dir, NAME[:TAG], options).
 package image
 
 import (
@@ -67,10 +83,14 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	s := &Store{dir: dir}
-	// Leftovers of a killed stepbox: nobody is writing when the content
-	// lock can be had exclusively at once.
+	// Leftovers of a killed stepbox: nobody is writing when both locks
+	// can be had exclusively at once (content is written under the gc
+	// lock, images.json under the index lock).
 	if unlock, err := s.lockNB(gcLock, unix.LOCK_EX); err == nil {
-		s.clearTmp()
+		if unlock2, err := s.lockNB(indexLock, unix.LOCK_EX); err == nil {
+			s.clearTmp()
+			unlock2()
+		}
 		unlock()
 	}
 	return s, nil
@@ -107,6 +127,7 @@ func (s *Store) lockNB(name string, how int) (func(), error) {
 	return s.lock(name, how|unix.LOCK_NB)
 }
 
+// clearTmp empties tmp/. The caller holds both locks exclusively.
 func (s *Store) clearTmp() {
 	ents, _ := os.ReadDir(filepath.Join(s.dir, "tmp"))
 	for _, e := range ents {
