@@ -38,9 +38,10 @@ const (
 // overlayfs.rst, "whiteouts and opaque directories"): a character device
 // 0/0 and the trusted.overlay.opaque=y extended attribute.
 const (
-	overlayOpaqueXattr = "trusted.overlay.opaque"
-	overlayXattrPrefix = "trusted.overlay."
-	userOverlayPrefix  = "user.overlay."
+	overlayOpaqueXattr     = "trusted.overlay.opaque"
+	userOverlayOpaqueXattr = "user.overlay.opaque"
+	overlayXattrPrefix     = "trusted.overlay."
+	userOverlayPrefix      = "user.overlay."
 )
 
 // ExtractOptions change how a layer is unpacked.
@@ -485,6 +486,15 @@ func (x *extractor) whiteout(dir, base string) error {
 		defer d.Close()
 		if err := unix.Fsetxattr(int(d.Fd()), overlayOpaqueXattr, []byte("y"), 0); err != nil {
 			return fmt.Errorf("mark %s opaque: %w", dir, err)
+		}
+		// A layer for a user namespace is stacked by an overlay that its
+		// root mounts with userxattr: that overlay cannot read trusted.*
+		// and looks for user.overlay.opaque instead (overlayfs.rst,
+		// "Permission model" and "userxattr").
+		if x.o.UIDOffset != 0 || x.o.GIDOffset != 0 {
+			if err := unix.Fsetxattr(int(d.Fd()), userOverlayOpaqueXattr, []byte("y"), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+				return fmt.Errorf("mark %s opaque: %w", dir, err)
+			}
 		}
 		return nil
 	}

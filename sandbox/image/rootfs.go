@@ -275,8 +275,12 @@ func isOpaque(r *os.Root, p string) bool {
 	}
 	defer f.Close()
 	buf := make([]byte, 4)
-	n, err := unix.Fgetxattr(int(f.Fd()), overlayOpaqueXattr, buf)
-	return err == nil && string(buf[:n]) == "y"
+	for _, a := range []string{overlayOpaqueXattr, userOverlayOpaqueXattr} {
+		if n, err := unix.Fgetxattr(int(f.Fd()), a, buf); err == nil && string(buf[:n]) == "y" {
+			return true
+		}
+	}
+	return false
 }
 
 // inLowers reports whether p is visible in the stack of lower layers (top

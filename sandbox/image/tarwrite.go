@@ -231,7 +231,7 @@ func xattrsOf(dfd int, name string, overlay bool) (map[string]string, bool, erro
 			return nil, false, err
 		}
 		if strings.HasPrefix(k, overlayXattrPrefix) || strings.HasPrefix(k, userOverlayPrefix) {
-			if overlay && (k == overlayOpaqueXattr || k == userOverlayPrefix+"opaque") && v == "y" {
+			if overlay && (k == overlayOpaqueXattr || k == userOverlayOpaqueXattr) && v == "y" {
 				opaque = true
 			}
 			continue
