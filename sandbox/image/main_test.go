@@ -18,6 +18,9 @@ const helperEnv = "STEPBOX_IMAGE_TEST_LOAD_INTO"
 
 // The package mounts overlays: no mount may survive it.
 func TestMain(m *testing.M) {
+	if arg := os.Getenv(usernsHelperEnv); arg != "" {
+		usernsHelper(arg)
+	}
 	if dir := os.Getenv(helperEnv); dir != "" {
 		s, err := Open(dir)
 		if err == nil {
