@@ -197,7 +197,10 @@ func diffTrees(t testing.TB, what string, got, want map[string]string) {
 func mountOverlay(t testing.TB, lower []string, upper, work string) string {
 	t.Helper()
 	target := t.TempDir()
-	data := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + upper + ",workdir=" + work
+	data, err := OverlayData(lower, upper, work, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
 		t.Fatalf("mount overlay (%s): %v", data, err)
 	}

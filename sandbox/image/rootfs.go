@@ -312,3 +312,26 @@ func inLowers(lowers []*os.Root, p string) bool {
 	}
 	return false
 }
+
+// OverlayData is the data for mount(2) of overlayfs with these
+// directories (lowerdir top first). userxattr is for an overlay mounted by
+// a user namespace's root. The kernel takes at most one page of data: with
+// very many layers the runtime must use fsconfig(2)'s "lowerdir+" one layer
+// at a time (Linux 6.8) instead, so that is an error here. A path holding
+// ',' or ':' (which the kernel would split at) is refused.
+func OverlayData(lower []string, upper, work string, userxattr bool) (string, error) {
+	for _, p := range append(append([]string(nil), lower...), upper, work) {
+		if strings.ContainsAny(p, ",:\\") {
+			return "", fmt.Errorf("overlay directory %q: ',' ':' and '\\' are not allowed in its path", p)
+		}
+	}
+	data := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + upper + ",workdir=" + work
+	if userxattr {
+		data += ",userxattr"
+	}
+	if len(data) >= os.Getpagesize() {
+		return "", hint.With(fmt.Errorf("overlay mount data is %d bytes for %d layers, more than the kernel takes (%d)", len(data), len(lower), os.Getpagesize()-1),
+			"the store's path is long or the image has very many layers: use a shorter --root")
+	}
+	return data, nil
+}

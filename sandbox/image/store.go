@@ -22,7 +22,9 @@
 //     directories (top first), an empty upper and a work directory, and
 //     marks the image in use; mount overlayfs with them; MountPlan (or
 //     Get) gives the image's config (Env, Cmd, Entrypoint, WorkingDir,
-//     User, …). PrepareRootfsMapped does the same for a user namespace.
+//     User, …); OverlayData gives the mount data. PrepareRootfsMapped
+//     does the same for a user namespace, whose root mounts the overlay
+//     with userxattr.
 //     RemoveRootfs(containerID), after the unmount, removes the upper
 //     directory and releases the image. Use and Release mark and unmark an
 //     image in use without directories.

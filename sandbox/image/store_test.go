@@ -278,3 +278,57 @@ func TestMountPlanMapped(t *testing.T) {
 		t.Errorf("top layer not mapped: %v", top)
 	}
 }
+
+// Two images in one archive, one named by tag and one by ID (untagged),
+// sharing layers: both formats carry both, each layer once.
+func TestSaveTwoImages(t *testing.T) {
+	testutil.RequiresRoot(t)
+	s := openStore(t)
+	three := loadThree(t, s)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	other, err := s.ImportDir(src, "", ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Format{FormatDocker, FormatOCI} {
+		t.Run(string(f), func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := s.Save(&buf, []string{"three:v1", ShortID(other.ID), "three:latest"}, SaveOptions{Format: f}); err != nil {
+				t.Fatal(err)
+			}
+			s2 := openStore(t)
+			loaded, err := s2.Load(bytes.NewReader(buf.Bytes()), LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]string{}
+			for _, l := range loaded {
+				got[string(l.ID)] = append(got[string(l.ID)], l.Tags...)
+			}
+			if len(got) != 2 || len(got[string(other.ID)]) != 0 {
+				t.Errorf("loaded %+v", loaded)
+			}
+			if tags := got[string(three.ID)]; !slices.Contains(tags, "three:v1") || !slices.Contains(tags, "three:latest") {
+				t.Errorf("three loaded with tags %v", tags)
+			}
+		})
+	}
+}
+
+func TestOverlayData(t *testing.T) {
+	d, err := OverlayData([]string{"/l/b", "/l/a"}, "/u", "/w", true)
+	if err != nil || d != "lowerdir=/l/b:/l/a,upperdir=/u,workdir=/w,userxattr" {
+		t.Errorf("OverlayData = %q, %v", d, err)
+	}
+	if _, err := OverlayData([]string{"/l,upperdir=/etc"}, "/u", "/w", false); err == nil {
+		t.Error("a comma in a path was accepted")
+	}
+	many := make([]string, 200)
+	for i := range many {
+		many[i] = "/var/lib/stepbox/images/layers/" + strings.Repeat("a", 64) + "/diff"
+	}
+	if _, err := OverlayData(many, "/u", "/w", false); err == nil || hint.Of(err) == "" {
+		t.Errorf("200 layers: %v", err)
+	}
+}

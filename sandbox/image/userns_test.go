@@ -86,7 +86,10 @@ func usernsHelper(arg string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	data := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + upper + ",workdir=" + work + ",userxattr"
+	data, err := OverlayData(lower, upper, work, true)
+	if err != nil {
+		fail(err)
+	}
 	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
 		fail(fmt.Errorf("mount overlay: %w", err))
 	}
