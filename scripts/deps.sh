@@ -37,6 +37,8 @@ stty        coreutils        the terminal test, on the host-tools rootfs
 tty         coreutils        the terminal test, on the host-tools rootfs
 dd          coreutils        the OOM test, on the host-tools rootfs
 busybox     busybox-static   the busybox kind of rootfs and the test fixtures (must be static)
+skopeo      skopeo           witness: reads and writes the docker-archive and oci-archive images stepbox saves and loads
+umoci       umoci            witness: unpacks and builds OCI images, compared file by file with what stepbox unpacks
 '
 case ${1:-test} in
 build) DEPS=$BUILD_DEPS; what=build ;;
