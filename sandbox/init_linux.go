@@ -47,6 +47,12 @@ func init() {
 		runtime.LockOSThread()
 		RunInit()
 	}
+	if isMonitorProcess() {
+		// A monitor clones the container's init from its main thread and
+		// waits for it there (cloneInit).
+		runtime.LockOSThread()
+		runLeanMonitor()
+	}
 }
 
 // IsInit reports whether this process is a container init started by Create
