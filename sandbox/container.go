@@ -146,6 +146,7 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 	if err != nil {
 		return nil, err
 	}
+	cfg.ParentDeath = o.monitored
 	tracef("validated, seccomp compiled")
 	// Readable by all, so that `stepbox ps` works unprivileged.
 	if err := os.MkdirAll(p.Run, 0o755); err != nil {

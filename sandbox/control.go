@@ -137,8 +137,8 @@ func (c *Container) Remove(force bool) error {
 		c.awaitMonitor(st, time.Second)
 	}
 	unlock, err = c.lock()
-	if errors.Is(err, ErrNoContainer) {
-		return nil // removed by its monitor (--rm)
+	if errors.Is(err, ErrNoContainer) && st.Detached != nil && st.Detached.AutoRemove {
+		return nil // removed by its monitor as it exited (--rm)
 	}
 	if err != nil {
 		return err
@@ -167,7 +167,8 @@ func (c *Container) WaitStopped(ctx context.Context) (State, error) {
 			if unrecorded.IsZero() {
 				unrecorded = time.Now()
 			}
-			if !st.Detached.monitorAlive() && time.Since(unrecorded) > time.Second {
+			detachedGone := st.Detached != nil && !st.Detached.monitorAlive()
+			if detachedGone || st.Detached == nil && time.Since(unrecorded) > time.Second {
 				st.Status, st.ExitCode = Stopped, nil
 				return st, nil
 			}

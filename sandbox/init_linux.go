@@ -263,6 +263,11 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			return err
 		}
 	}
+	if cfg.ParentDeath {
+		if err := rearmParentDeath(sync); err != nil {
+			return err
+		}
+	}
 	tracef("init: ready")
 	if err := sendMsg(sync, syncMsg{Type: "ready"}, -1); err != nil {
 		return fmt.Errorf("tell the parent we are ready: %w", err)

@@ -56,7 +56,7 @@ func (c *Container) Logs(ctx context.Context, o LogOptions, stdout, stderr io.Wr
 		return nil
 	}
 	for {
-		stopped := !c.State().Active()
+		stopped := c.outputDone()
 		chunk, err := io.ReadAll(f)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
@@ -76,6 +76,21 @@ func (c *Container) Logs(ctx context.Context, o LogOptions, stdout, stderr io.Wr
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// outputDone reports whether the container will write no more to its log:
+// its monitor recorded its exit (after logging all it wrote) and will not
+// restart it, or no monitor is left to write.
+func (c *Container) outputDone() bool {
+	st, err := readState(c.dir)
+	if err != nil {
+		return true
+	}
+	d := st.Detached
+	if st.Status == Stopped {
+		return d == nil || !d.Restarting || !d.monitorAlive()
+	}
+	return liveStatus(c.dir, st) == Stopped && !d.monitorAlive()
 }
 
 // tail returns the records of the last n lines of b (all when n < 0). A

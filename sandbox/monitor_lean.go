@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
@@ -319,4 +321,18 @@ func setComm(name string) {
 func sameFile(fd int, path string) bool {
 	var a, b unix.Stat_t
 	return unix.Fstat(fd, &a) == nil && unix.Stat(path, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// rearmParentDeath sets the init's parent-death signal again (cloneInit):
+// a change of user or group clears it (prctl(2) PR_SET_PDEATHSIG). A parent
+// that died before is seen on the sync socket, whose other end it held.
+func rearmParentDeath(sync *os.File) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_PDEATHSIG: %w", err)
+	}
+	fds := []unix.PollFd{{Fd: int32(sync.Fd()), Events: 0}}
+	if n, _ := unix.Poll(fds, 0); n > 0 && fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+		return errors.New("the container's monitor died while it was being made")
+	}
+	return nil
 }
