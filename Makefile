@@ -45,8 +45,9 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# Start latency against runc and crun, the tour, the inspector against lsns
-# (see bench/*.sh; needs root, hyperfine, runc, crun, GNU time).
+# Start latency against runc and crun, the tour, the inspector against lsns,
+# the detached containers' monitor memory (see bench/*.sh; needs root,
+# hyperfine, runc, crun, GNU time).
 bench: build
 	./bench/run.sh
 

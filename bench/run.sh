@@ -8,3 +8,4 @@ make -s build
 ./bench/start.sh
 ./bench/tour.sh
 ./bench/inspect.sh
+./bench/monitor.sh

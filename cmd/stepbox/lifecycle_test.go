@@ -316,6 +316,34 @@ func TestMonitorKilled(t *testing.T) {
 	}
 }
 
+// The monitor shrugs off SIGHUP (it has no terminal to lose); SIGTERM (a
+// shutdown) stops its container, which its restart policy then leaves
+// stopped, and ends it.
+func TestMonitorSignals(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	detached(t, "--name", "calm", "--restart", "always", "--", "sleep", "100")
+	in := inspectOne(t, "calm")
+	unix.Kill(in.MonitorPid, unix.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	if !alive(in.MonitorPid) || psRowOf(t, "calm").State != "running" {
+		t.Fatal("SIGHUP ended the monitor or its container")
+	}
+	unix.Kill(in.MonitorPid, unix.SIGTERM)
+	if r := run(t, "wait", "calm"); r.stdout != "143\n" {
+		t.Errorf("wait after SIGTERM to the monitor: %+v", r)
+	}
+	eventually(t, "the monitor ends", func() bool { return !alive(in.MonitorPid) })
+	if got := inspectOne(t, "calm"); got.State.RestartCount != 0 || got.State.Running {
+		t.Errorf("restarted after its monitor was told to stop: %+v", got.State)
+	}
+	if r := run(t, "container", "ls", "-a"); !strings.Contains(r.stdout, "Exited (143)") {
+		t.Errorf("container ls -a:\n%s", r.stdout)
+	}
+	run(t, "container", "rm", "calm")
+	l.Check(t, 5*time.Second)
+}
+
 // kill -9 of the init: the monitor records 137 and cleans up.
 func TestInitKilled(t *testing.T) {
 	testutil.RequiresRoot(t)
