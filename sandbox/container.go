@@ -129,7 +129,7 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (*Container, error)
 }
 
 // create is Create, or with prev the same container made again in its
-// directory (Recreate), which a failure then leaves stopped, not removed.
+// directory (startAgain), which a failure then leaves stopped, not removed.
 func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Container, err error) {
 	if id == "" {
 		id = NewID()

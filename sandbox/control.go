@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -273,12 +271,3 @@ func (s State) LogPath() string {
 
 // Dir is the container's state directory.
 func (c *Container) Dir() string { return c.dir }
-
-// ConfigPath is where the container's description is kept.
-func (c *Container) ConfigPath() string { return filepath.Join(c.dir, "config.json") }
-
-// exists reports whether the container's record is still there.
-func (c *Container) exists() bool {
-	_, err := os.Stat(filepath.Join(c.dir, "state.json"))
-	return err == nil
-}

@@ -101,6 +101,7 @@ func spawnMonitor(req detachRequest) (int, error) {
 		Path:        "/proc/self/exe",
 		Args:        []string{monitorComm, monitorArg, a.dir},
 		Env:         env,
+		Dir:         "/",                    // not to hold the command line's directory busy
 		ExtraFiles:  []*os.File{reqR, repW}, // 3 and 4
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}

@@ -135,17 +135,23 @@ func nextBackoff(last, ran time.Duration) time.Duration {
 	return min(2*last, maxBackoff)
 }
 
-// restartingStatus is liveStatus's answer for a container between the
-// runs of its restart policy: restarting while its monitor waits, stopped
-// when the monitor is gone.
-func restartingStatus(s State) (Status, bool) {
-	if s.Status != Stopped || s.Detached == nil || !s.Detached.Restarting {
+// monitoredStatus is liveStatus's answer where the monitor decides: a
+// container between the runs of its restart policy is restarting while its
+// monitor waits, and one being created by a monitor that died is stopped.
+func monitoredStatus(s State) (Status, bool) {
+	d := s.Detached
+	switch {
+	case d == nil:
 		return "", false
+	case s.Status == Stopped && d.Restarting:
+		if d.monitorAlive() {
+			return Restarting, true
+		}
+		return Stopped, true
+	case s.Status == Creating && !d.monitorAlive():
+		return Stopped, true
 	}
-	if s.Detached.monitorAlive() {
-		return Restarting, true
-	}
-	return Stopped, true
+	return "", false
 }
 
 // Active reports whether the container runs, or is about to: anything but
@@ -161,25 +167,6 @@ func (s *State) carryOver(prev *State) {
 	}
 }
 
-// Recreate makes the container id, stopped, again in its own directory:
-// the same description and record, a new init, new cgroups. A failure
-// leaves it stopped, as it was.
-func Recreate(p Paths, id string, o Options) (*Container, error) {
-	dir := p.containerDir(id)
-	st, err := readState(dir)
-	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", id, err)
-	}
-	spec, err := readSpec(dir)
-	if err != nil {
-		return nil, err
-	}
-	if o.Name == "" {
-		o.Name = st.Name
-	}
-	return create(p, id, spec, o, &st)
-}
-
 func readSpec(dir string) (*specs.Spec, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -192,7 +179,7 @@ func readSpec(dir string) (*specs.Spec, error) {
 	return &spec, nil
 }
 
-// abandon undoes a failed Recreate: the new init and cgroups go, the
+// abandon undoes a failed create of a container again (startAgain): the new init and cgroups go, the
 // record stays, stopped.
 func (c *Container) abandon() {
 	_ = c.settled()

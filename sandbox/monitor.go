@@ -302,7 +302,11 @@ func startAgain(p Paths, id string, restart bool) (*launched, error) {
 	}
 	if restart {
 		if d.ManualStop || !d.Restarting {
-			_ = c.update(func(s *State) { s.Detached.Restarting = false })
+			_ = c.update(func(s *State) {
+				if s.Detached != nil {
+					s.Detached.Restarting = false
+				}
+			})
 			unlock()
 			return nil, errNoRestart
 		}

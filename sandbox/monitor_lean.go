@@ -114,7 +114,7 @@ func watchInit(a monitorArgs, sigs int) {
 		}
 	}
 	lw := &logWriter{fd: a.log}
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, 16<<10)
 	var killAt time.Time
 	stop := func() {
 		if killAt.IsZero() {
@@ -297,7 +297,11 @@ func (w *logWriter) write(stream string, data []byte) {
 		rec = append(rec, line...)
 		rec = append(rec, '\n')
 	}
-	w.rec = rec
+	// A burst of short lines makes records many times the bytes read:
+	// their buffer is not kept beyond 64 KiB.
+	if cap(rec) <= 64<<10 {
+		w.rec = rec
+	}
 	for len(rec) > 0 {
 		n, err := unix.Write(w.fd, rec)
 		if err == unix.EINTR {

@@ -179,7 +179,7 @@ func List(p Paths) ([]State, error) {
 // liveStatus corrects the recorded status by looking at the process: a
 // container whose init is gone is stopped, whatever the file says.
 func liveStatus(dir string, s State) Status {
-	if st, ok := restartingStatus(s); ok {
+	if st, ok := monitoredStatus(s); ok {
 		return st
 	}
 	if s.Pid == 0 || s.Status == Stopped {
