@@ -30,9 +30,8 @@ func newPsCmd(g *globals) *cobra.Command {
 	var all, quiet, asJSON bool
 	var format string
 	cmd := &cobra.Command{
-		Use:     "ps [-a] [-q] [--format json]",
-		Aliases: []string{"ls", "list"},
-		Short:   "List containers",
+		Use:   "ps [-a] [-q] [--format json]",
+		Short: "List containers",
 		Long: `List the containers stepbox knows: running ones, and with -a stopped ones too.
 STATUS reads as docker's: Up 3 seconds, Exited (7) 2 minutes ago, Restarting,
 Created. An exit code of -1 means nobody could learn it (the container's
@@ -44,7 +43,7 @@ stepbox가 관리하는 컨테이너를 보여 줍니다. -a를 주면 멈춘 �
 		Example: "  stepbox ps\n  stepbox ps -a\n  stepbox ps -aq\n  stepbox ps -a --format json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if asJSON {
+			if asJSON || format == "{{json .}}" {
 				format = "json"
 			}
 			if format != "" && format != "json" && format != "table" {

@@ -64,7 +64,9 @@ func newRunCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARG...]",
 		Short: "Run a command in a new container",
-		Long: `Run a command in a new, fully isolated container, in the foreground.
+		Long: `Run a command in a new, fully isolated container, in the foreground; with -d
+in the background, under a monitor that keeps its output (stepbox logs) and
+applies --restart, printing the container's id once it runs.
 
 Without --rootfs the built-in root filesystem is used (built on first use,
 see 'stepbox rootfs'). Every namespace but the user namespace is on; --ns picks
@@ -75,9 +77,11 @@ that Ctrl-C stops programs like sleep; --init=false makes your command PID 1.
 The exit code is the command's own, or 125 when stepbox failed, 126 when the
 command cannot be executed and 127 when it is not found, as with docker.
 
-새 컨테이너에서 명령을 실행합니다. --rootfs를 주지 않으면 내장 루트 파일 시스템을 씁니다.`,
+새 컨테이너에서 명령을 실행합니다. --rootfs를 주지 않으면 내장 루트 파일 시스템을 씁니다.
+-d를 주면 모니터 아래에서 백그라운드로 실행하고, 실행이 시작되면 컨테이너 ID를 출력합니다.`,
 		Example: `  stepbox run -- sh -c 'hostname; ps'
   stepbox run -it --rm -- sh
+  stepbox run -d --name web --restart on-failure:3 -- sh -c 'while :; do date; sleep 5; done'
   stepbox run --ns uts,pid --hostname lab -- hostname
   stepbox run --userns -v /tmp/data:/data -- touch /data/x
   stepbox run --rootfs ./busybox-root --read-only -w /tmp -- ls
