@@ -137,7 +137,10 @@ func nextBackoff(last, ran time.Duration) time.Duration {
 
 // monitoredStatus is liveStatus's answer where the monitor decides: a
 // container between the runs of its restart policy is restarting while its
-// monitor waits, and one being created by a monitor that died is stopped.
+// monitor waits; one whose init has exited is as recorded until its monitor
+// has recorded the exit (a moment; so ps never shows an exit code that is
+// about to be known as unknown); one being created by a monitor that died
+// is stopped.
 func monitoredStatus(s State) (Status, bool) {
 	d := s.Detached
 	switch {
@@ -150,6 +153,8 @@ func monitoredStatus(s State) (Status, bool) {
 		return Stopped, true
 	case s.Status == Creating && !d.monitorAlive():
 		return Stopped, true
+	case (s.Status == Running || s.Status == Created) && !processAlive(s.Pid, s.PidStart) && d.monitorAlive():
+		return s.Status, true
 	}
 	return "", false
 }
