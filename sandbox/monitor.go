@@ -233,21 +233,28 @@ func monitorCreate(a monitorArgs) {
 	l.watch(exe, stopped(stop))
 }
 
-// notifyStop catches the signals that ask the monitor to stop, and SIGHUP,
-// which it ignores (it has no terminal to lose; a signal.Ignore would be
-// inherited by the container's processes).
+// The monitor's signals. SIGTERM and SIGQUIT ask it to stop its
+// container. SIGHUP and SIGINT mean nothing to it (it has no terminal), and
+// must not kill it at an execve(2) between phases, where caught signals go
+// back to their default: so it ignores them (SIG_IGN) across each execve,
+// and a Go program keeps an inherited SIG_IGN for exactly these two. In a
+// phase that clones an init they are caught instead, for an ignored signal
+// would be the container's too.
 func notifyStop() chan os.Signal {
 	c := make(chan os.Signal, 4)
-	signal.Notify(c, unix.SIGTERM, unix.SIGINT, unix.SIGQUIT, unix.SIGHUP)
+	signal.Notify(c, unix.SIGTERM, unix.SIGQUIT, unix.SIGHUP, unix.SIGINT)
 	return c
 }
+
+// ignoreAcrossExec ignores SIGHUP and SIGINT before an execve(2).
+func ignoreAcrossExec() { signal.Ignore(unix.SIGHUP, unix.SIGINT) }
 
 // stopped reports whether a signal that asks to stop arrived.
 func stopped(c chan os.Signal) bool {
 	for {
 		select {
 		case s := <-c:
-			if s != unix.SIGHUP {
+			if s == unix.SIGTERM || s == unix.SIGQUIT {
 				return true
 			}
 		default:
@@ -435,6 +442,7 @@ func (l *launched) watch(exe *os.File, stop bool) {
 	}
 	a := monitorArgs{mode: "watch", dir: l.c.dir, exe: fd(exe), pid: l.c.Pid(), out: fd(l.out), err: fd(l.err),
 		pty: fd(l.pty), in: fd(l.in), log: fd(l.lg), status: -1, stopped: stop}
+	ignoreAcrossExec()
 	execMonitor(a, leanBinary(exe), exe, l.out, l.err, l.pty, l.in, l.lg)
 	runLeanPhase(a)
 }
@@ -484,6 +492,7 @@ func monitorExited(a monitorArgs) {
 	}
 	exe := keep(os.NewFile(uintptr(a.exe), "stepbox"))
 	b := monitorArgs{mode: "backoff", dir: a.dir, exe: a.exe, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1, status: -1, delay: delay}
+	ignoreAcrossExec()
 	execMonitor(b, leanBinary(exe), exe)
 	runLeanPhase(b)
 }

@@ -57,16 +57,17 @@ func runLeanPhase(a monitorArgs) {
 	os.Exit(2)
 }
 
-// signalPipe delivers the signals that ask the monitor to stop, and
-// SIGHUP, as bytes on a pipe, which a poll(2) loop can wait for with the
-// rest.
+// signalPipe delivers the signals that ask the monitor to stop as bytes on
+// a pipe, which a poll(2) loop can wait for with the rest. SIGHUP and
+// SIGINT stay ignored (notifyStop).
 func signalPipe() int {
+	ignoreAcrossExec() // already, unless a phase that caught them failed its execve
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return -1
 	}
 	c := make(chan os.Signal, 8)
-	signal.Notify(c, unix.SIGTERM, unix.SIGINT, unix.SIGQUIT, unix.SIGHUP)
+	signal.Notify(c, unix.SIGTERM, unix.SIGQUIT)
 	go func() {
 		for s := range c {
 			_, _ = unix.Write(p[1], []byte{byte(s.(syscall.Signal))})
@@ -75,8 +76,8 @@ func signalPipe() int {
 	return p[0]
 }
 
-// stopAsked reads the signals waiting on the pipe and reports whether one
-// of them asks to stop (SIGHUP does not: the monitor has no terminal).
+// stopAsked reads the signals waiting on the pipe, and reports whether
+// there was one.
 func stopAsked(fd int) bool {
 	var b [16]byte
 	asked := false
@@ -85,9 +86,7 @@ func stopAsked(fd int) bool {
 		if n <= 0 || err != nil {
 			return asked
 		}
-		for _, s := range b[:n] {
-			asked = asked || syscall.Signal(s) != unix.SIGHUP
-		}
+		asked = true
 	}
 }
 

@@ -316,32 +316,88 @@ func TestMonitorKilled(t *testing.T) {
 	}
 }
 
-// The monitor shrugs off SIGHUP (it has no terminal to lose); SIGTERM (a
-// shutdown) stops its container, which its restart policy then leaves
-// stopped, and ends it.
+// The monitor shrugs off SIGHUP and SIGINT (it has no terminal), even
+// sent while it changes phase; a container it restarts does not inherit
+// them ignored; SIGTERM (a shutdown) stops its container, which its restart
+// policy then leaves stopped, and ends it.
 func TestMonitorSignals(t *testing.T) {
 	testutil.RequiresRoot(t)
 	l := testutil.Snapshot()
-	detached(t, "--name", "calm", "--restart", "always", "--", "sleep", "100")
-	in := inspectOne(t, "calm")
-	unix.Kill(in.MonitorPid, unix.SIGHUP)
-	time.Sleep(200 * time.Millisecond)
-	if !alive(in.MonitorPid) || psRowOf(t, "calm").State != "running" {
-		t.Fatal("SIGHUP ended the monitor or its container")
+	// Without the minimal init the payload is PID 1, which gets only the
+	// signals it has a handler for (pid_namespaces(7)).
+	for _, args := range [][]string{{"--", "sleep", "100"}, {"--init=false", "--", "sh", "-c", "trap 'exit 143' TERM; while :; do sleep 1; done"}} {
+		name := "calm" + strconv.Itoa(len(args))
+		known := monitorsUnder(testRoot)
+		cmd := exec.Command(stepboxBin, append([]string{"--root", testRoot, "run", "-d", "--name", name, "--restart", "always"}, args...)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { run(t, "rm", "-f", name) })
+		// From the moment the monitor exists, through its phases.
+		m := 0
+		eventually(t, "the monitor", func() bool {
+			for pid := range monitorsUnder(testRoot) {
+				if !known[pid] {
+					m = pid
+				}
+			}
+			return m > 0
+		})
+		for range 30 {
+			unix.Kill(m, unix.SIGHUP)
+			unix.Kill(m, unix.SIGINT)
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Wait()
+		in := inspectOne(t, name)
+		if !alive(m) || in.MonitorPid != m || !in.State.Running {
+			t.Fatalf("%v: SIGHUP or SIGINT ended the monitor or its container: %+v", args[:len(args)-1], in.State)
+		}
+		unix.Kill(in.State.Pid, unix.SIGKILL)
+		var again inspected
+		eventually(t, "restarted", func() bool {
+			again = inspectOne(t, name)
+			return again.State.RestartCount == 1 && again.State.Running && alive(again.State.Pid)
+		})
+		payload := again.State.Pid
+		if args[0] == "--" {
+			payload = childNamed(payload, "sleep")
+		}
+		if ign, _ := strconv.ParseUint(status(t, payload, "SigIgn"), 16, 64); ign&(1<<(unix.SIGHUP-1)|1<<(unix.SIGINT-1)) != 0 {
+			t.Errorf("%v: the restarted payload ignores SIGHUP or SIGINT: SigIgn %x", args, ign)
+		}
+		unix.Kill(m, unix.SIGTERM)
+		if r := run(t, "wait", name); r.stdout != "143\n" {
+			t.Errorf("%v: wait after SIGTERM to the monitor: %+v", args, r)
+		}
+		eventually(t, "the monitor ends", func() bool { return !alive(m) })
+		if got := inspectOne(t, name); got.State.RestartCount != 1 || got.State.Running {
+			t.Errorf("%v: restarted after its monitor was told to stop: %+v", args, got.State)
+		}
+		if r := run(t, "container", "ls", "-a"); !strings.Contains(r.stdout, "Exited (143)") {
+			t.Errorf("container ls -a:\n%s", r.stdout)
+		}
+		run(t, "container", "rm", name)
 	}
-	unix.Kill(in.MonitorPid, unix.SIGTERM)
-	if r := run(t, "wait", "calm"); r.stdout != "143\n" {
-		t.Errorf("wait after SIGTERM to the monitor: %+v", r)
-	}
-	eventually(t, "the monitor ends", func() bool { return !alive(in.MonitorPid) })
-	if got := inspectOne(t, "calm"); got.State.RestartCount != 0 || got.State.Running {
-		t.Errorf("restarted after its monitor was told to stop: %+v", got.State)
-	}
-	if r := run(t, "container", "ls", "-a"); !strings.Contains(r.stdout, "Exited (143)") {
-		t.Errorf("container ls -a:\n%s", r.stdout)
-	}
-	run(t, "container", "rm", "calm")
 	l.Check(t, 5*time.Second)
+}
+
+// monitorsUnder finds the monitors of the containers under root by their
+// command line, which every phase of a monitor has.
+func monitorsUnder(root string) map[int]bool {
+	out := map[int]bool{}
+	prefix := "stepbox-monitor\x00monitor\x00" + filepath.Join(root, "run") + "/"
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !alive(pid) {
+			continue
+		}
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.HasPrefix(string(b), prefix) {
+			out[pid] = true
+		}
+	}
+	return out
 }
 
 // kill -9 of the init: the monitor records 137 and cleans up.
@@ -591,9 +647,16 @@ func TestLockSerialises(t *testing.T) {
 		}
 	}
 	in := inspectOne(t, "once")
+	// Counted by their command line, which every phase of a monitor has
+	// (its comm is a descriptor's number for a moment at each execve).
 	monitors := 0
-	for _, pid := range pidsNamed("stepbox-monitor") {
-		if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(cmdline), in.ID) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !alive(pid) {
+			continue
+		}
+		if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); string(cmdline) == "stepbox-monitor\x00monitor\x00"+in.StateDir+"\x00" {
 			monitors++
 		}
 	}
