@@ -63,8 +63,9 @@ lint:
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) vet ./sandbox/nsenter ./cmd/stepbox-exec
 
-# Start latency against runc and crun, the tour, the inspector against lsns
-# (see bench/*.sh; needs root, hyperfine, runc, crun, GNU time).
+# Start latency against runc and crun, the tour, the inspector against lsns,
+# the detached containers' monitor memory (see bench/*.sh; needs root,
+# hyperfine, runc, crun, GNU time).
 bench: build
 	./bench/run.sh
 

@@ -9,3 +9,4 @@ make -s build
 ./bench/exec.sh
 ./bench/tour.sh
 ./bench/inspect.sh
+./bench/monitor.sh

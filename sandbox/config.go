@@ -23,6 +23,10 @@ type initConfig struct {
 	// Cgroups are the controllers the container has cgroups of, the only
 	// hierarchies its /sys/fs/cgroup shows.
 	Cgroups []string `json:"cgroups,omitempty"`
+	// ParentDeath: the init is a monitor's child, and dies with it
+	// (cloneInit); it sets the parent-death signal again once it has
+	// taken the payload's identity, which clears it.
+	ParentDeath bool `json:"parentDeath,omitempty"`
 	// SourceTrees are the init's descriptors of detached copies of the
 	// bind sources, one for each of Spec.Mounts (-1: none), for a
 	// container with a user namespace (rootfs.Options.SourceTrees).

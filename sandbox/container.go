@@ -64,9 +64,16 @@ type Options struct {
 	AfterClone func(pid int) error
 	// BeforeDelete runs before the cgroups and state are removed.
 	BeforeDelete func()
+	// Name is the container's name beside its id, unique under Paths.Run
+	// (names.go); none when empty.
+	Name string
 
 	// probe marks the runtime's own probe of the kernel (timens.go).
 	probe bool
+	// monitored marks a container whose creator becomes its monitor
+	// (monitor.go), and detached is the monitor's record of it.
+	monitored bool
+	detached  *Detached
 }
 
 // Container is one container, made by Create or found by Load.
@@ -117,7 +124,13 @@ func (c *Container) Cgroups() cgroups.Manager { return c.cg }
 // Create makes the container: its state directory, its cgroups and its init
 // process in the new namespaces, which prepares everything and then waits for
 // Start. On any failure everything made so far is removed.
-func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err error) {
+func Create(p Paths, id string, spec *specs.Spec, o Options) (*Container, error) {
+	return create(p, id, spec, o, nil)
+}
+
+// create is Create, or with prev the same container made again in its
+// directory (startAgain), which a failure then leaves stopped, not removed.
+func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Container, err error) {
 	if id == "" {
 		id = NewID()
 	}
@@ -133,12 +146,14 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 	if err != nil {
 		return nil, err
 	}
+	cfg.ParentDeath = o.monitored
 	tracef("validated, seccomp compiled")
-	if err := os.MkdirAll(p.Run, 0o711); err != nil {
+	// Readable by all, so that `stepbox ps` works unprivileged.
+	if err := os.MkdirAll(p.Run, 0o755); err != nil {
 		return nil, fmt.Errorf("create state directory %s: %w", p.Run, err)
 	}
 	dir := p.containerDir(id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
+	if err := os.Mkdir(dir, 0o711); err != nil && (prev == nil || !errors.Is(err, fs.ErrExist)) {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, hint.With(fmt.Errorf("container %q: %w", id, ErrNameInUse),
 				"choose another --name, or remove the old one with 'stepbox rm "+id+"'")
@@ -147,16 +162,29 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 	}
 	c := &Container{ID: id, paths: p, dir: dir, spec: spec, opts: o, waited: make(chan struct{})}
 	c.state = State{OCIVersion: specs.Version, ID: id, Status: Creating, Bundle: o.Bundle,
-		Rootfs: cfg.Rootfs, Created: time.Now().UTC(), Args: spec.Process.Args, Init: cfg.Init}
+		Rootfs: cfg.Rootfs, Created: time.Now().UTC(), Args: spec.Process.Args, Init: cfg.Init,
+		Name: o.Name, Detached: o.detached}
 	if spec.Annotations != nil {
 		c.state.Annotations = spec.Annotations
 	}
+	if prev != nil {
+		c.state.carryOver(prev)
+	}
 	defer func() {
 		if err != nil {
-			c.destroy()
+			if prev != nil {
+				c.abandon()
+			} else {
+				c.destroy()
+			}
 		}
 	}()
-	if err := writeJSON(filepath.Join(dir, "state.json"), c.state); err != nil {
+	if prev == nil {
+		if err := reserveName(p, o.Name, id); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeState(dir, c.state); err != nil {
 		return nil, fmt.Errorf("write state.json: %w", err)
 	}
 	// config.json (with its seccomp profile, the bulk of it) is written
@@ -198,7 +226,7 @@ func Create(p Paths, id string, spec *specs.Spec, o Options) (_ *Container, err 
 	// later state write waits for it (settled).
 	c.saved = make(chan struct{})
 	go func(st State) {
-		if err := writeJSON(filepath.Join(dir, "state.json"), st); err != nil {
+		if err := writeState(dir, st); err != nil {
 			c.savedErr = fmt.Errorf("write state.json: %w", err)
 		}
 		close(c.saved)
@@ -407,17 +435,14 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: c.opts.DenySetgroups}
 	}
 	// Born in its cgroups: no migration, no grace period (cgroups.StartIn).
-	if err := cgroups.StartIn(c.cg, cmd); err != nil {
+	if err := c.cloneInit(cmd); err != nil {
 		return fmt.Errorf("start container init: %w", err)
 	}
 	tracef("init cloned, pid %d", cmd.Process.Pid)
 	c.cmd = cmd
 	c.state.Pid = cmd.Process.Pid
 	c.state.PidStart, _, _ = procStart(cmd.Process.Pid)
-	go func() {
-		c.waitErr = cmd.Wait()
-		close(c.waited)
-	}()
+	go c.awaitInit(cmd)
 	childSock.Close()
 	cfgR.Close()
 
@@ -610,9 +635,10 @@ func (c *Container) Start() error {
 	}
 	c.mu.Lock()
 	c.state.Status = Running
+	c.state.Started = time.Now().UTC()
 	st := c.state
 	c.mu.Unlock()
-	if err := writeJSON(filepath.Join(c.dir, "state.json"), st); err != nil {
+	if err := writeState(c.dir, st); err != nil {
 		return err
 	}
 	if c.sync == nil {
@@ -692,10 +718,11 @@ func (c *Container) Wait() (int, error) {
 	c.mu.Lock()
 	c.state.Status = Stopped
 	c.state.ExitCode = &code
+	c.state.Finished = time.Now().UTC()
 	st := c.state
 	c.mu.Unlock()
 	_ = c.settled()
-	_ = writeJSON(filepath.Join(c.dir, "state.json"), st)
+	_ = writeState(c.dir, st)
 	return code, nil
 }
 
@@ -766,10 +793,8 @@ func (c *Container) destroy() error {
 	if c.opts.BeforeDelete != nil {
 		c.opts.BeforeDelete()
 	}
-	if c.cg == nil && len(c.state.CgroupPaths) > 0 {
-		if m, err := cgroups.Load(c.state.CgroupPaths); err == nil {
-			c.cg = m
-		}
+	if c.cg == nil {
+		c.cg = c.findCgroups()
 	}
 	if c.cmd != nil && c.cmd.Process != nil {
 		_ = c.cmd.Process.Kill()
@@ -797,6 +822,7 @@ func (c *Container) destroy() error {
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}
+	releaseName(c.paths, c.state.Name, c.ID)
 	tracef("deleted")
 	return errors.Join(errs...)
 }
@@ -856,7 +882,7 @@ func (c *Container) Cleanup() error {
 	c.state.CgroupPaths = nil
 	st := c.state
 	c.mu.Unlock()
-	if err := writeJSON(filepath.Join(c.dir, "state.json"), st); err != nil {
+	if err := writeState(c.dir, st); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

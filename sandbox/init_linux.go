@@ -47,6 +47,12 @@ func init() {
 		runtime.LockOSThread()
 		RunInit()
 	}
+	if isMonitorProcess() {
+		// A monitor clones the container's init from its main thread and
+		// waits for it there (cloneInit).
+		runtime.LockOSThread()
+		runLeanMonitor()
+	}
 }
 
 // IsInit reports whether this process is a container init started by Create
@@ -246,6 +252,11 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	// drop: the process already is nobody, with none.
 	if !cfg.Unmapped {
 		if err := security.Finalize(s.Process.User, s.Process.Capabilities, s.Process.NoNewPrivileges); err != nil {
+			return err
+		}
+	}
+	if cfg.ParentDeath {
+		if err := rearmParentDeath(sync); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,9 @@ func TestMain(m *testing.M) {
 	if IsProbe() {
 		RunProbe()
 	}
+	if IsMonitor() {
+		RunMonitor()
+	}
 	testutil.Main(m, func() {
 		if busyboxRoot != "" {
 			os.RemoveAll(busyboxRoot)

@@ -64,6 +64,15 @@ type State struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	Init        bool              `json:"init,omitempty"`
 	ExitCode    *int              `json:"exitCode,omitempty"`
+
+	// Name is the container's name besides its id (names.go).
+	Name string `json:"name,omitempty"`
+	// Started and Finished are when the payload last started and ended.
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Detached is the record of a container run under a monitor
+	// (monitor.go); nil for one run in the foreground.
+	Detached *Detached `json:"detached,omitempty"`
 }
 
 // OCI returns the state in the runtime-spec's own form (`stepbox state`).
@@ -107,13 +116,23 @@ func NewID() string {
 
 func (p Paths) containerDir(id string) string { return filepath.Join(p.Run, id) }
 
-func writeJSON(path string, v any) error {
+func writeJSON(path string, v any) error { return writeJSONMode(path, v, 0o600) }
+
+// writeState records st in dir. Anyone may read it (`stepbox ps` works
+// unprivileged): it says no more than /proc already shows everyone.
+func writeState(dir string, st State) error {
+	return writeJSONMode(filepath.Join(dir, "state.json"), st, 0o644)
+}
+
+func writeJSONMode(path string, v any, mode os.FileMode) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	// A temporary name of this process's own, so that two writers never
+	// share one half-written file.
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, b, mode); err != nil {
 		return err
 	}
 	// rename(2) is atomic: a reader sees the old state or the new, never half.
@@ -139,7 +158,7 @@ func List(p Paths) ([]State, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, readErr(p.Run, err)
 	}
 	var out []State
 	for _, e := range ents {
@@ -160,6 +179,9 @@ func List(p Paths) ([]State, error) {
 // liveStatus corrects the recorded status by looking at the process: a
 // container whose init is gone is stopped, whatever the file says.
 func liveStatus(dir string, s State) Status {
+	if st, ok := monitoredStatus(s); ok {
+		return st
+	}
 	if s.Pid == 0 || s.Status == Stopped {
 		if s.Status == Creating {
 			return Creating

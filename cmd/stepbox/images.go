@@ -173,9 +173,9 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%.3gPB", f)
 }
 
-// inspected is `image inspect`'s JSON for one image: docker's fields,
+// inspectedImage is `image inspect`'s JSON for one image: docker's fields,
 // and where the store keeps each layer.
-type inspected struct {
+type inspectedImage struct {
 	ID           string           `json:"Id"`
 	RepoTags     []string         `json:"RepoTags"`
 	Manifest     string           `json:"Manifest"`
@@ -217,14 +217,14 @@ unpacked into, its history and the containers that use it.
 			if err != nil {
 				return err
 			}
-			var out []inspected
+			var out []inspectedImage
 			for _, ref := range args {
 				img, err := s.Get(ref)
 				if err != nil {
 					return err
 				}
 				layers := s.Layers(img)
-				in := inspected{ID: string(img.ID), RepoTags: img.Tags, Manifest: string(img.ManifestDigest),
+				in := inspectedImage{ID: string(img.ID), RepoTags: img.Tags, Manifest: string(img.ManifestDigest),
 					Created: img.Created(), Author: img.Config.Author, Architecture: img.Config.Architecture,
 					Os: img.Config.OS, Config: img.Config.Config, Size: img.Size, RootFS: img.Config.RootFS,
 					History: img.Config.History, Containers: img.UsedBy}

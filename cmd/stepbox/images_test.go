@@ -106,7 +106,7 @@ func TestImageCommands(t *testing.T) {
 		t.Errorf("load of the OCI archive printed %q", r.stdout)
 	}
 	r = ok(sb(nil, "image", "inspect", "course/base:v1"))
-	var insp []inspected
+	var insp []inspectedImage
 	if err := json.Unmarshal([]byte(r.stdout), &insp); err != nil || len(insp) != 1 || insp[0].ID != id || len(insp[0].Layers) != 1 {
 		t.Fatalf("inspect: %v\n%s", err, r.stdout)
 	}

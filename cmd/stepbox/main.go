@@ -19,6 +19,11 @@ func main() {
 	if sandbox.IsProbe() {
 		sandbox.RunProbe()
 	}
+	// A detached container's monitor, in a phase that needs all of
+	// stepbox (sandbox/monitor.go).
+	if sandbox.IsMonitor() {
+		sandbox.RunMonitor()
+	}
 	sandbox.Tracef("main")
 	if startsContainers(os.Args[1:]) {
 		sandbox.Prefetch()

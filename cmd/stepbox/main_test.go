@@ -195,13 +195,13 @@ func removeContainersAtEnd(t *testing.T, root string) {
 
 // removeContainer kills and removes a container, as `stepbox rm --force`
 // does; one already gone is no error.
-func removeContainer(paths sandbox.Paths, id string) error {
-	c, err := sandbox.Load(paths, id)
+func removeContainer(paths sandbox.Paths, ref string) error {
+	c, err := sandbox.Find(paths, ref)
 	if errors.Is(err, sandbox.ErrNoContainer) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return c.Delete(true)
+	return c.Remove(true)
 }

@@ -52,6 +52,9 @@ type runOptions struct {
 	securityOpt []string
 	privileged  bool
 	nsGiven     bool // --ns was on the command line
+
+	detach  bool   // -d (lifecycle.go)
+	restart string // --restart, with -d
 }
 
 func init() { register("run", newRunCmd) }
@@ -61,7 +64,9 @@ func newRunCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARG...]",
 		Short: "Run a command in a new container",
-		Long: `Run a command in a new, fully isolated container, in the foreground.
+		Long: `Run a command in a new, fully isolated container, in the foreground; with -d
+in the background, under a monitor that keeps its output (stepbox logs) and
+applies --restart, printing the container's id once it runs.
 
 Without --rootfs the built-in root filesystem is used (built on first use,
 see 'stepbox rootfs'). Every namespace but the user namespace is on; --ns picks
@@ -72,9 +77,11 @@ that Ctrl-C stops programs like sleep; --init=false makes your command PID 1.
 The exit code is the command's own, or 125 when stepbox failed, 126 when the
 command cannot be executed and 127 when it is not found, as with docker.
 
-새 컨테이너에서 명령을 실행합니다. --rootfs를 주지 않으면 내장 루트 파일 시스템을 씁니다.`,
+새 컨테이너에서 명령을 실행합니다. --rootfs를 주지 않으면 내장 루트 파일 시스템을 씁니다.
+-d를 주면 모니터 아래에서 백그라운드로 실행하고, 실행이 시작되면 컨테이너 ID를 출력합니다.`,
 		Example: `  stepbox run -- sh -c 'hostname; ps'
   stepbox run -it --rm -- sh
+  stepbox run -d --name web --restart on-failure:3 -- sh -c 'while :; do date; sleep 5; done'
   stepbox run --ns uts,pid --hostname lab -- hostname
   stepbox run --userns -v /tmp/data:/data -- touch /data/x
   stepbox run --rootfs ./busybox-root --read-only -w /tmp -- ls
@@ -89,6 +96,7 @@ command cannot be executed and 127 when it is not found, as with docker.
 	// docker exits 125 for a bad flag too.
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitRunFailed, err) })
 	o.flags(cmd)
+	o.detachFlags(cmd)
 	return cmd
 }
 
@@ -97,7 +105,7 @@ func (o *runOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.StringVar(&o.rootfs, "rootfs", "", "root filesystem directory (default: the built-in one)")
-	f.StringVar(&o.name, "name", "", "container name (default: a random id)")
+	f.StringVar(&o.name, "name", "", "container name (default: a made-up one, like quiet_otter)")
 	f.StringVar(&o.hostname, "hostname", "", "hostname inside (default: the container's name)")
 	f.StringVar(&o.domain, "domainname", "", "NIS domain name inside")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable, KEY=VALUE (KEY alone copies it from here)")
@@ -148,20 +156,24 @@ func runFailed(err error) error {
 }
 
 func runRun(g *globals, o *runOptions, args []string) error {
+	if err := o.checkDetach(); err != nil {
+		return runFailed(err)
+	}
 	paths := runPaths(g)
 	spec, err := o.spec(g, paths, args)
 	sandbox.Tracef("run: spec built")
 	if err != nil {
 		return runFailed(err)
 	}
-	id := o.name
-	if id == "" {
-		id = sandbox.NewID()
-	}
+	// docker's ids, and its short id as the hostname.
+	id := sandbox.NewContainerID()
 	if sandbox.HasNamespace(spec, specs.UTSNamespace) && spec.Hostname == "" {
-		spec.Hostname = id
+		spec.Hostname = sandbox.ShortID(id)
 	}
 	spec.Process.Env = append(spec.Process.Env, "HOSTNAME="+spec.Hostname)
+	if o.detach {
+		return runDetached(g, o, paths, id, spec)
+	}
 	opts := sandbox.Options{Init: o.init, Stdout: g.stdout, Stderr: g.stderr}
 	if o.stdin {
 		opts.Stdin = g.stdin
@@ -172,7 +184,12 @@ func runRun(g *globals, o *runOptions, args []string) error {
 	forward := notifyAsync(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer forward.Stop()
-	c, err := sandbox.Create(paths, id, spec, opts)
+	var c *sandbox.Container
+	err = named(o.name, func(name string) (err error) {
+		opts.Name = name
+		c, err = sandbox.Create(paths, id, spec, opts)
+		return err
+	})
 	if err != nil {
 		return runFailed(err)
 	}

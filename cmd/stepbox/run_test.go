@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -146,7 +147,7 @@ func TestRunBadInput(t *testing.T) {
 		t.Fatalf("setup: %+v", r)
 	}
 	defer run(t, "rm", "taken")
-	containers := func(t *testing.T) string { return run(t, "ps", "-a", "--json").stdout }
+	containers := func(t *testing.T) string { return containersIn(t, root) }
 	before := containers(t)
 	l := testutil.Snapshot()
 	for name, args := range map[string][]string{
@@ -183,6 +184,20 @@ func TestRunBadInput(t *testing.T) {
 	if r := run(t, "run", "--rm", "--name", "taken", "--", "true"); !strings.Contains(r.stderr, "stepbox rm taken") {
 		t.Errorf("name in use gives no hint of what to do: %q", r.stderr)
 	}
+}
+
+// containersIn lists every container's id and state under root, to
+// compare (ps's times would differ from one call to the next).
+func containersIn(t *testing.T, root string) string {
+	r := runIn(t, root, "ps", "-a", "--format", "json")
+	var ids []string
+	for _, line := range strings.Split(r.stdout, "\n") {
+		var row struct{ ID, State string }
+		if json.Unmarshal([]byte(line), &row) == nil {
+			ids = append(ids, row.ID+" "+row.State)
+		}
+	}
+	return strings.Join(ids, ",")
 }
 
 // Ctrl-C reaches sleep (the minimal init passes it on) and the exit code

@@ -16,8 +16,9 @@ import (
 // qemu machine of ../shared/tools/v2vm, Debian's 6.1 kernel): the init is
 // born in its cgroup, limits land in memory.max, pids.max and cpu.max, the
 // OOM killer ends a hog with 137, a fork ceiling holds, the init is the lean
-// stepbox-init (and stepbox's own copy when that one is not trusted), and
-// nothing is left.
+// stepbox-init (and stepbox's own copy when that one is not trusted), a
+// detached container logs, dies with its monitor and restarts by its
+// policy, and nothing is left.
 // It skips, with the reason, where that machine is not at hand.
 func TestRunOnCgroupV2InQemu(t *testing.T) {
 	script := testutil.V2VM(t)
@@ -44,6 +45,20 @@ done
 sz=$(stat -L -c %s /proc/$ip/exe)
 echo "init is lean: $([ "$sz" = "$lean" ] && echo yes || echo "no: pid $ip, $sz bytes, stepbox-init $lean")"
 wait
+$BIN run -d --rootfs /r --name d1 -- sh -c 'echo hi; sleep 100' >/dev/null
+echo "detached rc=$?"
+sleep 0.5
+echo "log $($BIN logs d1)"
+m=$($BIN container inspect d1 | grep monitorPid | tr -dc 0-9)
+echo "monitor is $(cat /proc/$m/comm)"
+kill -9 $m; sleep 0.5
+echo "monitor killed: $($BIN ps -a --format json | grep -o '"Status":"[^"]*"')"
+$BIN rm d1 >/dev/null
+echo "rm rc=$?"
+$BIN run -d --rootfs /r --name d2 --restart on-failure:2 -- sh -c 'exit 3' >/dev/null
+until $BIN ps -a | grep d2 | grep -q Exited; do sleep 0.1; done; sleep 1
+echo "$($BIN container inspect d2 | grep -o '"restartCount": [0-9]*')"
+$BIN rm d2 >/dev/null
 chmod o+w "$(dirname $BIN)/stepbox-init"
 $BIN run --rm --rootfs /r -- sh -c :
 echo "untrusted lean init, own copy rc=$?"
@@ -60,7 +75,8 @@ echo "left $(ls /sys/fs/cgroup | grep -c stepbox)"
 		t.Fatalf("the v2 machine: %v", err)
 	}
 	for _, want := range []string{`"mode": "v2"`, "0::/\n", "33554432\n", "20\n", "50000 100000\n", "limits rc=0",
-		"oom rc=137", "can't fork", "threaded rc=0", "init is lean: yes", "untrusted lean init, own copy rc=0", "left 0"} {
+		"oom rc=137", "can't fork", "threaded rc=0", "init is lean: yes", "untrusted lean init, own copy rc=0", "left 0",
+		"detached rc=0", "log hi", "monitor is stepbox-monitor", `monitor killed: "Status":"Exited (-1)"`, "rm rc=0", `"restartCount": 2`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("missing %q", want)
 		}

@@ -25,22 +25,45 @@ func StartIn(m Manager, cmd *exec.Cmd) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		leave, err := m.JoinThread()
-		if err != nil {
-			err = fmt.Errorf("join cgroup: %w", err)
-		} else {
-			err = cmd.Start()
+		err, stuck := startHere(m, cmd)
+		if !stuck {
+			runtime.UnlockOSThread()
 		}
-		if leave != nil {
-			if lerr := leave(); lerr != nil {
-				// Still in the container's cgroups: the goroutine ends
-				// locked, and Go ends the thread with it.
-				done <- errors.Join(err, lerr)
-				return
-			}
-		}
-		runtime.UnlockOSThread()
+		// Else still in the container's cgroups: the goroutine ends
+		// locked, and Go ends the thread with it.
 		done <- err
 	}()
 	return <-done
+}
+
+// StartInHere is StartIn from the calling thread itself, which must be
+// locked to its goroutine (runtime.LockOSThread): cmd's process is then
+// that thread's child, which matters for a parent-death signal
+// (prctl(2) PR_SET_PDEATHSIG), sent when the parent thread ends, not the
+// parent process. If the thread cannot move back out of the container's
+// cgroups it says so; the caller must not go on as if outside.
+func StartInHere(m Manager, cmd *exec.Cmd) error {
+	if f, err := m.FD(); err == nil {
+		defer f.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
+	}
+	err, _ := startHere(m, cmd)
+	return err
+}
+
+// startHere starts cmd from the calling, locked thread moved into m's v1
+// cgroups for the clone. stuck reports a thread that could not move back.
+func startHere(m Manager, cmd *exec.Cmd) (err error, stuck bool) {
+	leave, err := m.JoinThread()
+	if err != nil {
+		err = fmt.Errorf("join cgroup: %w", err)
+	} else {
+		err = cmd.Start()
+	}
+	if leave != nil {
+		if lerr := leave(); lerr != nil {
+			return errors.Join(err, lerr), true
+		}
+	}
+	return err, false
 }

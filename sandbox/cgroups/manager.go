@@ -144,6 +144,32 @@ func (l *Layout) New(p string, r *specs.LinuxResources) (Manager, error) {
 	if err := Validate(r); err != nil {
 		return nil, err
 	}
+	m, err := l.placed(p, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.create(r); err != nil {
+		if uerr := m.undo(); uerr != nil {
+			err = fmt.Errorf("%w (and removing what was made: %v)", err, uerr)
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// Find returns a manager for the directories New(p, r) makes, without
+// making them: a container whose record lost its cgroup paths (its
+// creator died before writing them) is still found and removed.
+func Find(p string, r *specs.LinuxResources) (Manager, error) {
+	l, err := HostLayout()
+	if err != nil {
+		return nil, err
+	}
+	return l.placed(p, r)
+}
+
+// placed is a manager whose directories are worked out, not yet made.
+func (l *Layout) placed(p string, r *specs.LinuxResources) (*manager, error) {
 	var own map[string]string
 	if !path.IsAbs(p) {
 		var err error
@@ -171,12 +197,6 @@ func (l *Layout) New(p string, r *specs.LinuxResources) (Manager, error) {
 		m.paths[Unified] = dir
 		m.unified = dir
 		m.dirs = append(m.dirs, dir)
-	}
-	if err := m.create(r); err != nil {
-		if uerr := m.undo(); uerr != nil {
-			err = fmt.Errorf("%w (and removing what was made: %v)", err, uerr)
-		}
-		return nil, err
 	}
 	return m, nil
 }
