@@ -67,6 +67,10 @@ type Options struct {
 	// Name is the container's name beside its id, unique under Paths.Run
 	// (names.go); none when empty.
 	Name string
+	// Image is the root filesystem prepared for the container in an image
+	// store (imagefs.Prepare): the init mounts its overlay on the spec's
+	// root.path, and removing the container releases it (imageroot.go).
+	Image *ImageRootfs
 
 	// probe marks the runtime's own probe of the kernel (timens.go).
 	probe bool
@@ -147,6 +151,9 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 		return nil, err
 	}
 	cfg.ParentDeath = o.monitored
+	if o.Image != nil {
+		cfg.Overlay = o.Image.Overlay
+	}
 	tracef("validated, seccomp compiled")
 	// Readable by all, so that `stepbox ps` works unprivileged.
 	if err := os.MkdirAll(p.Run, 0o755); err != nil {
@@ -163,7 +170,7 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 	c := &Container{ID: id, paths: p, dir: dir, spec: spec, opts: o, waited: make(chan struct{})}
 	c.state = State{OCIVersion: specs.Version, ID: id, Status: Creating, Bundle: o.Bundle,
 		Rootfs: cfg.Rootfs, Created: time.Now().UTC(), Args: spec.Process.Args, Init: cfg.Init,
-		Name: o.Name, Detached: o.detached}
+		Name: o.Name, Detached: o.detached, Image: o.Image}
 	if spec.Annotations != nil {
 		c.state.Annotations = spec.Annotations
 	}
@@ -818,6 +825,11 @@ func (c *Container) destroy() error {
 	}
 	if c.console != nil {
 		c.console.Close()
+	}
+	// Every process is gone, and with the last one the mount namespace
+	// that held the overlay: its upper directory can go.
+	if err := ReleaseImageRootfs(c.readState().Image, c.ID); err != nil {
+		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)

@@ -22,6 +22,8 @@ type DetachOptions struct {
 	Stdin      bool          `json:"stdin,omitempty"` // -i: stdin stays open
 	Restart    RestartPolicy `json:"restart"`
 	AutoRemove bool          `json:"autoRemove,omitempty"` // --rm
+	// Image is the container's root filesystem on an image (Options.Image).
+	Image *ImageRootfs `json:"image,omitempty"`
 }
 
 // RunDetached creates and starts a container under a monitor of its own
