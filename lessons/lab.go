@@ -41,6 +41,12 @@ type Lab struct {
 	box  *agentBox
 	peer *agentBox
 
+	// imageRef is LabConfig.Image; img is the lab's image state
+	// (lab_image.go); vars fill the probes' placeholders (Set).
+	imageRef func() (string, error)
+	img      labImage
+	vars     map[string]string
+
 	mu       sync.Mutex
 	cleanups []func() error
 	closed   bool
@@ -52,11 +58,16 @@ type LabConfig struct {
 	Paths  sandbox.Paths
 	Rootfs string // must hold /bin/stepbox and /bin/sh
 	Self   string // the stepbox binary on the host
+	// Image gives the image a lesson's containers run on when it asks for
+	// one (Lab.UseImage), in the store under Paths.Lib: the built-in
+	// image, made when first asked for. Nil: Rootfs is imported as an
+	// image for the lesson.
+	Image func() (string, error)
 }
 
 // NewLab starts an empty lab; the first Ensure starts its container.
 func NewLab(cfg LabConfig) *Lab {
-	return &Lab{paths: cfg.Paths, rootfs: cfg.Rootfs, self: cfg.Self, spec: baseSpec(cfg.Rootfs), dirty: true}
+	return &Lab{paths: cfg.Paths, rootfs: cfg.Rootfs, self: cfg.Self, imageRef: cfg.Image, spec: baseSpec(cfg.Rootfs), dirty: true}
 }
 
 // baseSpec is where the course starts: a process with nothing isolated and
@@ -136,12 +147,24 @@ func (l *Lab) Ensure() error {
 		// A private copy of the host's tree has no mounts of its own.
 		spec.Mounts, spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil, nil
 	}
-	b, err := startAgent(l.paths, l.name(""), spec, opts, l.self)
+	b, err := l.start(l.name(""), spec, opts)
 	if err != nil {
 		return err
 	}
 	l.box, l.dirty = b, false
 	return nil
+}
+
+// start starts a container of the lab, on its image when it runs on one.
+func (l *Lab) start(name string, spec *specs.Spec, opts sandbox.Options) (*agentBox, error) {
+	if err := l.rootOn(name, spec, &opts); err != nil {
+		return nil, err
+	}
+	b, err := startAgent(l.paths, name, spec, opts, l.self)
+	if err != nil {
+		_ = sandbox.ReleaseImageRootfs(opts.Image, name)
+	}
+	return b, err
 }
 
 // name is the container's name: one for every restart, so the cgroup path
@@ -157,7 +180,7 @@ func (l *Lab) StartPeer(spec *specs.Spec) error {
 		l.peer.stop()
 		l.peer = nil
 	}
-	b, err := startAgent(l.paths, l.name("-peer"), spec, sandbox.Options{}, l.self)
+	b, err := l.start(l.name("-peer"), spec, sandbox.Options{})
 	if err != nil {
 		return err
 	}
@@ -215,7 +238,7 @@ func (l *Lab) Inside(cmd string) (Output, error) {
 // what the host sees (hostname, ipcs), never something that changes it.
 // `stepbox` there is the binary running the lesson.
 func (l *Lab) Host(cmd string) (Output, error) {
-	out := hostCommand(cmd, l.self)
+	out := hostCommand(cmd, l.self, stateRoot(l.paths))
 	if out.Code == exitNotFound {
 		return out, notFound(cmd, out.Output, wOnHost)
 	}
@@ -487,11 +510,16 @@ func (b *lockedBuffer) String() string {
 }
 
 // hostCommand runs cmd with the host's shell, with the directory of self
-// (the stepbox binary) first in the PATH.
-func hostCommand(cmd, self string) Output {
+// (the stepbox binary) first in the PATH, and the lab's --root (root) as
+// STEPBOX_ROOT, so that `stepbox images` there sees the lab's store.
+func hostCommand(cmd, self, root string) Output {
 	c := exec.Command("/bin/sh", "-c", cmd)
+	c.Env = os.Environ()
 	if self != "" {
-		c.Env = append(os.Environ(), "PATH="+filepath.Dir(self)+":"+os.Getenv("PATH"))
+		c.Env = append(c.Env, "PATH="+filepath.Dir(self)+":"+os.Getenv("PATH"))
+	}
+	if root != "" {
+		c.Env = append(c.Env, "STEPBOX_ROOT="+root)
 	}
 	out, err := c.CombinedOutput()
 	code := 0
@@ -502,6 +530,16 @@ func hostCommand(cmd, self string) Output {
 		code, out = 127, []byte(err.Error())
 	}
 	return Output{Cmd: cmd, Output: string(out), Code: code}
+}
+
+// stateRoot is the --root that makes p (sandbox.DefaultPaths), or "" for
+// the default places.
+func stateRoot(p sandbox.Paths) string {
+	root := filepath.Dir(p.Run)
+	if filepath.Base(p.Run) == "run" && filepath.Base(p.Lib) == "lib" && filepath.Dir(p.Lib) == root {
+		return root
+	}
+	return ""
 }
 
 // Output is what a command printed and how it ended.

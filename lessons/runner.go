@@ -110,6 +110,9 @@ func (r *Runner) Run(ctx context.Context, ls *Lesson) (res *Result, err error) {
 		}
 		demo = &ls.Demo
 		lab.filter = demo.Remove
+		if demo.Setup != nil {
+			demo.Setup(lab)
+		}
 	}
 	for _, prior := range catalogueBefore(ls.ID) {
 		if prior.Keep != nil {
@@ -459,10 +462,13 @@ func wrap(text string, width int, indent string) string {
 
 // expand fills a probe's placeholders: {pid} is the container's pid on the
 // host, {peer} the second container's, {rootfs} the root filesystem's host
-// path.
+// path, and {key} what the lesson Set.
 func expand(lab *Lab, cmd string) string {
-	return strings.NewReplacer("{pid}", strconv.Itoa(lab.Pid()), "{peer}", strconv.Itoa(lab.PeerPid()),
-		"{rootfs}", lab.Rootfs()).Replace(cmd)
+	pairs := []string{"{pid}", strconv.Itoa(lab.Pid()), "{peer}", strconv.Itoa(lab.PeerPid()), "{rootfs}", lab.Rootfs()}
+	for k, v := range lab.vars {
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	return strings.NewReplacer(pairs...).Replace(cmd)
 }
 
 // localize translates the namespace words of a change for the reader.
