@@ -803,6 +803,8 @@ func (c *Container) destroy() error {
 	if c.cg == nil {
 		c.cg = c.findCgroups()
 	}
+	img := c.readState().Image
+	released := c.releaseEarly(img)
 	if c.cmd != nil && c.cmd.Process != nil {
 		_ = c.cmd.Process.Kill()
 	} else if st := c.readState(); processAlive(st.Pid, st.PidStart) {
@@ -828,7 +830,11 @@ func (c *Container) destroy() error {
 	}
 	// Every process is gone, and with the last one the mount namespace
 	// that held the overlay: its upper directory can go.
-	if err := ReleaseImageRootfs(c.readState().Image, c.ID); err != nil {
+	if released == nil {
+		if err := ReleaseImageRootfs(img, c.ID); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := <-released; err != nil {
 		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
@@ -837,6 +843,26 @@ func (c *Container) destroy() error {
 	releaseName(c.paths, c.state.Name, c.ID)
 	tracef("deleted")
 	return errors.Join(errs...)
+}
+
+// releaseEarly gives the container's image root filesystem back at once,
+// while its cgroups go, when nothing can write into it any more: its init
+// has exited, and it was its pid namespace's init, which the kernel lets
+// die only after every other process of the namespace is gone
+// (pid_namespaces(7)). Otherwise it returns nil, and destroy releases it
+// last.
+func (c *Container) releaseEarly(img *ImageRootfs) chan error {
+	if img == nil || c.cmd == nil || c.spec == nil || !hasNew(c.spec, specs.PIDNamespace) {
+		return nil
+	}
+	select {
+	case <-c.waited:
+	default:
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- ReleaseImageRootfs(img, c.ID) }()
+	return done
 }
 
 // Load finds the container id under p.

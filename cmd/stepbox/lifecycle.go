@@ -66,8 +66,11 @@ func runDetached(g *globals, o *runOptions, paths sandbox.Paths, id string, spec
 	warned := false
 	err := named(o.name, func(name string) error {
 		// Made again for each name tried: a failed start releases it.
-		r, err := src.prepare(g, id, spec, &warned)
+		r, wait, err := src.prepare(g, id, spec, &warned)
 		if err != nil {
+			return err
+		}
+		if err := wait(); err != nil {
 			return err
 		}
 		_, err = sandbox.RunDetached(paths, id, spec, sandbox.DetachOptions{Name: name, Init: o.init, Stdin: o.stdin,

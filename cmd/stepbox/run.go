@@ -207,14 +207,18 @@ func runRun(g *globals, o *runOptions, args []string) error {
 	defer forward.Stop()
 	var c *sandbox.Container
 	warned := false
+	afterBase := opts.AfterClone
 	err = named(o.name, func(name string) (err error) {
 		// Made again for each name tried: a failed Create releases it.
 		opts.Name = name
-		if opts.Image, err = src.prepare(g, id, spec, &warned); err != nil {
+		var wait func() error
+		if opts.Image, wait, err = src.prepare(g, id, spec, &warned); err != nil {
 			return err
 		}
+		opts.AfterClone = afterClone(afterBase, wait)
 		c, err = sandbox.Create(paths, id, spec, opts)
 		if err != nil {
+			_ = wait()
 			_ = sandbox.ReleaseImageRootfs(opts.Image, id)
 		}
 		return err

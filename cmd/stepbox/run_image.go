@@ -26,8 +26,7 @@ type runSource struct {
 	dir   string // a plain directory
 	store *image.Store
 	img   *image.Image
-	name  string   // what the image was named by (ps shows it)
-	lower []string // the image's unpacked layers, top first
+	name  string // what the image was named by (ps shows it)
 }
 
 // source reads what run's arguments name: `run [flags] IMAGE [CMD…]`, or
@@ -60,28 +59,24 @@ func (o *runOptions) source(g *globals, paths sandbox.Paths, args []string, plai
 		return nil, nil, err
 	}
 	name := ref
+	var img *image.Image
 	if ref == "" {
 		name = imagefs.BuiltinRef
 		dir, m, err := builtinRootfs(g, paths)
 		if err != nil {
 			return nil, nil, err
 		}
-		img, err := imagefs.Builtin(s, dir, m)
-		if err != nil {
+		if img, err = imagefs.Builtin(s, dir, m); err != nil {
 			return nil, nil, err
 		}
 		sandbox.Tracef("run: built-in image")
-		ref = string(img.ID)
-	}
-	plan, err := s.MountPlan(ref, image.IDMap{})
-	if errors.Is(err, image.ErrNotFound) {
+	} else if img, err = s.Get(ref); errors.Is(err, image.ErrNotFound) {
 		return nil, nil, hint.With(fmt.Errorf("%w: %s", image.ErrNotFound, ref),
 			fmt.Sprintf("'stepbox images' lists the images; to run %s on the built-in image, put -- before it: stepbox run -- %s", ref, ref))
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, nil, err
 	}
-	return &runSource{store: s, img: plan.Image, name: name, lower: plan.Lower}, args, nil
+	return &runSource{store: s, img: img, name: name}, args, nil
 }
 
 // config is the image's run configuration (empty for a plain directory).
@@ -98,7 +93,12 @@ func (src *runSource) resolveUser(u string) (specs.User, string, error) {
 	if src.img == nil {
 		return sandbox.ResolveUser(src.dir, u)
 	}
-	return sandbox.ResolveUserFS(imagefs.LayersFS(src.lower), u)
+	// Its layers, unpacked, top first.
+	plan, err := src.store.MountPlan(string(src.img.ID), image.IDMap{})
+	if err != nil {
+		return specs.User{}, "", err
+	}
+	return sandbox.ResolveUserFS(imagefs.LayersFS(plan.Lower), u)
 }
 
 // command is the container's command as docker makes it: the image's
@@ -166,23 +166,45 @@ func imageAnnotations(spec *specs.Spec, cfg ocispec.ImageConfig) {
 	}
 }
 
-// prepare gives container id its own layer over the image (nothing
-// for a plain directory), saying once when it is a copy.
-func (src *runSource) prepare(g *globals, id string, spec *specs.Spec, warned *bool) (*sandbox.ImageRootfs, error) {
+// prepare gives container id its own layer over the image (nothing for
+// a plain directory), saying once when it is a copy. The store's side of
+// it (the in-use mark, the directories) runs in the background while the
+// container is made: wait returns once it is done, and must have returned
+// before the init may mount the layer (run waits in AfterClone) and before
+// a failed container's layer is released.
+func (src *runSource) prepare(g *globals, id string, spec *specs.Spec, warned *bool) (r *sandbox.ImageRootfs, wait func() error, err error) {
 	if src.img == nil {
-		return nil, nil
+		return nil, func() error { return nil }, nil
 	}
-	p, err := imagefs.Prepare(src.store, string(src.img.ID), id, spec)
+	p, err := imagefs.Plan(src.store, string(src.img.ID), id, spec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.Rootfs.Name = src.name
 	if p.Warning != "" && !*warned {
 		fmt.Fprintln(g.stderr, p.Warning)
 		*warned = true
 	}
-	sandbox.Tracef("run: image root filesystem prepared")
-	return p.Rootfs, nil
+	done := make(chan struct{})
+	var made error
+	go func() {
+		made = p.Make()
+		sandbox.Tracef("run: image root filesystem prepared")
+		close(done)
+	}()
+	return p.Rootfs, func() error { <-done; return made }, nil
+}
+
+// afterClone runs first and then wait, as one AfterClone.
+func afterClone(first func(int) error, wait func() error) func(int) error {
+	return func(pid int) error {
+		if first != nil {
+			if err := first(pid); err != nil {
+				return err
+			}
+		}
+		return wait()
+	}
 }
 
 // builtinRootfs returns the built-in root filesystem's directory and its

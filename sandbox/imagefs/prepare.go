@@ -43,7 +43,8 @@ func init() { sandbox.RegisterImageRelease(Release) }
 // a kernel that has it.
 const noOverlayEnv = "_STEPBOX_TEST_NO_OVERLAY"
 
-// Prepared is a container's root filesystem made ready in the store.
+// Prepared is a container's root filesystem, planned (Plan) and then
+// made ready in the store (Make).
 type Prepared struct {
 	// Rootfs goes into sandbox.Options.Image.
 	Rootfs *sandbox.ImageRootfs
@@ -52,71 +53,101 @@ type Prepared struct {
 	// Warning, when not empty, is the one line to show the user: the root
 	// is a private copy of the image, not an overlay.
 	Warning string
+
+	s     *image.Store
+	id    string
+	m     image.IDMap
+	lower []string
 }
 
 // Prepare makes container id's root filesystem from the image ref (a tag,
-// an ID or an ID prefix) in s: the image is marked in use, the container
-// gets empty upper and work directories and a directory to mount the
-// overlay on, and spec.Root.Path is set to that directory. In a user
-// namespace the layers are copies with owners shifted into the
-// container's range, mounted with userxattr. Where this kernel cannot
-// mount the overlay (no overlayfs, or none in a user namespace before Linux
-// 5.11) the root is a private copy of the image's files instead, with a
-// warning. On error nothing is left; after a failed sandbox.Create, the
-// caller calls sandbox.ReleaseImageRootfs.
-func Prepare(s *image.Store, ref, id string, spec *specs.Spec) (p *Prepared, err error) {
-	img, err := s.Get(ref)
+// an ID or an ID prefix) in s: Plan, then Make. On error nothing is left;
+// after a failed sandbox.Create, the caller calls
+// sandbox.ReleaseImageRootfs.
+func Prepare(s *image.Store, ref, id string, spec *specs.Spec) (*Prepared, error) {
+	p, err := Plan(s, ref, id, spec)
 	if err != nil {
 		return nil, err
 	}
+	return p, p.Make()
+}
+
+// Plan works out container id's root filesystem from the image ref and
+// sets spec.Root.Path, without changing the store but for unpacking a
+// layer that is missing: the layers to stack (in a user namespace, copies
+// with owners shifted into the container's range, mounted with
+// userxattr), and where its upper and work directories and its mount point
+// will be. Where this kernel cannot mount the overlay (no overlayfs, or
+// none in a user namespace before Linux 5.11) the root is to be a private
+// copy of the image's files instead, with a warning. Make then does the
+// work; it may run while the container is created, as long as it has
+// returned before the init is let go (sandbox.Options.AfterClone).
+func Plan(s *image.Store, ref, id string, spec *specs.Spec) (*Prepared, error) {
 	userns := sandbox.HasNamespace(spec, specs.UserNamespace)
 	m, err := IDMapOf(spec)
 	if err != nil {
 		return nil, err
 	}
-	lower, upper, work, err := s.PrepareRootfsMapped(string(img.ID), id, m)
+	plan, err := s.MountPlan(ref, m)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			_ = s.RemoveRootfs(id)
-		}
-	}()
+	img := plan.Image
 	r := &sandbox.ImageRootfs{Store: s.Dir(), Image: string(img.ID), Name: ref, UID: m.UID, GID: m.GID}
-	p = &Prepared{Rootfs: r, Image: img}
+	p := &Prepared{Rootfs: r, Image: img, s: s, id: id, m: m, lower: plan.Lower}
 	dir := s.ContainerDir(id)
 	why := overlayRefused(userns)
 	if why == "" {
-		o := &rootfs.Overlay{Lower: lower, Upper: upper, Work: work, UserXattr: userns}
-		if _, err := image.OverlayData(lower, upper, work, o.UserXattr); err != nil {
+		// The store's layout (store.go): containers/<id>/{upper,work}.
+		upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+		o := &rootfs.Overlay{Lower: plan.Lower, Upper: upper, Work: work, UserXattr: userns}
+		if _, err := image.OverlayData(o.Lower, upper, work, o.UserXattr); err != nil {
 			return nil, err
 		}
 		if n := len(o.Data()); n >= os.Getpagesize() {
-			return nil, hint.With(fmt.Errorf("overlay mount data is %d bytes for %d layers, more than the kernel takes", n, len(lower)),
+			return nil, hint.With(fmt.Errorf("overlay mount data is %d bytes for %d layers, more than the kernel takes", n, len(o.Lower)),
 				"the store's path is long or the image has very many layers: use a shorter --root")
 		}
-		merged := filepath.Join(dir, "merged")
-		if err := os.Mkdir(merged, 0o755); err != nil {
-			return nil, fmt.Errorf("make %s: %w", merged, err)
-		}
 		r.Overlay = o
-		spec.Root.Path = merged
+		spec.Root.Path = filepath.Join(dir, "merged")
 		return p, nil
+	}
+	r.Copy = filepath.Join(dir, "rootfs")
+	spec.Root.Path = r.Copy
+	p.Warning = "stepbox: warning: " + why + ": the container runs on a private copy of the image (slower to start, and diff and commit cannot read it)"
+	return p, nil
+}
+
+// Make marks the image in use by the container and makes its directories
+// (image.Store.PrepareRootfsMapped), and the overlay's mount point or the
+// private copy. On error nothing of it is left.
+func (p *Prepared) Make() (err error) {
+	r := p.Rootfs
+	_, upper, work, err := p.s.PrepareRootfsMapped(r.Image, p.id, p.m)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = p.s.RemoveRootfs(p.id)
+		}
+	}()
+	if o := r.Overlay; o != nil {
+		if upper != o.Upper || work != o.Work {
+			return fmt.Errorf("the store made %s and %s for container %s, not %s and %s", upper, work, p.id, o.Upper, o.Work)
+		}
+		merged := filepath.Join(p.s.ContainerDir(p.id), "merged")
+		if err := os.Mkdir(merged, 0o755); err != nil {
+			return fmt.Errorf("make %s: %w", merged, err)
+		}
+		return nil
 	}
 	// The copy: the image's files merged into one plain directory that
 	// only this container uses, so the shared layers are never written.
-	cp := filepath.Join(dir, "rootfs")
-	if err := CopyMerged(lower, cp); err != nil {
-		return nil, fmt.Errorf("copy image %s for container %s: %w", image.ShortID(img.ID), id, err)
+	if err := CopyMerged(p.lower, r.Copy); err != nil {
+		return fmt.Errorf("copy image %s for container %s: %w", image.ShortID(p.Image.ID), p.id, err)
 	}
-	if err := os.Chown(cp, int(m.UID), int(m.GID)); err != nil {
-		return nil, err
-	}
-	r.Copy = cp
-	spec.Root.Path = cp
-	p.Warning = "stepbox: warning: " + why + ": the container runs on a private copy of the image (slower to start, and diff and commit cannot read it)"
-	return p, nil
+	return os.Chown(r.Copy, int(p.m.UID), int(p.m.GID))
 }
 
 // IDMapOf is the shift of a container's owners on the host: none without
