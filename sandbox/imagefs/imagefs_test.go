@@ -476,3 +476,55 @@ func TestLayersFS(t *testing.T) {
 		}
 	}
 }
+
+// An image of many layers: the export names them one at a time
+// (lowerdir+), as fsconfig(2) takes at most 256 bytes at once, and sees
+// every layer's file.
+func TestExportManyLayers(t *testing.T) {
+	s, p := testStore(t)
+	ref := "test/base:1"
+	const layers = 16
+	for i := 1; i < layers; i++ {
+		a := run(t, s, p, ref, spec("echo "+strconv.Itoa(i)+" > /layer-"+strconv.Itoa(i)))
+		img, err := Commit(a.c, "test/many:"+strconv.Itoa(i), CommitOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.c.Delete(false); err != nil {
+			t.Fatal(err)
+		}
+		if i > 1 {
+			if _, err := s.Remove(ref, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ref = "test/many:" + strconv.Itoa(i)
+		if len(img.Manifest.Layers) != i+1 {
+			t.Fatalf("%d layers after %d commits", len(img.Manifest.Layers), i)
+		}
+	}
+	a := run(t, s, p, ref, spec("ls / | grep -c layer-"))
+	if got := strings.TrimSpace(a.out.String()); got != strconv.Itoa(layers-1) {
+		t.Errorf("a container of %d layers sees %s of their files", layers, got)
+	}
+	var buf bytes.Buffer
+	if err := Export(a.c.State(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	tr := tar.NewReader(&buf)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if strings.HasPrefix(h.Name, "layer-") {
+			n++
+		}
+	}
+	if n != layers-1 {
+		t.Errorf("the export holds %d of the %d layers' files", n, layers-1)
+	}
+	a.c.Delete(false)
+	s.Remove(ref, false)
+}
