@@ -481,6 +481,10 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 				return fmt.Errorf("console: %w", err)
 			}
 			c.console = os.NewFile(uintptr(fd), "console")
+		case "hooks":
+			if err := c.runCreateHooks(); err != nil {
+				return err
+			}
 		case "ready":
 			tracef("init ready")
 			return nil

@@ -192,6 +192,17 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			}
 		}
 	}
+	// The create hooks run once the mounts are made, before the root is
+	// entered (hooks.go).
+	var hookState []byte
+	if hasCreateHooks(s.Hooks) {
+		hookStep := func() (err error) { hookState, err = initCreateHooks(sync, s.Hooks); return err }
+		if ownRoot {
+			ro.BeforeEnter = hookStep
+		} else if err := hookStep(); err != nil {
+			return err
+		}
+	}
 	if ownRoot {
 		if err := rootfs.Setup(ro); err != nil {
 			return err
@@ -271,6 +282,12 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		allThreads <- nil
 	}
 	if err := awaitStart(fifoFd); err != nil {
+		return err
+	}
+	if err := initStartHooks(s.Hooks, hookState); err != nil {
+		return err
+	}
+	if err := setPersonality(s.Linux.Personality); err != nil {
 		return err
 	}
 	if err := <-allThreads; err != nil {
