@@ -485,6 +485,13 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 			if err := c.runCreateHooks(); err != nil {
 				return err
 			}
+		case "seccomp":
+			if fd < 0 {
+				return errors.New("container init sent a seccomp listener without its descriptor")
+			}
+			if err := c.passSeccompListener(fd); err != nil {
+				return err
+			}
 		case "ready":
 			tracef("init ready")
 			return nil

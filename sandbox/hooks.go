@@ -171,7 +171,12 @@ func (c *Container) hookState(status Status) specs.State {
 // createContainer and startContainer hooks. A failure is the create's.
 func (c *Container) runCreateHooks() error {
 	st := c.hookState(Creating)
-	if err := RunHooks(HookPrestart, Hooks(c.spec.Hooks, HookPrestart), st); err != nil {
+	// prestart is runtime-spec 1.0's hook "called after the start
+	// operation is called": its state says created, which the
+	// runtime-tools suite checks for; the newer hooks get creating.
+	pre := st
+	pre.Status = specs.StateCreated
+	if err := RunHooks(HookPrestart, Hooks(c.spec.Hooks, HookPrestart), pre); err != nil {
 		return err
 	}
 	if err := RunHooks(HookCreateRuntime, Hooks(c.spec.Hooks, HookCreateRuntime), st); err != nil {

@@ -244,10 +244,12 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	// seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. Without no_new_privs
 	// the filter goes on now, while we still hold CAP_SYS_ADMIN, and must
 	// allow what follows (docker's profile does; runc orders it the same).
-	early := cfg.Seccomp != nil && !s.Process.NoNewPrivileges
+	// A filter that notifies goes on now too, so that its listener can
+	// reach the parent, which hands it to the profile's listenerPath.
+	early := cfg.Seccomp != nil && (!s.Process.NoNewPrivileges || cfg.Seccomp.Notifies())
 	if early {
-		if err := cfg.Seccomp.Load(); err != nil {
-			return fmt.Errorf("load seccomp filter: %w", err)
+		if err := loadSeccompEarly(cfg.Seccomp, sync); err != nil {
+			return err
 		}
 	}
 	// The minimal init stays beside the payload: its other threads take the
@@ -361,8 +363,8 @@ var nsFlags = map[specs.LinuxNamespaceType]int{
 // joinNamespaces enters the namespaces given by path, on this thread.
 func joinNamespaces(s *specs.Spec) error {
 	for _, ns := range s.Linux.Namespaces {
-		if ns.Path == "" {
-			continue
+		if ns.Path == "" || nsFlags[ns.Type] == 0 {
+			continue // none, or the parent joined it for us (joinns.go)
 		}
 		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {

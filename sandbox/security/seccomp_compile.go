@@ -533,16 +533,28 @@ func sortHits(hits []hit, ranks int) []hit {
 	return out
 }
 
+// stricter reports whether action a takes precedence over b: the kernel
+// compares the action parts as signed values, the lowest winning
+// (KILL_PROCESS, KILL_THREAD, TRAP, ERRNO, USER_NOTIF, TRACE, LOG, ALLOW).
+func stricter(a, b uint32) bool {
+	return int32(a&unix.SECCOMP_RET_ACTION_FULL) < int32(b&unix.SECCOMP_RET_ACTION_FULL)
+}
+
 // callLeaf decides one call number from every rule that names it.
 func (c *compiler) callLeaf(hits []hit, args32 bool) (leaf, error) {
 	fallback, haveUncond := c.defaultRet, false
 	conditional := false
 	for _, h := range hits {
 		if h.ruleLo == h.ruleHi {
-			if haveUncond && fallback != h.action {
-				return leaf{}, fmt.Errorf("seccomp: %s has two unconditional rules with different actions", c.hitName(h))
+			// Two unconditional rules for one call (podman's profile
+			// allows setns, then denies it without CAP_SYS_ADMIN): the
+			// stricter action wins, as the kernel ranks actions
+			// (seccomp(2)); libseccomp does the same, as runc shows on
+			// this machine whichever rule comes first.
+			if !haveUncond || stricter(h.action, fallback) {
+				fallback = h.action
 			}
-			fallback, haveUncond = h.action, true
+			haveUncond = true
 		} else {
 			conditional = true
 		}
