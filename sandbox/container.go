@@ -865,6 +865,7 @@ func Load(p Paths, id string) (*Container, error) {
 
 // State returns the container's state as it is now.
 func (c *Container) State() State {
+	_ = c.settled() // the creator's own record first
 	st := c.readState()
 	st.Status = liveStatus(c.dir, st)
 	return st

@@ -234,9 +234,11 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	if err := enterCwd(s.Process.Cwd, HasNamespace(s, specs.UserNamespace)); err != nil {
 		return err
 	}
-	path, err := lookPath(s.Process.Args[0], s.Process.Env)
-	if err != nil {
-		return err
+	path := ""
+	if !HasNoProcess(s) { // nothing to look for: start refuses it (oci.go)
+		if path, err = lookPath(s.Process.Args[0], s.Process.Env); err != nil {
+			return err
+		}
 	}
 	if err := closeHostFDs(cfg.PreserveFDs); err != nil {
 		return err

@@ -383,3 +383,24 @@ func AllowDefaultDevices(s *specs.Spec) {
 		r.Devices = append(r.Devices, rule(typ, n(d.Major), n(d.Minor), "rwm"))
 	}
 }
+
+// annotationNoProcess marks a container created from a bundle without a
+// process: the runtime-spec lets create make it, and start must refuse it.
+const annotationNoProcess = "org.stepbox.no-process"
+
+// WithoutProcess gives a bundle that has no process (config.md: process is
+// "REQUIRED when start is called", not before) a stand-in, so the
+// container can be created; its init never runs it (it skips looking for
+// the executable), and HasNoProcess tells start to refuse.
+func WithoutProcess(s *specs.Spec) {
+	s.Process = &specs.Process{Args: []string{"/"}, Cwd: "/"}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[annotationNoProcess] = "true"
+}
+
+// HasNoProcess reports whether the container was created without a process.
+func HasNoProcess(s *specs.Spec) bool {
+	return s != nil && s.Annotations[annotationNoProcess] == "true"
+}

@@ -30,6 +30,12 @@ import (
 // stepbox run's containers (/run/stepbox) and from runc's own (/run/runc).
 const ociDefaultRoot = "/run/stepbox-oci"
 
+// ociRootEnv moves the default state root: podman 4.3 leaves its
+// --runtime-flag options off the `delete --force` it runs itself, so a
+// root given only as a flag would not be found there (its containers'
+// cgroups stayed behind); the environment reaches every call.
+const ociRootEnv = "STEPBOX_OCI_ROOT"
+
 func init() {
 	// `stepbox oci …`: everything after "oci" is runc's command line.
 	register("oci", func(g *globals) *cobra.Command {
@@ -125,7 +131,11 @@ stepbox의 OCI 런타임입니다. runc와 같은 명령줄로 OCI 번들의 컨
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	root.SetVersionTemplate("runc version 1.1.0-compatible (stepbox {{.Version}})\nspec: 1.3.0\n")
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.root, "root", ociDefaultRoot, "root directory for storage of container state (this should be located in tmpfs)")
+	defRoot := ociDefaultRoot
+	if r := os.Getenv(ociRootEnv); r != "" {
+		defRoot = r
+	}
+	pf.StringVar(&g.root, "root", defRoot, "root directory for storage of container state (this should be located in tmpfs; default: $"+ociRootEnv+", then "+ociDefaultRoot+")")
 	pf.StringVar(&g.log, "log", "", "set the log file to write runtime logs to (default is '/dev/stderr')")
 	pf.StringVar(&g.logFormat, "log-format", "text", "set the log format ('text' (default), or 'json')")
 	pf.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "enable systemd cgroup support (not supported by stepbox)")

@@ -87,6 +87,9 @@ func (g *ociGlobals) create(id string, f *createFlags) (*sandbox.Container, erro
 	if err != nil {
 		return nil, err
 	}
+	if spec.Process == nil {
+		sandbox.WithoutProcess(spec)
+	}
 	if err := sandbox.CheckOCI(spec); err != nil {
 		return nil, err
 	}
@@ -171,6 +174,11 @@ func (g *ociGlobals) start(c *sandbox.Container) error {
 		return errors.New("cannot start an already running container")
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", st)
+	}
+	if sandbox.HasNoProcess(c.Spec()) {
+		// Nothing to run: the container ends here (runtime.md, start).
+		_ = c.Signal(syscall.SIGKILL)
+		return errors.New("process is not set in the bundle's config.json: nothing to start")
 	}
 	if err := c.Start(); err != nil {
 		return err
