@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -30,10 +31,10 @@ type ExecOptions struct {
 	// ExtraFiles are passed as descriptors 3, 4, …; nothing else of ours
 	// crosses into the container.
 	ExtraFiles []*os.File
-	// Detach returns as soon as the process runs, and reaps it in the
-	// background (docker exec -d). Wait still reports its exit code; a
-	// command line that exits at once leaves it to be reaped by the host's
-	// init.
+	// Detach returns as soon as the process runs, left to the container's
+	// init to reap (docker exec -d): nothing of stepbox waits for it, and
+	// a caller that exits at once leaves nothing behind. Wait then waits
+	// for its end and reports -1: its exit code is the container init's.
 	Detach bool
 	// PidFile, when set, receives the process's pid on the host.
 	PidFile string
@@ -48,6 +49,7 @@ type Process struct {
 	cmd       *exec.Cmd // the exec stage, which waits for the process
 	console   *os.File
 	done      chan struct{}
+	detached  bool // left to the container's init (ExecOptions.Detach)
 	mu        sync.Mutex
 	pidfd     int // -1 once the process has been waited for
 }
@@ -61,6 +63,27 @@ func (p *Process) Console() *os.File { return p.console }
 // copied.
 func (p *Process) Wait() (int, error) {
 	<-p.done
+	if p.detached {
+		// Not our child: the pidfd becomes readable when it exits.
+		p.mu.Lock()
+		fd := p.pidfd
+		p.mu.Unlock()
+		if fd >= 0 {
+			for {
+				_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
+				if err != unix.EINTR {
+					break
+				}
+			}
+		}
+		p.mu.Lock()
+		if p.pidfd >= 0 {
+			unix.Close(p.pidfd)
+			p.pidfd = -1
+		}
+		p.mu.Unlock()
+		return -1, nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.pidfd >= 0 {
@@ -132,7 +155,7 @@ func (c *Container) exec(p *specs.Process, o ExecOptions) (_ *Process, err error
 		return nil, hint.With(fmt.Errorf("it is %s, not running: %w", st.Status, ErrWrongState),
 			"start it first ('stepbox start "+c.ID+"')")
 	}
-	cfg := &execConfig{Process: p, PreserveFDs: len(o.ExtraFiles)}
+	cfg := &execConfig{Process: p, PreserveFDs: len(o.ExtraFiles), Detach: o.Detach}
 	if s := c.spec; s != nil && s.Linux != nil && s.Linux.Seccomp != nil {
 		if cfg.Seccomp, err = security.Compile(s.Linux.Seccomp); err != nil {
 			return nil, fmt.Errorf("seccomp: %w", err)
@@ -205,6 +228,11 @@ func (c *Container) exec(p *specs.Process, o ExecOptions) (_ *Process, err error
 		return nil, err
 	}
 	tracef("exec: process %d executed", proc.Pid)
+	if o.Detach {
+		// The stage ends with the process's first parent, at once.
+		<-proc.done
+		proc.detached = true
+	}
 	if p.Terminal && p.ConsoleSize != nil && proc.console != nil {
 		ws := &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
 		_ = unix.IoctlSetWinsize(int(proc.console.Fd()), unix.TIOCSWINSZ, ws)
@@ -284,9 +312,18 @@ func (p *Process) awaitStart(sock *os.File) error {
 		}
 		switch m.Type {
 		case "pid":
+			// The stage's child, or for a detached process its child,
+			// whose pid the message gives in the container's pid
+			// namespace: the pidfd says it in ours.
 			p.Pid, _ = strconv.Atoi(m.Message)
 			if fd >= 0 {
+				if pid, err := pidfdPid(fd); err == nil {
+					p.Pid = pid
+				}
 				p.mu.Lock()
+				if p.pidfd >= 0 {
+					unix.Close(p.pidfd)
+				}
 				p.pidfd = fd
 				p.mu.Unlock()
 			}
@@ -380,4 +417,19 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("write pid file %s: %w", path, err)
 	}
 	return nil
+}
+
+// pidfdPid is the pid of the process a pidfd names, as this process's pid
+// namespace numbers it (the Pid line of /proc/self/fdinfo/FD, proc(5)).
+func pidfdPid(fd int) (int, error) {
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("fdinfo of pidfd %d: no Pid", fd)
 }
