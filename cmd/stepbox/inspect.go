@@ -125,7 +125,6 @@ func hasFinding(checks []nsinspect.Check, least nsinspect.Status) bool {
 	return false
 }
 
-
 // takeProcess snapshots pid; a PID that does not exist is one clear error.
 func takeProcess(pid int) (nsinspect.Snapshot, error) {
 	s, err := nsinspect.Take(pid)
