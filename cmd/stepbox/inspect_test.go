@@ -359,7 +359,10 @@ func TestInspectAndVerifyByName(t *testing.T) {
 	l := testutil.Snapshot()
 	id := detached(t, "--name", "insp", "--hostname", "insp-box", "--", "sleep", "300")
 	initPid := inspectOne(t, id).State.Pid
-	payload := firstChild(initPid)
+	payload := 0
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(initPid) + "/task/" + strconv.Itoa(initPid) + "/children"); err == nil {
+		payload, _ = strconv.Atoi(strings.Fields(string(b))[0])
+	}
 	r := run(t, "inspect", "insp", "--json")
 	var rep struct {
 		TargetPID int `json:"target_pid"`

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox"
@@ -43,25 +42,8 @@ func targetPID(g *globals, arg string) (int, error) {
 		return 0, hint.With(stateError{fmt.Sprintf("container %s is not running", st.DisplayName())},
 			"start it first with 'stepbox start "+st.DisplayName()+"'")
 	}
-	if st.Init {
-		if child := firstChild(st.Pid); child > 0 {
-			return child, nil
-		}
+	if pid := st.PayloadPid(); pid > 0 {
+		return pid, nil
 	}
 	return st.Pid, nil
-}
-
-// firstChild is the oldest child of pid (proc(5), /proc/PID/task/TID/
-// children, in the order they were born), 0 when it has none.
-func firstChild(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	child, _ := strconv.Atoi(f[0])
-	return child
 }
