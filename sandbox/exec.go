@@ -197,6 +197,9 @@ func (c *Container) exec(p *specs.Process, o ExecOptions) (_ *Process, err error
 	// Born in the container's cgroups (cgroups.StartIn), like its init;
 	// the process forked inside inherits them.
 	if cg := c.cgroups(st); cg != nil {
+		if err := roomForStage(cg); err != nil {
+			return nil, err
+		}
 		err = cgroups.StartIn(cg, cmd)
 	} else {
 		err = cmd.Start()
@@ -285,9 +288,11 @@ func execCommand(t *execTarget, o ExecOptions, exe *sealedInit, cfgR, sync *os.F
 	}
 	env += execFingerprint()
 	return &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", fields[execExeField]),
-		Args:       []string{ExecBinaryName, ExecStageArg},
-		Env:        []string{ExecStageEnv + "=" + env},
+		Path: fmt.Sprintf("/proc/self/fd/%d", fields[execExeField]),
+		Args: []string{ExecBinaryName, ExecStageArg},
+		// One P: the stage's Go runtime makes as few threads as it can,
+		// as every one counts against the container's pids.max.
+		Env:        []string{ExecStageEnv + "=" + env, "GOMAXPROCS=1"},
 		ExtraFiles: extra,
 		// A session of its own: the host terminal's job-control signals
 		// (Ctrl-C) are not for it, but for the process, which the caller
@@ -432,4 +437,28 @@ func pidfdPid(fd int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("fdinfo of pidfd %d: no Pid", fd)
+}
+
+// execStageTasks is how many tasks the exec stage may need at once under
+// the container's pids limit: the waiting C process, and the child's Go
+// runtime with GOMAXPROCS=1 (its main thread, sysmon, the template thread
+// of a locked thread, one per blocking call; 5 to 6 seen with pids.peak),
+// with a margin.
+const execStageTasks = 8
+
+// roomForStage refuses an exec the container's pids limit leaves no room
+// for, in one line: the Go runtime of a stage that cannot make its threads
+// aborts with a dump of its stack (runtime/cgo: pthread_create failed).
+// The count can change between the check and the start; the check covers
+// the usual case, a limit the container's own tasks already fill.
+func roomForStage(cg cgroups.Manager) error {
+	st, err := cg.Stats()
+	if err != nil || st.Pids.Limit < 0 {
+		return nil
+	}
+	if left := st.Pids.Limit - st.Pids.Current; left < execStageTasks {
+		return hint.With(fmt.Errorf("the container's pids limit (%d) leaves room for %d more tasks, and the exec stage needs %d",
+			st.Pids.Limit, max(left, 0), execStageTasks), "start it with a higher --pids-limit")
+	}
+	return nil
 }

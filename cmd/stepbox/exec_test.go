@@ -197,3 +197,16 @@ func TestExecTerminal(t *testing.T) {
 		t.Fatalf("exec -it did not end; screen:\n%s", out.String())
 	}
 }
+
+// A pids limit the container's own tasks nearly fill leaves the exec
+// stage's runtime no threads: exec says so in one line, 125, instead of a
+// Go runtime's dump of its stack.
+func TestExecPidsLimitFull(t *testing.T) {
+	testutil.RequiresRoot(t)
+	detached(t, "--name", "expl", "--pids-limit", "10", "--", "sleep", "300")
+	r := run(t, "exec", "expl", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "pids limit (10)") {
+		t.Errorf("exec under a full pids limit: %+v", r)
+	}
+	oneLine(t, "exec under a full pids limit", r)
+}

@@ -168,7 +168,9 @@ func TestVerifyExitCodes(t *testing.T) {
 		{nil, []string{"verify", pid, "--fail-on", "never"}, 2},
 		{nil, []string{"verify", pid, "--bogus"}, 2},
 		{nil, []string{"verify"}, 2},
-		{nil, []string{"verify", "x"}, 2},
+		// Not a number: a container's name, and there is none.
+		{nil, []string{"verify", "x"}, 1},
+		{nil, []string{"verify", "0"}, 2},
 		{nil, []string{"verify", "999999999"}, 1},
 		// Unreadable is unknown: it fails only with --strict.
 		{nobody, []string{"verify", pid, "--expect", "uts"}, 0},
