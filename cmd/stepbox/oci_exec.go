@@ -96,7 +96,7 @@ func (g *ociGlobals) exec(id string, args []string, f *ociExecFlags) error {
 		return errors.New("cannot use console socket if runc will not detach or allocate tty")
 	}
 	o := sandbox.ExecOptions{Stdin: stdinFile(g.stdin), Stdout: g.stdout, Stderr: g.stderr,
-		PidFile: f.pidFile, Detach: f.detach, Release: f.detach}
+		PidFile: f.pidFile, Release: f.detach}
 	for i := 0; i < f.preserveFDs; i++ {
 		o.ExtraFiles = append(o.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
 	}
