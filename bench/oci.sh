@@ -24,12 +24,21 @@ done
 stepbox=$(pwd)/bin/runc
 runs=${RUNS:-50}
 work=$(mktemp -d /tmp/stepbox-bench-oci-XXXXXX)
+# podman's cgroupfs manager leaves conmon's cgroup (libpod_parent/conmon):
+# removed at the end if this run made it.
+had_libpod=$(ls -d /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true)
 cleanup() {
 	for rt in stepbox runc crun; do
 		[ -x "$work/$rt" ] && "$work/$rt" delete --force bench >/dev/null 2>&1 || true
 	done
 	[ -x "$work/podman" ] && "$work/podman" rm --all --force --time 0 >/dev/null 2>&1 || true
 	rm -rf "$work"
+	if [ -z "$had_libpod" ]; then
+		for d in /sys/fs/cgroup/*/libpod_parent; do
+			[ -d "$d" ] && { rmdir "$d/conmon" 2>/dev/null; rmdir "$d" 2>/dev/null; }
+		done
+	fi
+	true
 }
 trap cleanup EXIT INT TERM
 
