@@ -83,5 +83,5 @@ type Options struct {
 	// BeforeEnter, when set, runs once the mounts and devices are made,
 	// before the root is entered: the runtime-spec's prestart,
 	// createRuntime and createContainer hooks run then (config.md).
-	BeforeEnter func() error
+	BeforeEnter func() error `json:"-"`
 }
