@@ -11,3 +11,4 @@ make -s build
 ./bench/inspect.sh
 ./bench/monitor.sh
 ./bench/overlay.sh
+./bench/oci.sh

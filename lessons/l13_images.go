@@ -29,7 +29,7 @@ const (
 	imgTailOut  = "tail -n 1 {lower}/etc/passwd"
 	imgWhiteout = "ls -l {upper}/etc"
 	imgGroupIn  = "test -e /etc/group"
-	imgHistory  = "stepbox history {commit}"
+	imgHistory  = "{stepbox} history {commit}"
 	imgSaveList = "tar -tf {save}"
 	imgManifest = "tar -xOf {save} manifest.json"
 	// imgNewUser is the line the first container adds to /etc/passwd.

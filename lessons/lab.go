@@ -238,7 +238,7 @@ func (l *Lab) Inside(cmd string) (Output, error) {
 // what the host sees (hostname, ipcs), never something that changes it.
 // `stepbox` there is the binary running the lesson.
 func (l *Lab) Host(cmd string) (Output, error) {
-	out := hostCommand(cmd, l.self, stateRoot(l.paths))
+	out := hostCommand(cmd, l.self)
 	if out.Code == exitNotFound {
 		return out, notFound(cmd, out.Output, wOnHost)
 	}
@@ -510,16 +510,11 @@ func (b *lockedBuffer) String() string {
 }
 
 // hostCommand runs cmd with the host's shell, with the directory of self
-// (the stepbox binary) first in the PATH, and the lab's --root (root) as
-// STEPBOX_ROOT, so that `stepbox images` there sees the lab's store.
-func hostCommand(cmd, self, root string) Output {
+// (the stepbox binary) first in the PATH.
+func hostCommand(cmd, self string) Output {
 	c := exec.Command("/bin/sh", "-c", cmd)
-	c.Env = os.Environ()
 	if self != "" {
-		c.Env = append(c.Env, "PATH="+filepath.Dir(self)+":"+os.Getenv("PATH"))
-	}
-	if root != "" {
-		c.Env = append(c.Env, "STEPBOX_ROOT="+root)
+		c.Env = append(os.Environ(), "PATH="+filepath.Dir(self)+":"+os.Getenv("PATH"))
 	}
 	out, err := c.CombinedOutput()
 	code := 0
@@ -530,16 +525,6 @@ func hostCommand(cmd, self, root string) Output {
 		code, out = 127, []byte(err.Error())
 	}
 	return Output{Cmd: cmd, Output: string(out), Code: code}
-}
-
-// stateRoot is the --root that makes p (sandbox.DefaultPaths), or "" for
-// the default places.
-func stateRoot(p sandbox.Paths) string {
-	root := filepath.Dir(p.Run)
-	if filepath.Base(p.Run) == "run" && filepath.Base(p.Lib) == "lib" && filepath.Dir(p.Lib) == root {
-		return root
-	}
-	return ""
 }
 
 // Output is what a command printed and how it ended.

@@ -462,9 +462,24 @@ func wrap(text string, width int, indent string) string {
 
 // expand fills a probe's placeholders: {pid} is the container's pid on the
 // host, {peer} the second container's, {rootfs} the root filesystem's host
-// path, and {key} what the lesson Set.
+// path; {stepbox} the command line with the lab's --root, {box} the
+// detached container's name and {expect} the namespaces `stepbox run`
+// makes on this kernel (the full lesson's last step); {key} what the lesson
+// Set.
 func expand(lab *Lab, cmd string) string {
-	pairs := []string{"{pid}", strconv.Itoa(lab.Pid()), "{peer}", strconv.Itoa(lab.PeerPid()), "{rootfs}", lab.Rootfs()}
+	if !strings.Contains(cmd, "{") {
+		return cmd
+	}
+	sb, err := lab.stepboxCommand()
+	if err != nil {
+		sb = "stepbox"
+	}
+	expect := "all"
+	if strings.Contains(cmd, "{expect}") && !timeNSWorks(lab) {
+		expect = "uts,pid,mnt,ipc,net,user,cgroup"
+	}
+	pairs := []string{"{pid}", strconv.Itoa(lab.Pid()), "{peer}", strconv.Itoa(lab.PeerPid()),
+		"{rootfs}", lab.Rootfs(), "{stepbox}", sb, "{box}", lab.detachedName(), "{expect}", expect}
 	for k, v := range lab.vars {
 		pairs = append(pairs, "{"+k+"}", v)
 	}

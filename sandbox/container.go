@@ -477,17 +477,20 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 		}
 		switch m.Type {
 		case "console":
+			if c.console, err = receivedConsole(fd, "container init"); err != nil {
+				return err
+			}
+		case "hooks":
+			if err := c.runCreateHooks(); err != nil {
+				return err
+			}
+		case "seccomp":
 			if fd < 0 {
-				return errors.New("container init sent a console without its descriptor")
+				return errors.New("container init sent a seccomp listener without its descriptor")
 			}
-			// Non-blocking before os.NewFile, so reads go through Go's
-			// poller and Close wakes a blocked reader (a pty master is
-			// blocking by default).
-			if err := unix.SetNonblock(fd, true); err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("console: %w", err)
+			if err := c.passSeccompListener(fd); err != nil {
+				return err
 			}
-			c.console = os.NewFile(uintptr(fd), "console")
 		case "ready":
 			tracef("init ready")
 			return nil
@@ -892,6 +895,7 @@ func Load(p Paths, id string) (*Container, error) {
 
 // State returns the container's state as it is now.
 func (c *Container) State() State {
+	_ = c.settled() // the creator's own record first
 	st := c.readState()
 	st.Status = liveStatus(c.dir, st)
 	return st

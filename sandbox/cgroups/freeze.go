@@ -7,73 +7,75 @@ import (
 	"time"
 )
 
-// freezeTimeout bounds how long Freeze waits for every task to stop (a task
-// in uninterruptible sleep freezes only when it wakes).
+// freezeTimeout bounds how long Pause waits for every task to stop.
 const freezeTimeout = 5 * time.Second
 
-// ErrNoFreezer is Freeze's error where the container has no freezer: no
-// cgroup2 directory (or a kernel before 5.2) and no v1 freezer cgroup.
-var ErrNoFreezer = errors.New("the container has no cgroup freezer")
+// freezer returns where the cgroup is frozen: the v1 freezer hierarchy when
+// the container joined it, else its cgroup2 directory, whose cgroup.freeze
+// (Linux 5.2) needs no controller, so it serves on a hybrid host too.
+func (m *manager) freezer() (dir, file, events string, on, off, frozen string, ok bool) {
+	if d := m.v1("freezer"); d != "" {
+		return d, "freezer.state", "freezer.state", "FROZEN", "THAWED", "FROZEN", true
+	}
+	if m.unified != "" && m.has(m.unified, "cgroup.freeze") {
+		return m.unified, "cgroup.freeze", "cgroup.events", "1", "0", "frozen 1", true
+	}
+	return "", "", "", "", "", "", false
+}
 
-// Freeze stops every process of the container where it stands (frozen
-// true) or lets them go on (false), as docker pause and unpause do, and
-// waits until the kernel says it is done. It uses the cgroup2 directory's
-// cgroup.freeze wherever the container has one (cgroup-v2.rst, "Core
-// interface files"; a bare cgroup2 directory of a hybrid host has it too,
-// no controller needed), else the v1 freezer's freezer.state
-// (freezer-subsystem.rst). A freeze that does not finish in time is undone
-// and reported.
-func (m *manager) Freeze(frozen bool) error {
+// Pause freezes every process of the cgroup (runc pause) and waits until
+// the kernel says they all are.
+func (m *manager) Pause() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var dir, file, value, stateFile, done string
-	switch {
-	case m.unified != "" && exists(m.unified+"/cgroup.freeze"):
-		dir, file, stateFile = m.unified, "cgroup.freeze", "cgroup.events"
-		value, done = "0", "frozen 0"
-		if frozen {
-			value, done = "1", "frozen 1"
-		}
-	case m.v1("freezer") != "":
-		dir, file, stateFile = m.v1("freezer"), "freezer.state", "freezer.state"
-		value, done = "THAWED", "THAWED"
-		if frozen {
-			value, done = "FROZEN", "FROZEN"
-		}
-	default:
-		return ErrNoFreezer
+	dir, file, events, on, off, frozen, ok := m.freezer()
+	if !ok {
+		return errors.New("pause: the container has no freezer (no v1 freezer cgroup, no cgroup.freeze)")
 	}
-	if err := m.write(dir, file, value); err != nil {
+	if err := m.write(dir, file, on); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(freezeTimeout)
-	for delay := 50 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
-		s, err := readFile(dir + "/" + stateFile)
+	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
+		s, err := readFile(dir + "/" + events)
 		if err != nil {
-			return fmt.Errorf("read %s/%s: %w", dir, stateFile, err)
+			return err
 		}
-		if hasLine(s, done) {
+		if strings.Contains(s, frozen) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			break
+			// A task stuck in the kernel: leave nothing half frozen.
+			_ = m.write(dir, file, off)
+			return fmt.Errorf("pause: %s/%s still says %q after %v", dir, events, strings.TrimSpace(s), freezeTimeout)
 		}
 		time.Sleep(delay)
 	}
-	if frozen {
-		// Not left half frozen.
-		_ = m.write(dir, file, map[string]string{"cgroup.freeze": "0", "freezer.state": "THAWED"}[file])
-	}
-	return fmt.Errorf("%s %s: the kernel did not finish in %v (a process in uninterruptible sleep?)", dir, file, freezeTimeout)
 }
 
-// hasLine reports whether s has line (cgroup.events is "key value" lines;
-// freezer.state one word).
-func hasLine(s, line string) bool {
-	for _, l := range strings.Split(s, "\n") {
-		if strings.TrimSpace(l) == line {
-			return true
-		}
+// Resume thaws the cgroup (runc resume).
+func (m *manager) Resume() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dir, file, _, _, off, _, ok := m.freezer()
+	if !ok {
+		return errors.New("resume: the container has no freezer")
 	}
-	return false
+	return m.write(dir, file, off)
+}
+
+// Paused reports whether the cgroup is frozen.
+func (m *manager) Paused() (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dir, file, events, _, _, frozen, ok := m.freezer()
+	if !ok {
+		return false, nil
+	}
+	_ = file
+	s, err := readFile(dir + "/" + events)
+	if err != nil {
+		return false, err
+	}
+	return strings.Contains(s, frozen), nil
 }

@@ -61,9 +61,11 @@ type Manager interface {
 	JoinThread() (leave func() error, err error)
 	// Layout is the host layout the manager was made for.
 	Layout() *Layout
-	// Freeze pauses every process inside (true) or resumes them (false),
-	// with cgroup2's cgroup.freeze or the v1 freezer (freeze.go).
-	Freeze(frozen bool) error
+	// Pause freezes every process inside (the v1 freezer, or cgroup2's
+	// cgroup.freeze), Resume thaws them, Paused says which (freeze.go).
+	Pause() error
+	Resume() error
+	Paused() (bool, error)
 }
 
 // Write is one value written to one cgroup file.

@@ -232,11 +232,12 @@ func Commit(c *sandbox.Container, ref string, o CommitOptions) (*image.Image, er
 		}
 		cfg = &c
 	}
-	if o.Pause && st.Status == sandbox.Running {
-		if err := c.Freeze(true); err != nil {
-			return nil, err
+	// A container paused already (stepbox oci pause) stays paused.
+	if o.Pause && st.Status == sandbox.Running && c.OCIStatus() != sandbox.Paused {
+		if err := c.Pause(); err != nil {
+			return nil, fmt.Errorf("commit %s: %w", st.DisplayName(), err)
 		}
-		defer c.Freeze(false)
+		defer c.Resume()
 	}
 	var exclude []string
 	for p := range madeForMounts(c.Spec(), r.Overlay) {
