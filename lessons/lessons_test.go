@@ -20,6 +20,7 @@ import (
 
 	"github.com/stepbox/stepbox/internal/i18n"
 	"github.com/stepbox/stepbox/internal/testutil"
+	"github.com/stepbox/stepbox/internal/testutil/imagecheck"
 	"github.com/stepbox/stepbox/internal/ui"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/builtinfs"
@@ -105,7 +106,14 @@ func searchableDir(t *testing.T) string {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		// The lab gave back every container's layer and mark, and
+		// removed what it committed.
+		for _, l := range imagecheck.Leftovers(filepath.Join(dir, "lib", "images")) {
+			t.Errorf("the lesson left in its image store: %s", l)
+		}
+		os.RemoveAll(dir)
+	})
 	return dir
 }
 

@@ -319,6 +319,9 @@ func resize(con *os.File, out io.Writer) {
 // image, set when the container's layer is prepared (imagefs.Prepare).
 func (o *runOptions) spec(g *globals, paths sandbox.Paths, src *runSource, args []string) (*specs.Spec, error) {
 	cfg := src.config()
+	if src.img == nil && len(args) == 0 {
+		return nil, usageError{hint.With(errors.New("no command to run in "+src.dir), "give it after --: stepbox run --rootfs DIR -- CMD")}
+	}
 	argv, err := o.command(cfg, args)
 	if err != nil {
 		return nil, err

@@ -112,6 +112,13 @@ func TestRunImageConfig(t *testing.T) {
 	if code := strings.TrimSpace(ok(t, run(t, "wait", "quitter"))); code != "7" {
 		t.Errorf("stop sent the image's STOPSIGNAL? the trap's exit code is %s, want 7", code)
 	}
+	// By ID and by a prefix of it, as the store resolves them.
+	id12 := strings.TrimPrefix(inspectOne(t, id).Image, "sha256:")[:12]
+	for _, ref := range []string{"sha256:" + id12, id12} {
+		if got := strings.TrimSpace(ok(t, run(t, "run", "--rm", "--entrypoint", "/bin/echo", ref, "by", "id"))); got != "by id" {
+			t.Errorf("run %s: %q", ref, got)
+		}
+	}
 	// Not an image, not a path: a word docker would look up as an image.
 	r := run(t, "run", "--rm", "no-such-image", "true")
 	if r.code != 125 || !strings.Contains(r.stderr, "no such image") || !strings.Contains(r.stderr, "stepbox run -- no-such-image") {
