@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -128,11 +130,15 @@ reply), 2 for a mistake in the command or, for ping, a call that failed.
 	var count int
 	var wait time.Duration
 	ping := &cobra.Command{
-		Use:   "ping [-c COUNT] [-W SECONDS] ADDRESS",
-		Short: "ICMP echo over a raw socket, as ping(8) run by root",
+		Use:   "ping [-c COUNT] [-W SECONDS] ADDRESS|NAME",
+		Short: "ICMP echo over a raw socket, as ping(8) run by root; a name is looked up in /etc/hosts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, a []string) error {
-			return status(probe.Ping(g.stdout, a[0], count, wait))
+			addr, err := hostsLookup(g, a[0])
+			if err != nil {
+				return err
+			}
+			return status(probe.Ping(g.stdout, addr, count, wait))
 		},
 	}
 	ping.Flags().IntVarP(&count, "count", "c", 1, "how many echo requests")
@@ -195,3 +201,33 @@ func (s secondsValue) Set(v string) error {
 }
 
 func (s secondsValue) Type() string { return "seconds" }
+
+// hostsLookup turns a name into its IPv4 address as /etc/hosts gives it
+// (hosts(5): the first line that names it), printing where it was found;
+// an address is returned as it is. Containers on one network find one
+// another this way (sandbox/network writes their /etc/hosts).
+func hostsLookup(g *globals, name string) (string, error) {
+	if _, err := netip.ParseAddr(name); err == nil {
+		return name, nil
+	}
+	b, _ := os.ReadFile("/etc/hosts")
+	for _, line := range strings.Split(string(b), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		ip, err := netip.ParseAddr(f[0])
+		if err != nil || !ip.Is4() {
+			continue
+		}
+		for _, n := range f[1:] {
+			if strings.EqualFold(n, name) {
+				fmt.Fprintf(g.stdout, "%s is %s in /etc/hosts\n", name, ip)
+				return ip.String(), nil
+			}
+		}
+	}
+	fmt.Fprintf(g.stdout, "ping: %s: no such name in /etc/hosts\n", name)
+	return "", withCode(probe.Usage, nil)
+}
