@@ -46,6 +46,8 @@ deps:
 # the witnesses there (ip, capsh), which `su` without `-` leaves off.
 test: deps build
 	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" STEPBOX_TEST_ROOT=1 $(GO) test -p 1 -count=1 -timeout 30m ./...
+	@# The C constructor's own test needs cgo, which ./... above has off.
+	CGO_ENABLED=1 STEPBOX_TEST_ROOT=1 $(GO) test -count=1 ./sandbox/nsenter
 
 # The README's first command: the whole course on the built-in root
 # filesystem (built on first use). TOUR_FLAGS=--auto runs it unattended,

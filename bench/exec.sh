@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # bench/exec.sh: exec latency, start to exit of /bin/true inside a running
-# container, for sandbox.Container.Exec (bench/execbench, one process per
-# exec like the others) against `runc exec` and `crun exec` in the same
-# bundle, each into its own running container, timed by one hyperfine
-# invocation in rounds (see bench/start.sh for why). The containers run the
-# same config.json (stepbox spec), with the minimal init for stepbox.
+# container: `stepbox exec NAME /bin/true` on a detached container, and
+# sandbox.Container.Exec alone (bench/execbench, the library without the
+# command line), against `runc exec` and `crun exec`, each into its own
+# running container on the same bundle's rootfs and namespaces, timed by
+# one hyperfine invocation in rounds (see bench/start.sh for why). The
+# runc and crun containers run the config.json `stepbox spec` writes; the
+# stepbox ones, the same description made by run's flags, with the minimal
+# init.
 #
 # Needs root, hyperfine, runc, crun, a static busybox.
 set -euo pipefail
@@ -25,6 +28,7 @@ cleanup() {
 	runc delete -f bench-exec-runc >/dev/null 2>&1 || true
 	eval "$crun_wrap crun delete -f bench-exec-crun" >/dev/null 2>&1 || true
 	[ -x "$eb" ] && "$eb" rm "$state" bench-exec >/dev/null 2>&1 || true
+	"$bin" --root "$work/cli" rm -f bench-exec-cli >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -43,6 +47,7 @@ ns=uts,pid,mnt,ipc,net,cgroup
 (cd "$work/bundle" && "$bin" spec --oci-1.0 --rootfs rootfs --ns "$ns" -- sleep 1000000 >config.json)
 
 "$eb" start "$state" bench-exec "$work/bundle"
+"$bin" --root "$work/cli" run -d --name bench-exec-cli --rootfs "$rootfs" --ns "$ns" -- sleep 1000000 >/dev/null
 runc run -d -b "$work/bundle" bench-exec-runc </dev/null >/dev/null 2>&1
 eval "$crun_wrap crun run -d -b $work/bundle bench-exec-crun" </dev/null >/dev/null 2>&1
 
@@ -51,7 +56,8 @@ echo
 for k in $(seq "$rounds"); do
 	hyperfine -N -w 3 -r "$((runs / rounds))" --export-json "$work/exec-$k.json" \
 		-n /bin/true /bin/true \
-		-n "stepbox exec" "$eb exec $state bench-exec /bin/true" \
+		-n "stepbox exec" "$bin --root $work/cli exec bench-exec-cli /bin/true" \
+		-n "Container.Exec" "$eb exec $state bench-exec /bin/true" \
 		-n "runc exec" "runc exec bench-exec-runc /bin/true" \
 		-n "crun exec (wrapped)" "$crun_wrap crun exec bench-exec-crun /bin/true" \
 		-n "crun wrapper alone" "$crun_wrap true" >/dev/null

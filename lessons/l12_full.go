@@ -105,7 +105,7 @@ var lessonFull = &Lesson{
 	Intro: i18n.T(
 		"Every lesson added one piece. Put together they are what `stepbox run --userns` makes, and what docker makes by default: eight namespaces, a root filesystem of its own with /proc's secrets masked, docker's capabilities, a seccomp filter, no_new_privs, and limits. The inspector looks at the finished container from the host, check by check, as `stepbox inspect PID` does.",
 		"레슨마다 한 조각씩 더했습니다. 모두 합치면 `stepbox run --userns`가 만드는 컨테이너이고, docker가 기본으로 만드는 컨테이너입니다. 네임스페이스 여덟 개, /proc의 민감한 곳을 가린 자기 루트 파일 시스템, docker의 케이퍼빌리티, seccomp 필터, no_new_privs, 그리고 제한입니다. 검사기는 `stepbox inspect PID`처럼 완성된 컨테이너를 호스트에서 하나씩 검사합니다."),
-	Needs: Needs{},
+	Needs: Needs{Inside: []string{"hostname", "id", "readlink", "sleep"}, Host: []string{"stepbox"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Eight namespaces of its own", "자기만의 네임스페이스 여덟 개"),
@@ -219,6 +219,7 @@ var lessonFull = &Lesson{
 				},
 			},
 		},
+		stepDetached,
 	},
 	Demo: Demo{
 		Feature: "mnt",
@@ -229,6 +230,6 @@ var lessonFull = &Lesson{
 		Fails:  []int{1, 3, 4},
 	},
 	Outro: i18n.T(
-		"That is a container: one process, eight views of its own, limits, and a root that can do very little. `stepbox run` makes exactly this; `stepbox inspect` and `stepbox verify` check any process on the host the same way.",
-		"이것이 컨테이너입니다. 프로세스 하나, 자기만의 여덟 가지 시야, 제한, 그리고 할 수 있는 일이 아주 적은 root입니다. `stepbox run`이 바로 이것을 만들고, `stepbox inspect`와 `stepbox verify`는 호스트의 어떤 프로세스든 같은 방식으로 검사합니다."),
+		"That is a container: one process, eight views of its own, limits, and a root that can do very little. `stepbox run` makes exactly this, in the foreground or detached; `stepbox exec` enters it; `stepbox inspect` and `stepbox verify` check any process on the host the same way.",
+		"이것이 컨테이너입니다. 프로세스 하나, 자기만의 여덟 가지 시야, 제한, 그리고 할 수 있는 일이 아주 적은 root입니다. `stepbox run`이 앞에서든 떼어 놓고든 바로 이것을 만들고, `stepbox exec`가 그 안으로 들어가며, `stepbox inspect`와 `stepbox verify`는 호스트의 어떤 프로세스든 같은 방식으로 검사합니다."),
 }

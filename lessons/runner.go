@@ -459,10 +459,23 @@ func wrap(text string, width int, indent string) string {
 
 // expand fills a probe's placeholders: {pid} is the container's pid on the
 // host, {peer} the second container's, {rootfs} the root filesystem's host
-// path.
+// path; {stepbox} the command line with the lab's --root, {box} the
+// detached container's name and {expect} the namespaces `stepbox run`
+// makes on this kernel (the full lesson's last step).
 func expand(lab *Lab, cmd string) string {
+	if !strings.Contains(cmd, "{") {
+		return cmd
+	}
+	sb, err := lab.stepboxCommand()
+	if err != nil {
+		sb = "stepbox"
+	}
+	expect := "all"
+	if strings.Contains(cmd, "{expect}") && !timeNSWorks(lab) {
+		expect = "uts,pid,mnt,ipc,net,user,cgroup"
+	}
 	return strings.NewReplacer("{pid}", strconv.Itoa(lab.Pid()), "{peer}", strconv.Itoa(lab.PeerPid()),
-		"{rootfs}", lab.Rootfs()).Replace(cmd)
+		"{rootfs}", lab.Rootfs(), "{stepbox}", sb, "{box}", lab.detachedName(), "{expect}", expect).Replace(cmd)
 }
 
 // localize translates the namespace words of a change for the reader.

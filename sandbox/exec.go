@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -30,10 +31,10 @@ type ExecOptions struct {
 	// ExtraFiles are passed as descriptors 3, 4, …; nothing else of ours
 	// crosses into the container.
 	ExtraFiles []*os.File
-	// Detach returns as soon as the process runs, and reaps it in the
-	// background (docker exec -d). Wait still reports its exit code; a
-	// command line that exits at once leaves it to be reaped by the host's
-	// init.
+	// Detach returns as soon as the process runs, left to the container's
+	// init to reap (docker exec -d): nothing of stepbox waits for it, and
+	// a caller that exits at once leaves nothing behind. Wait then waits
+	// for its end and reports -1: its exit code is the container init's.
 	Detach bool
 	// PidFile, when set, receives the process's pid on the host.
 	PidFile string
@@ -48,6 +49,7 @@ type Process struct {
 	cmd       *exec.Cmd // the exec stage, which waits for the process
 	console   *os.File
 	done      chan struct{}
+	detached  bool // left to the container's init (ExecOptions.Detach)
 	mu        sync.Mutex
 	pidfd     int // -1 once the process has been waited for
 }
@@ -61,6 +63,27 @@ func (p *Process) Console() *os.File { return p.console }
 // copied.
 func (p *Process) Wait() (int, error) {
 	<-p.done
+	if p.detached {
+		// Not our child: the pidfd becomes readable when it exits.
+		p.mu.Lock()
+		fd := p.pidfd
+		p.mu.Unlock()
+		if fd >= 0 {
+			for {
+				_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
+				if err != unix.EINTR {
+					break
+				}
+			}
+		}
+		p.mu.Lock()
+		if p.pidfd >= 0 {
+			unix.Close(p.pidfd)
+			p.pidfd = -1
+		}
+		p.mu.Unlock()
+		return -1, nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.pidfd >= 0 {
@@ -132,7 +155,7 @@ func (c *Container) exec(p *specs.Process, o ExecOptions) (_ *Process, err error
 		return nil, hint.With(fmt.Errorf("it is %s, not running: %w", st.Status, ErrWrongState),
 			"start it first ('stepbox start "+c.ID+"')")
 	}
-	cfg := &execConfig{Process: p, PreserveFDs: len(o.ExtraFiles)}
+	cfg := &execConfig{Process: p, PreserveFDs: len(o.ExtraFiles), Detach: o.Detach}
 	if s := c.spec; s != nil && s.Linux != nil && s.Linux.Seccomp != nil {
 		if cfg.Seccomp, err = security.Compile(s.Linux.Seccomp); err != nil {
 			return nil, fmt.Errorf("seccomp: %w", err)
@@ -174,6 +197,9 @@ func (c *Container) exec(p *specs.Process, o ExecOptions) (_ *Process, err error
 	// Born in the container's cgroups (cgroups.StartIn), like its init;
 	// the process forked inside inherits them.
 	if cg := c.cgroups(st); cg != nil {
+		if err := roomForStage(cg); err != nil {
+			return nil, err
+		}
 		err = cgroups.StartIn(cg, cmd)
 	} else {
 		err = cmd.Start()
@@ -205,6 +231,11 @@ func (c *Container) exec(p *specs.Process, o ExecOptions) (_ *Process, err error
 		return nil, err
 	}
 	tracef("exec: process %d executed", proc.Pid)
+	if o.Detach {
+		// The stage ends with the process's first parent, at once.
+		<-proc.done
+		proc.detached = true
+	}
 	if p.Terminal && p.ConsoleSize != nil && proc.console != nil {
 		ws := &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
 		_ = unix.IoctlSetWinsize(int(proc.console.Fd()), unix.TIOCSWINSZ, ws)
@@ -257,9 +288,11 @@ func execCommand(t *execTarget, o ExecOptions, exe *sealedInit, cfgR, sync *os.F
 	}
 	env += execFingerprint()
 	return &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", fields[execExeField]),
-		Args:       []string{ExecBinaryName, ExecStageArg},
-		Env:        []string{ExecStageEnv + "=" + env},
+		Path: fmt.Sprintf("/proc/self/fd/%d", fields[execExeField]),
+		Args: []string{ExecBinaryName, ExecStageArg},
+		// One P: the stage's Go runtime makes as few threads as it can,
+		// as every one counts against the container's pids.max.
+		Env:        []string{ExecStageEnv + "=" + env, "GOMAXPROCS=1"},
 		ExtraFiles: extra,
 		// A session of its own: the host terminal's job-control signals
 		// (Ctrl-C) are not for it, but for the process, which the caller
@@ -284,23 +317,26 @@ func (p *Process) awaitStart(sock *os.File) error {
 		}
 		switch m.Type {
 		case "pid":
+			// The stage's child, or for a detached process its child,
+			// whose pid the message gives in the container's pid
+			// namespace: the pidfd says it in ours.
 			p.Pid, _ = strconv.Atoi(m.Message)
 			if fd >= 0 {
+				if pid, err := pidfdPid(fd); err == nil {
+					p.Pid = pid
+				}
 				p.mu.Lock()
+				if p.pidfd >= 0 {
+					unix.Close(p.pidfd)
+				}
 				p.pidfd = fd
 				p.mu.Unlock()
 			}
 		case "console":
-			if fd < 0 {
-				return errors.New("the exec'd process sent a console without its descriptor")
+			var err error
+			if p.console, err = receivedConsole(fd, "the exec'd process"); err != nil {
+				return err
 			}
-			// Non-blocking, so reads go through Go's poller and Close
-			// wakes a blocked reader (Create does the same).
-			if err := unix.SetNonblock(fd, true); err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("console: %w", err)
-			}
-			p.console = os.NewFile(uintptr(fd), "console")
 		case "errno":
 			// A failed step of the constructor: its name, and the errno.
 			n, _ := strconv.Atoi(m.Message)
@@ -378,6 +414,45 @@ func writePidFile(path string, pid int) error {
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write pid file %s: %w", path, err)
+	}
+	return nil
+}
+
+// pidfdPid is the pid of the process a pidfd names, as this process's pid
+// namespace numbers it (the Pid line of /proc/self/fdinfo/FD, proc(5)).
+func pidfdPid(fd int) (int, error) {
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("fdinfo of pidfd %d: no Pid", fd)
+}
+
+// execStageTasks is how many tasks the exec stage may need at once under
+// the container's pids limit: the waiting C process, and the child's Go
+// runtime with GOMAXPROCS=1 (its main thread, sysmon, the template thread
+// of a locked thread, one per blocking call; 5 to 6 seen with pids.peak),
+// with a margin.
+const execStageTasks = 8
+
+// roomForStage refuses an exec the container's pids limit leaves no room
+// for, in one line: the Go runtime of a stage that cannot make its threads
+// aborts with a dump of its stack (runtime/cgo: pthread_create failed).
+// The count can change between the check and the start; the check covers
+// the usual case, a limit the container's own tasks already fill.
+func roomForStage(cg cgroups.Manager) error {
+	st, err := cg.Stats()
+	if err != nil || st.Pids.Limit < 0 {
+		return nil
+	}
+	if left := st.Pids.Limit - st.Pids.Current; left < execStageTasks {
+		return hint.With(fmt.Errorf("the container's pids limit (%d) leaves room for %d more tasks, and the exec stage needs %d",
+			st.Pids.Limit, max(left, 0), execStageTasks), "start it with a higher --pids-limit")
 	}
 	return nil
 }

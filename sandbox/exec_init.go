@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -43,6 +44,9 @@ type execConfig struct {
 	// keeps the overflow uid and loses its capabilities at execve, as the
 	// container's own payload did.
 	Unmapped bool
+	// Detach: the process is forked from this one and left to the
+	// container's init (detachExec).
+	Detach bool
 }
 
 // The stage's environment after the constructor's five fields: the
@@ -132,8 +136,43 @@ func runExec(cfgFile, sync *os.File) error {
 	if err := confineExec(&cfg); err != nil {
 		return err
 	}
+	if cfg.Detach {
+		return detachExec(path, &cfg, sync)
+	}
 	err = unix.Exec(path, p.Args, p.Env)
 	return execError(p.Args[0], err)
+}
+
+// detachExec starts the command as a child of this process and exits, so
+// that the command is an orphan of the container's own pid namespace: the
+// kernel gives it to the container's init to reap (pid_namespaces(7)), as a
+// process started by the container itself would be. Were this process to
+// execve(2) the command instead, the command's parent would be the stage,
+// which lives in the host's pid namespace and, once the caller has gone,
+// would be left to the host's init (or a subreaper) to reap, with the
+// container's cgroup busy until it is. The child inherits this thread's
+// identity, capabilities, no_new_privs and seccomp filter (fork(2)), and
+// its own session, with the terminal as its controlling terminal when it
+// has one. Its host pid reaches the caller with a pidfd of it.
+func detachExec(path string, cfg *execConfig, sync *os.File) error {
+	p := cfg.Process
+	files := make([]uintptr, 3+cfg.PreserveFDs)
+	for i := range files {
+		files[i] = uintptr(i)
+	}
+	attr := &syscall.ProcAttr{Env: p.Env, Files: files,
+		Sys: &syscall.SysProcAttr{Setsid: true, Setctty: p.Terminal, Ctty: 0}}
+	pid, err := syscall.ForkExec(path, p.Args, attr)
+	if err != nil {
+		return execError(p.Args[0], err)
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd of the detached process: %w", err)
+	}
+	_ = sendMsg(sync, syncMsg{Type: "pid", Message: strconv.Itoa(pid)}, fd)
+	os.Exit(0)
+	return nil
 }
 
 // confineExec gives this thread the process's identity and privileges and

@@ -472,11 +472,12 @@ func TestExecDescriptors(t *testing.T) {
 }
 
 // -d and --pid-file: Exec returns while the process runs, the file has its
-// host pid, and it is reaped without anyone waiting.
+// host pid, and its parent is the container's init, which reaps it: the
+// exec stage is gone, and nothing outside the container waits for it.
 func TestExecDetachAndPidFile(t *testing.T) {
 	testutil.RequiresRoot(t)
 	needExecStage(t)
-	c := started(t, sleeper(t), Options{})
+	c := started(t, sleeper(t), Options{Init: true})
 	pidFile := filepath.Join(t.TempDir(), "exec.pid")
 	p, _ := c.ExecProcess(ExecSettings{Args: []string{"sleep", "30"}})
 	proc, err := c.Exec(p, ExecOptions{Detach: true, PidFile: pidFile})
@@ -490,10 +491,35 @@ func TestExecDetachAndPidFile(t *testing.T) {
 	if cmd := readProc(t, proc.Pid, "cmdline"); cmd != "sleep\x0030\x00" {
 		t.Errorf("pid %d runs %q", proc.Pid, cmd)
 	}
-	proc.Signal(syscall.SIGKILL)
-	if code, _ := proc.Wait(); code != 137 {
-		t.Errorf("exit %d after SIGKILL, want 137", code)
+	if ppid := statusField(t, proc.Pid, "PPid"); ppid != strconv.Itoa(c.Pid()) {
+		t.Errorf("the detached process's parent is %s, not the container's init %d", ppid, c.Pid())
 	}
+	proc.Signal(syscall.SIGKILL)
+	if code, _ := proc.Wait(); code != -1 {
+		t.Errorf("Wait of a detached process = %d, want -1 (its code is the init's)", code)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", proc.Pid)); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d was never reaped by the container's init", proc.Pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// statusField is a field of /proc/PID/status, trimmed.
+func statusField(t *testing.T, pid int, key string) string {
+	t.Helper()
+	for _, line := range strings.Split(readProc(t, pid, "status"), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, key)
+	return ""
 }
 
 // The exec stage that waits for the process runs from a sealed memfd copy

@@ -86,3 +86,23 @@ func NamespaceInodes(pid int) map[string]uint64 {
 	}
 	return out
 }
+
+// PayloadPid is the host pid of the container's payload: its init's oldest
+// child when the init is the minimal init (Options.Init), which lives only
+// to forward signals and reap and keeps the host's time namespace, else
+// the init itself; 0 when there is none (the container is not running).
+func (s State) PayloadPid() int {
+	if s.Pid <= 0 || !s.Init {
+		return s.Pid
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", s.Pid, s.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	child, _ := strconv.Atoi(f[0])
+	return child
+}

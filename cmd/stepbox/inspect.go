@@ -28,7 +28,7 @@ type inspectOptions struct {
 func newInspectCmd(g *globals) *cobra.Command {
 	o := &inspectOptions{}
 	cmd := &cobra.Command{
-		Use:   "inspect [PID]",
+		Use:   "inspect [PID|CONTAINER]",
 		Short: "Show how isolated a process is, compared with the host",
 		Long: `inspect reads /proc to tell how isolated a process is: which namespaces it
 shares with a reference process (the host: PID 1, or kthreadd where PID 1
@@ -36,14 +36,16 @@ cannot be read), its uid map, capabilities, seccomp, no_new_privs, LSM label,
 root directory, mounts, cgroups, and what it sees inside (hostname, network
 interfaces, SysV IPC objects). Every row is pass, warn, fail, unknown (could
 not be read: never counted as isolated) or skipped. Run it as root to read
-other users' processes.
+other users' processes. A container stepbox runs can be named instead of a
+PID (its name, id or a unique prefix of its id): its payload is inspected.
 
 inspect는 /proc를 읽어 프로세스가 얼마나 격리되어 있는지 보여 줍니다: 기준
 프로세스(호스트: PID 1, 읽을 수 없으면 kthreadd)와 공유하는 네임스페이스, uid
 매핑, capability, seccomp, no_new_privs, LSM 레이블, 루트 디렉터리, 마운트,
 cgroup, 그리고 안에서 보이는 것(호스트 이름, 네트워크 인터페이스, SysV IPC).
 읽지 못한 항목은 unknown이며 격리된 것으로 세지 않습니다. 다른 사용자의
-프로세스를 보려면 root로 실행하세요.
+프로세스를 보려면 root로 실행하세요. stepbox가 돌리는 컨테이너는 PID 대신 이름이나
+id(또는 겹치지 않는 id 앞부분)로 가리킬 수 있고, 그 컨테이너의 페이로드를 검사합니다.
 
 The table always fits 80 columns, in a terminal, a pipe or a tutorial alike;
 the full text of every note is in --json (schema: nsinspect/SCHEMA.md).
@@ -57,7 +59,10 @@ here: 'stepbox verify --strict' fails on them.
 		Example: `  # this very process (the stepbox command) against the host
   stepbox inspect
 
-  # a container's process, e.g. docker inspect -f '{{.State.Pid}}' NAME
+  # a container of stepbox's, by name
+  sudo stepbox inspect web
+
+  # any container's process, e.g. docker inspect -f '{{.State.Pid}}' NAME
   sudo stepbox inspect 4242
 
   # against another reference than the host
@@ -72,7 +77,7 @@ here: 'stepbox verify --strict' fails on them.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target := os.Getpid()
 			if len(args) == 1 {
-				pid, err := parsePID(args[0])
+				pid, err := targetPID(g, args[0])
 				if err != nil {
 					return err
 				}
@@ -118,15 +123,6 @@ func hasFinding(checks []nsinspect.Check, least nsinspect.Status) bool {
 		}
 	}
 	return false
-}
-
-// parsePID reads a PID argument; a malformed one is a usage error.
-func parsePID(s string) (int, error) {
-	pid, err := strconv.Atoi(s)
-	if err != nil || pid <= 0 {
-		return 0, usagef("invalid PID %q: a PID is a positive number", s)
-	}
-	return pid, nil
 }
 
 // takeProcess snapshots pid; a PID that does not exist is one clear error.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,8 +107,12 @@ func TestInspectNoSuchProcess(t *testing.T) {
 	if r.code != 1 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "process 999999999 does not exist") {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	if r := stepbox(t, nil, "inspect", "abc"); r.code != 2 {
-		t.Errorf("inspect abc: exit %d", r.code)
+	// Not a number: a container's name, and there is none.
+	if r := stepbox(t, nil, "inspect", "abc"); r.code != 1 || !strings.Contains(r.stderr, "no such process or container: abc") {
+		t.Errorf("inspect abc: exit %d, %q", r.code, r.stderr)
+	}
+	if r := stepbox(t, nil, "inspect", "0"); r.code != 2 {
+		t.Errorf("inspect 0: exit %d", r.code)
 	}
 	if r := stepbox(t, nil, "inspect", "--vs", "0"); r.code != 2 {
 		t.Errorf("inspect --vs 0: exit %d", r.code)
@@ -163,7 +168,9 @@ func TestVerifyExitCodes(t *testing.T) {
 		{nil, []string{"verify", pid, "--fail-on", "never"}, 2},
 		{nil, []string{"verify", pid, "--bogus"}, 2},
 		{nil, []string{"verify"}, 2},
-		{nil, []string{"verify", "x"}, 2},
+		// Not a number: a container's name, and there is none.
+		{nil, []string{"verify", "x"}, 1},
+		{nil, []string{"verify", "0"}, 2},
 		{nil, []string{"verify", "999999999"}, 1},
 		// Unreadable is unknown: it fails only with --strict.
 		{nobody, []string{"verify", pid, "--expect", "uts"}, 0},
@@ -344,4 +351,53 @@ func TestInspectFailOn(t *testing.T) {
 			t.Errorf("%v: no report printed", tc.args)
 		}
 	}
+}
+
+// inspect and verify take a container's name as well as a PID: the report
+// is of its payload (the minimal init's child), with its hostname beside
+// the host's in the table.
+func TestInspectAndVerifyByName(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	id := detached(t, "--name", "insp", "--hostname", "insp-box", "--", "sleep", "300")
+	initPid := inspectOne(t, id).State.Pid
+	payload := 0
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(initPid) + "/task/" + strconv.Itoa(initPid) + "/children"); err == nil {
+		payload, _ = strconv.Atoi(strings.Fields(string(b))[0])
+	}
+	r := run(t, "inspect", "insp", "--json")
+	var rep struct {
+		TargetPID int `json:"target_pid"`
+		Checks    []struct {
+			ID     string `json:"id"`
+			Target string `json:"target"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("inspect insp --json: %v %+v", err, r)
+	}
+	if payload == 0 || rep.TargetPID != payload {
+		t.Errorf("inspected pid %d, want the payload %d (init %d)", rep.TargetPID, payload, initPid)
+	}
+	for _, c := range rep.Checks {
+		if c.ID == "uts.hostname" && c.Target != "insp-box" {
+			t.Errorf("uts.hostname target %q", c.Target)
+		}
+	}
+	if r := run(t, "inspect", "insp"); r.code != 0 || !regexp.MustCompile(`uts\.hostname\s+pass\s+insp-box`).MatchString(r.stdout) {
+		t.Errorf("the table does not show the container's hostname:\n%s", r.stdout)
+	}
+	if r := run(t, "verify", id[:12], "--expect", "uts,pid,mnt,ipc,net,cgroup"); r.code != 0 {
+		t.Errorf("verify by id prefix: %+v", r)
+	}
+	if r := run(t, "verify", "insp", "--expect", "all"); r.code != exitFindings {
+		t.Errorf("verify --expect all of a container without a user namespace: exit %d, want 3", r.code)
+	}
+	run(t, "stop", "-t", "0", "insp")
+	r = run(t, "verify", "insp")
+	if r.code != 1 || !strings.Contains(r.stderr, "is not running") {
+		t.Errorf("verify of a stopped container: %+v", r)
+	}
+	run(t, "rm", "-f", "insp")
+	l.Check(t, 5*time.Second)
 }

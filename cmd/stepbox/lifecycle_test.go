@@ -537,8 +537,8 @@ func TestDetachedTerminal(t *testing.T) {
 	l.Check(t, 5*time.Second)
 }
 
-// 50 detached containers started at once, then removed at once: nothing
-// is left.
+// 50 detached containers started at once, entered with exec at once, then
+// removed at once: nothing is left.
 func TestManyDetached(t *testing.T) {
 	testutil.RequiresRoot(t)
 	l := testutil.Snapshot()
@@ -579,6 +579,17 @@ func TestManyDetached(t *testing.T) {
 	if up != n {
 		t.Errorf("%d of %d running", up, n)
 	}
+	// Entered at once, each by its name: the exec'd process is in it.
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := run(t, "exec", names[i], "hostname"); r.code != 0 || strings.TrimSpace(r.stdout) != sandboxShort(ids[i]) {
+				t.Errorf("exec %s hostname: %+v", names[i], r)
+			}
+		}()
+	}
+	wg.Wait()
 	// Removed at once: five rm -f commands side by side.
 	for i := 0; i < n; i += 10 {
 		wg.Add(1)

@@ -27,6 +27,10 @@ func main() {
 	sandbox.Tracef("main")
 	if startsContainers(os.Args[1:]) {
 		sandbox.Prefetch()
+	} else if commandName(os.Args[1:]) == "exec" {
+		// The sealed copy of stepbox-exec, made while the command line
+		// finds the container.
+		sandbox.PrefetchExec()
 	}
 	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

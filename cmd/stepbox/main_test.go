@@ -38,8 +38,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	stepboxBin = filepath.Join(dir, "stepbox")
-	// The lean container init beside it, as `make build` puts it.
-	for out, pkg := range map[string]string{stepboxBin: "./cmd/stepbox", filepath.Join(dir, sandbox.InitBinaryName): "./cmd/stepbox-init"} {
+	// The lean container init and the exec stage beside it, as `make
+	// build` puts them.
+	for out, pkg := range map[string]string{stepboxBin: "./cmd/stepbox", filepath.Join(dir, sandbox.InitBinaryName): "./cmd/stepbox-init",
+		filepath.Join(dir, sandbox.ExecBinaryName): "./cmd/stepbox-exec"} {
 		if err := testutil.GoBuild(pkg, out); err != nil {
 			os.RemoveAll(dir)
 			panic(err.Error())

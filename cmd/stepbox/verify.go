@@ -21,10 +21,11 @@ type verifyOptions struct {
 func newVerifyCmd(g *globals) *cobra.Command {
 	o := &verifyOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify PID",
+		Use:   "verify PID|CONTAINER",
 		Short: "Check that a process is isolated as expected (exit 3 if not)",
-		Long: `verify checks that PID does not share the expected namespaces with the host
-(PID 1, or kthreadd where PID 1 cannot be read). An expected namespace that is
+		Long: `verify checks that PID (or the payload of a container stepbox runs, named by
+its name or id) does not share the expected namespaces with the host (PID 1,
+or kthreadd where PID 1 cannot be read). An expected namespace that is
 shared fails; the other checks of inspect are shown as warnings at most, and
 count only with --fail-on warn. A check that cannot be read is unknown: it
 fails only with --strict.
@@ -32,12 +33,14 @@ fails only with --strict.
 Exit status: 0 every expected isolation holds, 3 one does not, 1 an error
 (e.g. no such process), 2 bad usage (e.g. an unknown namespace in --expect).
 
-verify는 PID가 기대한 네임스페이스를 호스트와 공유하지 않는지 확인합니다.
+verify는 PID(또는 이름이나 id로 가리킨 stepbox 컨테이너의 페이로드)가 기대한
+네임스페이스를 호스트와 공유하지 않는지 확인합니다.
 공유하면 실패(종료 코드 3), 모두 격리되어 있으면 0입니다. 다른 검사 결과는
 경고로만 보이며 --fail-on warn일 때만 실패로 셉니다. 읽지 못한 항목(unknown)은
 --strict일 때만 실패입니다. 오류는 1, 잘못된 사용은 2입니다.`,
 		Example: `  # the five namespaces every container runtime makes (the default)
   sudo stepbox verify 4242
+  sudo stepbox verify web
 
   # exactly these
   sudo stepbox verify 4242 --expect uts,ipc
@@ -49,7 +52,7 @@ verify는 PID가 기대한 네임스페이스를 호스트와 공유하지 않�
   if sudo stepbox verify "$pid" --expect net >/dev/null; then echo "no network"; fi`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pid, err := parsePID(args[0])
+			pid, err := targetPID(g, args[0])
 			if err != nil {
 				return err
 			}
