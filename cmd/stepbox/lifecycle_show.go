@@ -67,13 +67,13 @@ stepbox가 관리하는 컨테이너를 보여 줍니다. -a를 주면 멈춘 �
 					fmt.Fprintln(g.stdout, sandbox.ShortID(s.ID))
 				case format == "json":
 					row := psJSON(s, now)
-					row.Ports = portsText(runPaths(g).ContainerDir(s.ID))
+					row.Ports = portsText(runPaths(g), s)
 					if err := enc.Encode(row); err != nil {
 						return err
 					}
 				default:
 					t.Add(sandbox.ShortID(s.ID), s.DisplayName(), quoteCommand(s.Args, 20), ago(s.Created, now),
-						statusText(s, now), pidText(s), portsText(runPaths(g).ContainerDir(s.ID)))
+						statusText(s, now), pidText(s), portsText(runPaths(g), s))
 				}
 			}
 			if quiet || format == "json" {

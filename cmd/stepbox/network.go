@@ -453,9 +453,13 @@ container port, and the host address and port that reach it.
 	}
 }
 
-// portsText is a container's published ports as docker ps shows them.
-func portsText(dir string) string {
-	st, err := network.LoadState(dir)
+// portsText is a running container's published ports as docker ps shows
+// them.
+func portsText(paths sandbox.Paths, s sandbox.State) string {
+	if !s.Active() {
+		return ""
+	}
+	st, err := network.LoadState(paths.ContainerDir(s.ID))
 	if err != nil {
 		return ""
 	}

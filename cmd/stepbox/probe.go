@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -146,7 +148,22 @@ reply), 2 for a mistake in the command or, for ping, a call that failed.
 	// ping's -W takes seconds: "-W1".
 	ping.Flags().Lookup("timeout").Value = secondsValue{&wait}
 
-	cmd.AddCommand(mount, sethostname, unshare, nice, setgroups, write, as, ping)
+	var udp bool
+	echo := &cobra.Command{
+		Use:   "echo [--udp] PORT",
+		Short: "a server that sends back what it gets, on PORT of every address (TCP, or UDP)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, a []string) error {
+			port, err := strconv.ParseUint(a[0], 10, 16)
+			if err != nil || port == 0 {
+				return usagef("%q is not a port number", a[0])
+			}
+			return echoServer(g, udp, int(port))
+		},
+	}
+	echo.Flags().BoolVarP(&udp, "udp", "u", false, "UDP: each datagram goes back to its sender")
+
+	cmd.AddCommand(mount, sethostname, unshare, nice, setgroups, write, as, ping, echo)
 	return cmd
 }
 
@@ -230,4 +247,38 @@ func hostsLookup(g *globals, name string) (string, error) {
 	}
 	fmt.Fprintf(g.stdout, "ping: %s: no such name in /etc/hosts\n", name)
 	return "", withCode(probe.Usage, nil)
+}
+
+// echoServer serves PORT until killed: each TCP connection gets back what
+// it sends; each UDP datagram goes back to its sender. A server the
+// course has in every root filesystem, for published ports.
+func echoServer(g *globals, udp bool, port int) error {
+	addr := ":" + strconv.Itoa(port)
+	if udp {
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "echo: listening on udp %s\n", c.LocalAddr())
+		buf := make([]byte, 64<<10)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return err
+			}
+			_, _ = c.WriteTo(buf[:n], from)
+		}
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "echo: listening on tcp %s\n", l.Addr())
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() { _, _ = io.Copy(c, c); c.Close() }()
+	}
 }
