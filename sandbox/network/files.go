@@ -95,14 +95,21 @@ func rewrite(path string, f func(old []byte) []byte) error {
 	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
 		return fmt.Errorf("lock %s: %w", path, err)
 	}
-	file := os.NewFile(uintptr(fd), path)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
 	old := make([]byte, st.Size)
-	if _, err := file.ReadAt(old, 0); err != nil && st.Size > 0 {
-		return fmt.Errorf("read %s: %w", path, err)
+	for n := 0; n < len(old); {
+		m, err := unix.Pread(fd, old[n:], int64(n))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		if m == 0 {
+			old = old[:n]
+			break
+		}
+		n += m
 	}
 	b := f(old)
 	if bytes.Equal(b, old) {
