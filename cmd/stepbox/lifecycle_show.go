@@ -58,6 +58,7 @@ stepbox가 관리하는 컨테이너를 보여 줍니다. -a를 주면 멈춘 �
 			now := time.Now()
 			t := ui.Table{Header: []string{"CONTAINER ID", "NAME", "COMMAND", "CREATED", "STATUS", "PID", "PORTS"}, Style: g.Style()}
 			enc := json.NewEncoder(g.stdout)
+			enc.SetEscapeHTML(false) // "->" and "&&" as they are
 			for _, s := range states {
 				if !all && !s.Active() {
 					continue

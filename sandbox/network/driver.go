@@ -151,7 +151,12 @@ func Connect(c netconf.Container, nsFd int, a netconf.Attach) (netconf.Endpoint,
 	}
 	hasDefault := false
 	for _, r := range routes {
-		hasDefault = hasDefault || r.Dst == nil
+		// netlink gives the default route's destination as nil or 0.0.0.0/0.
+		if r.Dst == nil {
+			hasDefault = true
+		} else if ones, _ := r.Dst.Mask.Size(); ones == 0 {
+			hasDefault = true
+		}
 	}
 	s := StoreOf(c)
 	ep, err := s.attachEndpoint(nsFd, nsh, c, a, index, ifName, !hasDefault)
