@@ -648,3 +648,66 @@ func TestNetworkModes(t *testing.T) {
 		t.Errorf("addresses on tc1: %v, want ca's and cc's", ls)
 	}
 }
+
+// The monitor of a container with a network and a published port is
+// killed at each phase of its life: rm (or the failed run itself)
+// removes every address, link and proxy it had.
+func TestNetworkMonitorCrash(t *testing.T) {
+	testutil.RequiresRoot(t)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
+	mustNetwork(t, root, "tx", "10.97.19.0/24")
+	for _, stall := range []string{"monitor-created", "monitor-reported", "watch", "exited", "restarted"} {
+		t.Run(stall, func(t *testing.T) {
+			leakCheckAtEnd(t)
+			linksBefore := hostLinks(t)
+			name := "netcrash-" + stall
+			t.Cleanup(func() { netRun(t, root, "rm", "-f", name) })
+			pidfile := filepath.Join(t.TempDir(), "stalled")
+			args := []string{"--root", root, "run", "-d", "--name", name, "--network", "tx", "-p", fmt.Sprintf("%d:80", freePort(t, "tcp"))}
+			payload := []string{"--", "sleep", "100"}
+			switch stall {
+			case "exited":
+				payload = []string{"--", "sleep", "0.2"}
+			case "restarted":
+				args = append(args, "--restart", "always")
+				payload = []string{"--", "sleep", "0.2"}
+			}
+			cli := exec.Command(stepboxBin, append(args, payload...)...)
+			cli.Env = append(os.Environ(), "NO_COLOR=1", "_STEPBOX_TEST_STALL="+stall+":"+pidfile)
+			if err := cli.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cliDone := make(chan struct{})
+			go func() { _ = cli.Wait(); close(cliDone) }()
+			var monitor int
+			eventually(t, "the monitor stops at "+stall, func() bool {
+				b, err := os.ReadFile(pidfile)
+				if err != nil {
+					return false
+				}
+				fmt.Sscan(string(b), &monitor)
+				st, _, _, _, _ := procStat(monitor)
+				return st == "T"
+			})
+			if err := syscallKill(monitor); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the monitor dies", func() bool { return !alive(monitor) })
+			select {
+			case <-cliDone:
+			case <-time.After(20 * time.Second):
+				cli.Process.Kill()
+				t.Fatal("the command line hangs")
+			}
+			netRun(t, root, "rm", "-f", name)
+			if ls := leasesOf(t, root, "tx"); len(ls) != 0 {
+				t.Errorf("addresses left: %v", ls)
+			}
+			for _, l := range hostLinks(t) {
+				if !slices.Contains(linksBefore, l) {
+					t.Errorf("link %s left", l)
+				}
+			}
+		})
+	}
+}
