@@ -66,7 +66,7 @@ func (n *netOptions) config(g *globals, spec *specs.Spec) (*netconf.Config, erro
 		nets = []string{netconf.DefaultNetwork}
 	}
 	for i, s := range nets {
-		mode, arg, err := netconf.ParseNetwork(s)
+		mode, arg, err := network.ParseNetwork(s)
 		if err != nil {
 			return nil, hint.With(err, "--network takes none, host, bridge, container:NAME or a network's name")
 		}
@@ -123,7 +123,7 @@ func (n *netOptions) names(cfg *netconf.Config) error {
 		return conflict("--add-host and --dns")
 	}
 	for _, h := range n.addHosts {
-		host, err := netconf.ParseHost(h)
+		host, err := network.ParseHost(h)
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (n *netOptions) names(cfg *netconf.Config) error {
 func (n *netOptions) ports(g *globals, cfg *netconf.Config) error {
 	var ports []netconf.Port
 	for _, s := range n.publish {
-		p, err := netconf.ParsePort(s)
+		p, err := network.ParsePort(s)
 		if err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func (n *netOptions) ports(g *globals, cfg *netconf.Config) error {
 	}
 	if n.publishAll {
 		for _, s := range n.expose {
-			p, err := netconf.ParseExpose(s)
+			p, err := network.ParseExpose(s)
 			if err != nil {
 				return err
 			}
@@ -158,7 +158,7 @@ func (n *netOptions) ports(g *globals, cfg *netconf.Config) error {
 		}
 	} else {
 		for _, s := range n.expose {
-			if _, err := netconf.ParseExpose(s); err != nil {
+			if _, err := network.ParseExpose(s); err != nil {
 				return err
 			}
 		}

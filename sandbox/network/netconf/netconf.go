@@ -15,7 +15,6 @@ package netconf
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -116,29 +115,6 @@ func (c *Config) On(name string) bool {
 	return false
 }
 
-// ParseNetwork reads --network: none, host, bridge, container:NAME or
-// the name of a user-defined network (mode bridge, that network).
-func ParseNetwork(s string) (mode, arg string, err error) {
-	switch {
-	case s == "" || s == ModeNone:
-		return ModeNone, "", nil
-	case s == ModeHost:
-		return ModeHost, "", nil
-	case strings.HasPrefix(s, "container:"):
-		ref := strings.TrimPrefix(s, "container:")
-		if ref == "" {
-			return "", "", fmt.Errorf("invalid --network %q: name the container, container:NAME", s)
-		}
-		return ModeContainer, ref, nil
-	case s == "default":
-		return ModeBridge, DefaultNetwork, nil
-	}
-	if err := ValidateName(s); err != nil {
-		return "", "", err
-	}
-	return ModeBridge, s, nil
-}
-
 // ValidateName checks a network's name: it names a file, so the rules of
 // container names (1 to 64 letters, digits, '_', '.', '-').
 func ValidateName(name string) error {
@@ -154,81 +130,6 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// ParsePort reads docker's -p: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO],
-// where IP may be [::1] for IPv6 and an empty HOSTPORT (IP::80) means any
-// free port. Without an IP the port is published on DefaultHostIP.
-func ParsePort(s string) (Port, error) {
-	bad := func(why string) (Port, error) {
-		return Port{}, fmt.Errorf("invalid port %q: %s (-p takes [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp])", s, why)
-	}
-	p := Port{Proto: "tcp", HostIP: DefaultHostIP}
-	rest := s
-	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
-		p.Proto = strings.ToLower(rest[i+1:])
-		rest = rest[:i]
-		if p.Proto != "tcp" && p.Proto != "udp" {
-			return bad("the protocol must be tcp or udp")
-		}
-	}
-	var fields []string
-	if strings.HasPrefix(rest, "[") {
-		end := strings.Index(rest, "]")
-		if end < 0 || end+1 >= len(rest) || rest[end+1] != ':' {
-			return bad("an IPv6 address goes in brackets, [::1]:8080:80")
-		}
-		fields = append([]string{rest[1:end]}, strings.Split(rest[end+2:], ":")...)
-	} else {
-		fields = strings.Split(rest, ":")
-	}
-	var host, ctr string
-	switch len(fields) {
-	case 1:
-		host, ctr = "", fields[0]
-	case 2:
-		host, ctr = fields[0], fields[1]
-	case 3:
-		ip, err := netip.ParseAddr(fields[0])
-		if err != nil || ip.Zone() != "" {
-			return bad(fmt.Sprintf("%q is not an IP address", fields[0]))
-		}
-		p.HostIP = ip.Unmap().String()
-		host, ctr = fields[1], fields[2]
-	default:
-		return bad("too many ':'")
-	}
-	if strings.Contains(host, "-") || strings.Contains(ctr, "-") {
-		return bad("port ranges are not supported: publish each port")
-	}
-	n, err := portNumber(ctr)
-	if err != nil {
-		return bad("the container port " + err.Error())
-	}
-	p.ContainerPort = n
-	if host != "" {
-		if p.HostPort, err = portNumber(host); err != nil {
-			return bad("the host port " + err.Error())
-		}
-	}
-	return p, nil
-}
-
-// ParseExpose reads --expose: PORT[/PROTO].
-func ParseExpose(s string) (Port, error) {
-	p, err := ParsePort(s)
-	if err != nil || strings.Contains(strings.TrimSuffix(strings.TrimSuffix(s, "/tcp"), "/udp"), ":") {
-		return Port{}, fmt.Errorf("invalid --expose %q: it takes PORT[/tcp|udp]", s)
-	}
-	return p, nil
-}
-
-func portNumber(s string) (uint16, error) {
-	n, err := strconv.ParseUint(s, 10, 16)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%q is not a port number from 1 to 65535", s)
-	}
-	return uint16(n), nil
-}
-
 // String is the port as -p takes it: 127.0.0.1:8080:80/tcp.
 func (p Port) String() string {
 	host := p.HostIP
@@ -240,21 +141,6 @@ func (p Port) String() string {
 		hp = strconv.Itoa(int(p.HostPort))
 	}
 	return fmt.Sprintf("%s:%s:%d/%s", host, hp, p.ContainerPort, p.Proto)
-}
-
-// ParseHost reads --add-host: NAME:IP (or NAME=IP; an IPv6 address may
-// stand in brackets).
-func ParseHost(s string) (Host, error) {
-	name, ip, ok := strings.Cut(s, "=")
-	if !ok {
-		name, ip, ok = strings.Cut(s, ":")
-	}
-	ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
-	addr, err := netip.ParseAddr(ip)
-	if !ok || name == "" || strings.ContainsAny(name, " \t#") || err != nil {
-		return Host{}, fmt.Errorf("invalid --add-host %q: it takes NAME:IP", s)
-	}
-	return Host{Name: name, IP: addr.String()}, nil
 }
 
 // State is what is wired for a container now, kept in its state directory

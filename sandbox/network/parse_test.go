@@ -1,12 +1,14 @@
-package netconf
+package network
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/stepbox/stepbox/sandbox/network/netconf"
 )
 
 func TestParsePort(t *testing.T) {
-	for in, want := range map[string]Port{
+	for in, want := range map[string]netconf.Port{
 		"80":                      {Proto: "tcp", HostIP: "127.0.0.1", ContainerPort: 80},
 		"8080:80":                 {Proto: "tcp", HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80},
 		"8053:53/udp":             {Proto: "udp", HostIP: "127.0.0.1", HostPort: 8053, ContainerPort: 53},
@@ -26,7 +28,7 @@ func TestParsePort(t *testing.T) {
 		"127.0.0.1:8080:80/udp/x": {},
 	} {
 		got, err := ParsePort(in)
-		if want == (Port{}) {
+		if want == (netconf.Port{}) {
 			if err == nil || !strings.Contains(err.Error(), "invalid port") {
 				t.Errorf("ParsePort(%q) = %+v, %v; want an error", in, got, err)
 			}
@@ -44,13 +46,13 @@ func TestParsePort(t *testing.T) {
 
 func TestParseNetworkHostExpose(t *testing.T) {
 	for in, want := range map[string][2]string{
-		"":            {ModeNone, ""},
-		"none":        {ModeNone, ""},
-		"host":        {ModeHost, ""},
-		"bridge":      {ModeBridge, "bridge"},
-		"default":     {ModeBridge, "bridge"},
-		"lab":         {ModeBridge, "lab"},
-		"container:a": {ModeContainer, "a"},
+		"":            {netconf.ModeNone, ""},
+		"none":        {netconf.ModeNone, ""},
+		"host":        {netconf.ModeHost, ""},
+		"bridge":      {netconf.ModeBridge, "bridge"},
+		"default":     {netconf.ModeBridge, "bridge"},
+		"lab":         {netconf.ModeBridge, "lab"},
+		"container:a": {netconf.ModeContainer, "a"},
 	} {
 		mode, arg, err := ParseNetwork(in)
 		if err != nil || mode != want[0] || arg != want[1] {
@@ -62,11 +64,11 @@ func TestParseNetworkHostExpose(t *testing.T) {
 			t.Errorf("ParseNetwork(%q): no error", bad)
 		}
 	}
-	for in, want := range map[string]Host{
-		"db:10.0.0.5":   {"db", "10.0.0.5"},
-		"db=10.0.0.5":   {"db", "10.0.0.5"},
-		"v6:[::1]":      {"v6", "::1"},
-		"v6=fe80::1:2":  {"v6", "fe80::1:2"},
+	for in, want := range map[string]netconf.Host{
+		"db:10.0.0.5":   {Name: "db", IP: "10.0.0.5"},
+		"db=10.0.0.5":   {Name: "db", IP: "10.0.0.5"},
+		"v6:[::1]":      {Name: "v6", IP: "::1"},
+		"v6=fe80::1:2":  {Name: "v6", IP: "fe80::1:2"},
 		"nope":          {},
 		":10.0.0.1":     {},
 		"db:10.0.0":     {},
@@ -74,7 +76,7 @@ func TestParseNetworkHostExpose(t *testing.T) {
 		"db#x:10.0.0.1": {},
 	} {
 		got, err := ParseHost(in)
-		if (want == Host{}) != (err != nil) || got != want {
+		if (want == netconf.Host{}) != (err != nil) || got != want {
 			t.Errorf("ParseHost(%q) = %+v, %v", in, got, err)
 		}
 	}
