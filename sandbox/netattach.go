@@ -168,6 +168,16 @@ func (c *Container) planNetwork(cfg *initConfig) error {
 	}
 	if req.Files() {
 		f := netconf.FilesIn(c.dir)
+		// Made now, empty: a container with a user namespace of its own
+		// takes its bind sources before the clone (openSourceTrees); the
+		// driver writes them in place once the init exists.
+		for _, p := range []string{f.Hosts, f.ResolvConf, f.Hostname} {
+			fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+			if err != nil {
+				return fmt.Errorf("create %s: %w", p, err)
+			}
+			unix.Close(fd)
+		}
 		files = append(files, fileBind(f.Hosts, "/etc/hosts"), fileBind(f.ResolvConf, "/etc/resolv.conf"))
 		if HasNamespace(c.spec, specs.UTSNamespace) {
 			files = append(files, fileBind(f.Hostname, "/etc/hostname"))

@@ -644,6 +644,11 @@ func TestNetworkModes(t *testing.T) {
 	if r := ping(t, root, "cc", "ca"); r.code != 0 {
 		t.Errorf("cc pings ca after its restarts: %+v", r)
 	}
+	// A container with a user namespace of its own gets its /etc files
+	// too (bound from detached copies taken before the clone).
+	if r := netRun(t, root, "run", "--rm", "--userns", "--network", "tc1", "--", "stepbox", "probe", "ping", "-c1", "-W1", "ca"); r.code != 0 {
+		t.Errorf("a --userns container pings ca by name: %+v", r)
+	}
 	if ls := leasesOf(t, root, "tc1"); len(ls) != 2 {
 		t.Errorf("addresses on tc1: %v, want ca's and cc's", ls)
 	}
