@@ -151,13 +151,12 @@ func (c *Container) planNetwork(cfg *initConfig) error {
 		if err := c.joinNetworkOf(cfg, req.Container); err != nil {
 			return err
 		}
-		// The joined container's names and resolvers, as in a pod.
-		if st, err := readState(c.joined.dir); err == nil && st.Pid != 0 {
-			f := netconf.FilesIn(c.joined.dir)
-			for dst, src := range map[string]string{"/etc/hosts": f.Hosts, "/etc/resolv.conf": f.ResolvConf} {
-				if _, err := os.Stat(src); err == nil {
-					files = append(files, fileBind(src, dst))
-				}
+		// The joined container's names and resolvers, as in a pod (when
+		// it has files of its own).
+		f := netconf.FilesIn(c.joined.dir)
+		for _, b := range [][2]string{{f.Hosts, "/etc/hosts"}, {f.ResolvConf, "/etc/resolv.conf"}} {
+			if _, err := os.Stat(b[0]); err == nil {
+				files = append(files, fileBind(b[0], b[1]))
 			}
 		}
 	case netconf.ModeBridge, netconf.ModeNone:

@@ -31,7 +31,7 @@ func main() {
 	flag.Parse()
 	args := flag.Args()
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: firstanswer [-n N] -root STATE -- COMMAND… (with %d for the host port)")
+		fmt.Fprintf(os.Stderr, "usage: firstanswer [-n N] -root STATE -- COMMAND… (with %%d for the host port)\n")
 		os.Exit(2)
 	}
 	var returned, answered []time.Duration
