@@ -11,3 +11,4 @@ make -s build
 ./bench/inspect.sh
 ./bench/monitor.sh
 ./bench/network.sh
+./bench/oci.sh
