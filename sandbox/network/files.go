@@ -221,11 +221,27 @@ func (s Store) hostsLines(id string) []byte {
 		slices.SortFunc(ls, func(a, b lease) int { return compareIP(a.IP, b.IP) })
 		for _, l := range ls {
 			if l.Container != id && l.live() {
-				hostLine(&peers, l.IP, append(append([]string{l.Name}, l.Aliases...), shortID(l.Container)))
+				hostLine(&peers, l.IP, append(append([]string{l.Name}, l.Aliases...), idName(l.Container)))
 			}
 		}
 	}
 	return append(own.Bytes(), peers.Bytes()...)
+}
+
+// idName is the name a container's id gives it in /etc/hosts: docker's
+// short id (twelve hex digits) of a generated id, or the whole id the
+// caller chose (a lesson's "lesson-123-peer", whose first twelve
+// characters another container's id may share).
+func idName(id string) string {
+	if len(id) != 64 {
+		return id
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return id
+		}
+	}
+	return id[:12]
 }
 
 // hostLine writes "IP NAME…", each name once.

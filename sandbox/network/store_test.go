@@ -354,7 +354,8 @@ func TestAttachAndDetach(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		holder := namespaceHolder(t)
 		holders = append(holders, holder)
-		id := strings.Repeat(name, 64)
+		// Ids a caller chose, as a lesson's are (not docker's hex).
+		id := "lesson-1-" + name
 		c := netconf.Container{Lib: s.Lib, Run: s.Run, ID: id, Name: name, Hostname: name + "-host", Dir: containerDir(t, s, id),
 			Config: &netconf.Config{Mode: netconf.ModeBridge, Networks: []netconf.Attach{{Network: "lab"}}}}
 		if name == "b" {
@@ -389,7 +390,9 @@ func TestAttachAndDetach(t *testing.T) {
 		t.Errorf("the bridge's ports: %s", out)
 	}
 	hosts, _ := os.ReadFile(hostsPath(cs[0].Dir))
-	if !strings.Contains(string(hosts), "10.97.63.2\ta-host a\n") || !strings.Contains(string(hosts), "10.97.63.3\tb "+cs[1].ID[:12]+"\n") {
+	// b's id is one the caller chose, not docker's hex: it is named whole,
+	// not by its first twelve characters, which another such id may share.
+	if !strings.Contains(string(hosts), "10.97.63.2\ta-host a\n") || !strings.Contains(string(hosts), "10.97.63.3\tb "+cs[1].ID+"\n") {
 		t.Errorf("a's /etc/hosts:\n%s", hosts)
 	}
 	out, err := exec.Command(nsenter, "-t", strconv.Itoa(pids[0]), "-n", "--", busybox, "ping", "-c", "1", "-W", "2", "10.97.63.3").CombinedOutput()
