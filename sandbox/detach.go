@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stepbox/stepbox/internal/hint"
+	"github.com/stepbox/stepbox/sandbox/network/netconf"
 )
 
 // DetachOptions are a detached container's choices beside its description.
@@ -24,6 +25,8 @@ type DetachOptions struct {
 	AutoRemove bool          `json:"autoRemove,omitempty"` // --rm
 	// Image is the container's root filesystem on an image (Options.Image).
 	Image *ImageRootfs `json:"image,omitempty"`
+	// Network is what the container asks of the network (Options.Network).
+	Network *netconf.Config `json:"network,omitempty"`
 }
 
 // RunDetached creates and starts a container under a monitor of its own

@@ -76,6 +76,9 @@ type State struct {
 	// Image is the image the container runs on and its own layer over
 	// it; nil for a container on a plain directory (--rootfs).
 	Image *ImageRootfs `json:"image,omitempty"`
+	// Proxy is the process serving its published ports while it runs
+	// (proxy.go).
+	Proxy *ProcessRef `json:"proxy,omitempty"`
 }
 
 // OCI returns the state in the runtime-spec's own form (`stepbox state`).
@@ -118,6 +121,9 @@ func NewID() string {
 }
 
 func (p Paths) containerDir(id string) string { return filepath.Join(p.Run, id) }
+
+// ContainerDir is the state directory of container id.
+func (p Paths) ContainerDir(id string) string { return p.containerDir(id) }
 
 func writeJSON(path string, v any) error { return writeJSONMode(path, v, 0o600) }
 

@@ -74,7 +74,7 @@ func runDetached(g *globals, o *runOptions, paths sandbox.Paths, id string, spec
 			return err
 		}
 		_, err = sandbox.RunDetached(paths, id, spec, sandbox.DetachOptions{Name: name, Init: o.init, Stdin: o.stdin,
-			Restart: policy, AutoRemove: o.rm, Image: r})
+			Restart: policy, AutoRemove: o.rm, Image: r, Network: o.netCfg})
 		if err != nil {
 			_ = sandbox.ReleaseImageRootfs(r, id)
 		}

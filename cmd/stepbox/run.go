@@ -18,6 +18,7 @@ import (
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/cgroups"
+	"github.com/stepbox/stepbox/sandbox/network/netconf"
 	"github.com/stepbox/stepbox/sandbox/security"
 )
 
@@ -55,9 +56,11 @@ type runOptions struct {
 	detach  bool   // -d (lifecycle.go)
 	restart string // --restart, with -d
 
-	entrypoint    string // --entrypoint
-	entrypointSet bool   // --entrypoint was on the command line ("" clears the image's)
-	dashAt        int    // where "--" was among the arguments (cobra's ArgsLenAtDash)
+	entrypoint    string          // --entrypoint
+	entrypointSet bool            // --entrypoint was on the command line ("" clears the image's)
+	dashAt        int             // where "--" was among the arguments (cobra's ArgsLenAtDash)
+	net           netOptions      // --network, -p, … (run_network.go)
+	netCfg        *netconf.Config // what they ask for, made by spec
 }
 
 func init() { register("run", newRunCmd) }
@@ -147,6 +150,7 @@ func (o *runOptions) flags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a capability (or ALL)")
 	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
 	f.BoolVar(&o.privileged, "privileged", false, "every capability, no seccomp filter, nothing masked in /proc (dangerous)")
+	o.net.flags(cmd)
 }
 
 // runPaths is where run keeps its state.
@@ -191,10 +195,13 @@ func runRun(g *globals, o *runOptions, args []string) error {
 		spec.Hostname = sandbox.ShortID(id)
 	}
 	spec.Process.Env = append(spec.Process.Env, "HOSTNAME="+spec.Hostname)
+	if err := checkNetworks(paths, o.netCfg); err != nil {
+		return runFailed(err)
+	}
 	if o.detach {
 		return runDetached(g, o, paths, id, spec, src)
 	}
-	opts := sandbox.Options{Init: o.init, Stdout: g.stdout, Stderr: g.stderr}
+	opts := sandbox.Options{Init: o.init, Stdout: g.stdout, Stderr: g.stderr, Network: o.netCfg}
 	if o.stdin {
 		opts.Stdin = g.stdin
 	}
@@ -409,6 +416,17 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, src *runSource, args 
 	}
 	spec.Linux.Resources = r
 	if err := o.security(g, spec); err != nil {
+		return nil, err
+	}
+	if o.net.publishAll {
+		// -P publishes the ports the image exposes too, as docker's does.
+		for _, p := range imagePorts(cfg) {
+			if !slices.Contains(o.net.expose, p) {
+				o.net.expose = append(o.net.expose, p)
+			}
+		}
+	}
+	if o.netCfg, err = o.net.config(g, spec); err != nil {
 		return nil, err
 	}
 	return spec, nil

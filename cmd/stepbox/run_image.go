@@ -156,14 +156,19 @@ func imageAnnotations(spec *specs.Spec, cfg ocispec.ImageConfig) {
 	if cfg.StopSignal != "" {
 		set(sandbox.AnnotationStopSignal, cfg.StopSignal)
 	}
-	if len(cfg.ExposedPorts) > 0 {
-		ports := make([]string, 0, len(cfg.ExposedPorts))
-		for p := range cfg.ExposedPorts {
-			ports = append(ports, p)
-		}
-		sort.Strings(ports)
+	if ports := imagePorts(cfg); len(ports) > 0 {
 		set(sandbox.AnnotationExposedPorts, strings.Join(ports, ","))
 	}
+}
+
+// imagePorts are the ports the image exposes ("8080/tcp"), sorted.
+func imagePorts(cfg ocispec.ImageConfig) []string {
+	ports := make([]string, 0, len(cfg.ExposedPorts))
+	for p := range cfg.ExposedPorts {
+		ports = append(ports, p)
+	}
+	sort.Strings(ports)
+	return ports
 }
 
 // prepare gives container id its own layer over the image (nothing for

@@ -21,6 +21,7 @@ import (
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/image"
 	"github.com/stepbox/stepbox/sandbox/imagefs"
+	"github.com/stepbox/stepbox/sandbox/network/netconf"
 )
 
 // Containers of images, through the binary as a user types it: docker's
@@ -111,6 +112,13 @@ func TestRunImageConfig(t *testing.T) {
 	ok(t, run(t, "stop", "-t", "5", "quitter"))
 	if code := strings.TrimSpace(ok(t, run(t, "wait", "quitter"))); code != "7" {
 		t.Errorf("stop sent the image's STOPSIGNAL? the trap's exit code is %s, want 7", code)
+	}
+	// -P publishes the ports the image exposes, on docker's default
+	// bridge network, which goes when the test ends.
+	removeNetworkAtEnd(t, testRoot, netconf.DefaultNetwork)
+	detached(t, "--name", "exposer", "-P", "--entrypoint", "", "test/config:1", "sleep", "60")
+	if out := ok(t, run(t, "port", "exposer")); !strings.Contains(out, "8080/tcp -> 127.0.0.1:") || !strings.Contains(out, "53/udp -> 127.0.0.1:") {
+		t.Errorf("port of a container of an image exposing 8080 and 53/udp, run with -P:\n%s", out)
 	}
 	// By ID and by a prefix of it, as the store resolves them.
 	id12 := strings.TrimPrefix(inspectOne(t, id).Image, "sha256:")[:12]
