@@ -268,4 +268,3 @@ func hostsLookup(g *globals, name string) (string, error) {
 	fmt.Fprintf(g.stdout, "ping: %s: no such name in /etc/hosts\n", name)
 	return "", withCode(probe.Usage, nil)
 }
-
