@@ -151,6 +151,7 @@ func (i *storeImage) Layers() ([]v1.Layer, error) {
 	}
 	return out, nil
 }
+
 // MediaType is the stored manifest's own: an image pulled from a registry
 // keeps docker's media types if it came with them, so that pushing it again
 // sends the same bytes under the same digest.
