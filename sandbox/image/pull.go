@@ -239,11 +239,11 @@ func (s *Store) pullLayers(ctx context.Context, p *remote.Puller, repo name.Repo
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sem := make(chan struct{}, jobs)
 	done := make([]chan error, n)
 	fetched := make([]bool, n)
-	var wg sync.WaitGroup
-	defer wg.Wait() // no goroutine outlives the pull, nor its temporary file
+	// Workers take the missing layers bottom first, so that unpacking,
+	// which goes bottom up, can start while the others arrive.
+	queue := make(chan int, n)
 	for i, l := range layers {
 		state[i] = LayerProgress{Index: i, Layers: n, Digest: l.Digest, Total: l.Size}
 		done[i] = make(chan error, 1)
@@ -253,19 +253,23 @@ func (s *Store) pullLayers(ctx context.Context, p *remote.Puller, repo name.Repo
 		}
 		fetched[i] = true
 		report(i, LayerWaiting, 0)
+		queue <- i
+	}
+	close(queue)
+	var wg sync.WaitGroup
+	defer wg.Wait() // no goroutine outlives the pull, nor its temporary file
+	for w := 0; w < jobs; w++ {
 		wg.Add(1)
-		go func(i int, l ocispec.Descriptor) {
+		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				done[i] <- ctx.Err()
-				return
+			for i := range queue {
+				if err := ctx.Err(); err != nil {
+					done[i] <- err
+					continue
+				}
+				done[i] <- s.fetchBlob(ctx, p, repo, layers[i], func(b int64) { report(i, LayerDownloading, b) })
 			}
-			err := s.fetchBlob(ctx, p, repo, l, func(b int64) { report(i, LayerDownloading, b) })
-			<-sem
-			done[i] <- err
-		}(i, l)
+		}()
 	}
 	var parent digest.Digest
 	var lowers []string

@@ -331,3 +331,86 @@ func TestPullErrors(t *testing.T) {
 	}
 	storeEmpty(t, s2)
 }
+
+// skopeo (containers/image, from Debian) reads what stepbox pushed, byte
+// for byte, and stepbox pulls what skopeo pushed, to the same files.
+func TestRegistryInteropWithSkopeo(t *testing.T) {
+	testutil.RequiresRoot(t)
+	skopeo := testutil.RequiresCommand(t, "skopeo")
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	s := openStore(t)
+	img := loadThree(t, s)
+	ours := reg.Addr + "/course/three:v1"
+	if _, err := s.Push(ctxT(t), "three:v1", ours, insecure); err != nil {
+		t.Fatal(err)
+	}
+	raw := run(t, skopeo, "inspect", "--raw", "--tls-verify=false", "docker://"+ours)
+	cfg := run(t, skopeo, "inspect", "--config", "--raw", "--tls-verify=false", "docker://"+ours)
+	if digestOf(raw) != img.ManifestDigest || digestOf(cfg) != img.ID {
+		t.Errorf("skopeo reads manifest %s config %s, stepbox pushed %s and %s", digestOf(raw), digestOf(cfg), img.ManifestDigest, img.ID)
+	}
+	layout := filepath.Join(t.TempDir(), "layout")
+	run(t, skopeo, "copy", "--quiet", "--src-tls-verify=false", "docker://"+ours, "oci:"+layout+":three")
+
+	// skopeo pushes a docker-save archive (compressing the plain layer as
+	// it goes), and stepbox pulls it.
+	arch := filepath.Join(t.TempDir(), "three.tar")
+	os.WriteFile(arch, dockerArchive(t, []string{"skopeo/three:v1"}, threeLayers(t)...), 0o644)
+	theirs := reg.Addr + "/skopeo/three:v1"
+	run(t, skopeo, "copy", "--quiet", "--dest-tls-verify=false", "docker-archive:"+arch, "docker://"+theirs)
+	raw = run(t, skopeo, "inspect", "--raw", "--tls-verify=false", "docker://"+theirs)
+	cfg = run(t, skopeo, "inspect", "--config", "--raw", "--tls-verify=false", "docker://"+theirs)
+	s2 := openStore(t)
+	pulled, err := s2.Pull(ctxT(t), theirs, insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pulled.Digest != digestOf(raw) || pulled.Image.ManifestDigest != digestOf(raw) || pulled.Image.ID != digestOf(cfg) {
+		t.Errorf("stepbox pulled manifest %s config %s; skopeo pushed %s and %s", pulled.Digest, pulled.Image.ID, digestOf(raw), digestOf(cfg))
+	}
+	diffTrees(t, "skopeo's push pulled by stepbox", mergedTree(t, s2, theirs, "skopeo"), threeLayersTree)
+	// And back: stepbox pushes what it pulled, unchanged, where skopeo
+	// finds the same manifest.
+	again := reg.Addr + "/again/three:v1"
+	if _, err := s2.Push(ctxT(t), theirs, again, insecure); err != nil {
+		t.Fatal(err)
+	}
+	if b := run(t, skopeo, "inspect", "--raw", "--tls-verify=false", "docker://"+again); !bytes.Equal(b, raw) {
+		t.Errorf("the manifest stepbox pushed again differs from skopeo's:\n%s\n%s", b, raw)
+	}
+}
+
+// From a manifest list the image for linux on this machine's architecture
+// is taken, or the one --platform names; a platform the list lacks is one
+// line naming those it has.
+func TestPullPicksPlatform(t *testing.T) {
+	testutil.RequiresRoot(t)
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	s := openStore(t)
+	native := loadThree(t, s)
+	other := gz(mkTar(t, ent{name: "arm", body: "64"}))
+	if _, err := s.Load(bytes.NewReader(dockerArchive(t, []string{"arm:v1"}, other)), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	arm, _ := s.Get("arm:v1")
+	list := reg.Addr + "/course/multi:v1"
+	writeIndex(t, s, list, map[string]*Image{"linux/" + runtimeArch(): native, "linux/arm64/v8": arm})
+	for plat, want := range map[string]digest.Digest{"": native.ID, "linux/arm64": arm.ID, "linux/arm64/v8": arm.ID} {
+		o := insecure
+		o.Platform = plat
+		pulled, err := openStore(t).Pull(ctxT(t), list, o)
+		if err != nil {
+			t.Fatalf("--platform %q: %v", plat, err)
+		}
+		if pulled.Image.ID != want {
+			t.Errorf("--platform %q gave %s, want %s", plat, ShortID(pulled.Image.ID), ShortID(want))
+		}
+	}
+	o := insecure
+	o.Platform = "linux/s390x"
+	s2 := openStore(t)
+	if _, err := s2.Pull(ctxT(t), list, o); err == nil || !strings.Contains(err.Error(), "no image for linux/s390x") || hint.Of(err) == "" {
+		t.Errorf("pull of a missing platform: %v", err)
+	}
+	storeEmpty(t, s2)
+}
