@@ -470,17 +470,9 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 		}
 		switch m.Type {
 		case "console":
-			if fd < 0 {
-				return errors.New("container init sent a console without its descriptor")
+			if c.console, err = receivedConsole(fd, "container init"); err != nil {
+				return err
 			}
-			// Non-blocking before os.NewFile, so reads go through Go's
-			// poller and Close wakes a blocked reader (a pty master is
-			// blocking by default).
-			if err := unix.SetNonblock(fd, true); err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("console: %w", err)
-			}
-			c.console = os.NewFile(uintptr(fd), "console")
 		case "ready":
 			tracef("init ready")
 			return nil

@@ -333,16 +333,10 @@ func (p *Process) awaitStart(sock *os.File) error {
 				p.mu.Unlock()
 			}
 		case "console":
-			if fd < 0 {
-				return errors.New("the exec'd process sent a console without its descriptor")
+			var err error
+			if p.console, err = receivedConsole(fd, "the exec'd process"); err != nil {
+				return err
 			}
-			// Non-blocking, so reads go through Go's poller and Close
-			// wakes a blocked reader (Create does the same).
-			if err := unix.SetNonblock(fd, true); err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("console: %w", err)
-			}
-			p.console = os.NewFile(uintptr(fd), "console")
 		case "errno":
 			// A failed step of the constructor: its name, and the errno.
 			n, _ := strconv.Atoi(m.Message)

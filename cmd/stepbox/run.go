@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -216,16 +215,11 @@ func runRun(g *globals, o *runOptions, args []string) error {
 func foreground(g *globals, c *sandbox.Container, o *runOptions, forward *notifier) (int, error) {
 	sigs := forward.C
 
-	var copied chan struct{}
+	drain := func() {}
 	if con := c.Console(); con != nil {
-		restore := rawTerminal(g.stdin)
+		var restore func()
+		drain, restore = attachConsole(g, con, o.stdin)
 		defer restore()
-		resize(con, g.stdout)
-		if o.stdin {
-			go io.Copy(con, g.stdin)
-		}
-		copied = make(chan struct{})
-		go func() { io.Copy(g.stdout, con); close(copied) }()
 	}
 	// Nothing runs in the container before the signals it should get are
 	// caught here.
@@ -239,14 +233,7 @@ func foreground(g *globals, c *sandbox.Container, o *runOptions, forward *notifi
 	for {
 		select {
 		case code := <-done:
-			if copied != nil {
-				// The copy ends when the last holder of the pty's slave
-				// closes it; do not hang if something kept it open.
-				select {
-				case <-copied:
-				case <-time.After(time.Second):
-				}
-			}
+			drain()
 			return code, nil
 		case sig := <-sigs:
 			if sig == syscall.SIGWINCH {
@@ -345,19 +332,8 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 		spec.Process.User, home = u, h
 	}
 	spec.Process.Env = append(spec.Process.Env, "HOME="+home)
-	for _, e := range o.env {
-		k, v, ok := strings.Cut(e, "=")
-		if k == "" {
-			return nil, hint.With(fmt.Errorf("invalid environment variable %q", e), "-e takes KEY=VALUE")
-		}
-		if !ok {
-			hv, set := os.LookupEnv(k)
-			if !set {
-				continue // docker drops a KEY that is not set here
-			}
-			v = hv
-		}
-		spec.Process.Env = append(removeEnv(spec.Process.Env, k), k+"="+v)
+	if spec.Process.Env, err = sandbox.MergeEnv(spec.Process.Env, o.env); err != nil {
+		return nil, err
 	}
 	for _, v := range o.volumes {
 		src, dst, ro, err := parseVolume(v)
