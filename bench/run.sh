@@ -10,3 +10,4 @@ make -s build
 ./bench/tour.sh
 ./bench/inspect.sh
 ./bench/monitor.sh
+./bench/registry.sh
