@@ -27,7 +27,10 @@ rounds=${ROUNDS:-2}
 work=$(mktemp -d /var/tmp/stepbox-bench-registry.XXXXXX)
 regpid=
 cleanup() {
-	[ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
+	if [ -n "$regpid" ]; then
+		kill "$regpid" 2>/dev/null || true
+		wait "$regpid" 2>/dev/null || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
