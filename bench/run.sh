@@ -11,3 +11,4 @@ make -s build
 ./bench/inspect.sh
 ./bench/monitor.sh
 ./bench/registry.sh
+./bench/oci.sh

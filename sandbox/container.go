@@ -473,6 +473,17 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 			if c.console, err = receivedConsole(fd, "container init"); err != nil {
 				return err
 			}
+		case "hooks":
+			if err := c.runCreateHooks(); err != nil {
+				return err
+			}
+		case "seccomp":
+			if fd < 0 {
+				return errors.New("container init sent a seccomp listener without its descriptor")
+			}
+			if err := c.passSeccompListener(fd); err != nil {
+				return err
+			}
 		case "ready":
 			tracef("init ready")
 			return nil
@@ -846,6 +857,7 @@ func Load(p Paths, id string) (*Container, error) {
 
 // State returns the container's state as it is now.
 func (c *Container) State() State {
+	_ = c.settled() // the creator's own record first
 	st := c.readState()
 	st.Status = liveStatus(c.dir, st)
 	return st

@@ -255,6 +255,12 @@ func (c *Container) findCgroups() cgroups.Manager {
 // tied to the parent thread, not the process: cloned from any other Go
 // thread, it would fire when that thread went.)
 func (c *Container) cloneInit(cmd *exec.Cmd) error {
+	if joinsInParent(c.spec) {
+		if c.opts.monitored {
+			return invalidf("a detached container cannot join a mount or pid namespace by path")
+		}
+		return startJoined(c.spec, c.cg, cmd)
+	}
 	if !c.opts.monitored {
 		return cgroups.StartIn(c.cg, cmd)
 	}

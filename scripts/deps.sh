@@ -41,6 +41,12 @@ skopeo      skopeo           witness: reads and writes the docker-archive and oc
 umoci       umoci            witness: unpacks and builds OCI images, compared file by file with what stepbox unpacks
 docker-registry docker-registry the real registry (CNCF distribution) pull, push and login are tested against, started by each test on 127.0.0.1
 htpasswd    apache2-utils    writes the bcrypt htpasswd file of the test registry users (login tests)
+podman      podman           a real engine driving stepbox as its OCI runtime (run, exec, logs, stop, a terminal)
+conmon      conmon           the monitor podman starts, which calls the runtime as runc (comes with podman)
+containerd  containerd       a real engine: the runc shim of containerd drives stepbox as runc (ctr run --runc-binary)
+ctr         containerd       the client of containerd, for that test
+runc        runc             the peer make validate and make bench compare stepbox with
+crun        crun             the other peer of make validate and make bench
 '
 case ${1:-test} in
 build) DEPS=$BUILD_DEPS; what=build ;;
