@@ -11,4 +11,5 @@ make -s build
 ./bench/inspect.sh
 ./bench/monitor.sh
 ./bench/registry.sh
+./bench/network.sh
 ./bench/oci.sh

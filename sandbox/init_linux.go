@@ -53,6 +53,9 @@ func init() {
 		runtime.LockOSThread()
 		runLeanMonitor()
 	}
+	if isProxyProcess() {
+		runProxy() // a container's published ports (proxy_lean.go)
+	}
 }
 
 // IsInit reports whether this process is a container init started by Create

@@ -197,6 +197,7 @@ func (c *Container) abandon() {
 	if c.cmd != nil {
 		<-c.waited
 	}
+	_ = c.releaseNetwork()
 	if c.sync != nil {
 		c.sync.Close()
 		c.sync = nil
@@ -206,7 +207,7 @@ func (c *Container) abandon() {
 	}
 	os.Remove(filepath.Join(c.dir, "exec.fifo"))
 	c.mu.Lock()
-	c.state.Status, c.state.CgroupPaths = Stopped, nil
+	c.state.Status, c.state.CgroupPaths, c.state.Proxy = Stopped, nil, nil
 	st := c.state
 	c.mu.Unlock()
 	_ = writeState(c.dir, st)

@@ -18,6 +18,7 @@ import (
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/cgroups"
+	"github.com/stepbox/stepbox/sandbox/network/netconf"
 	"github.com/stepbox/stepbox/sandbox/security"
 )
 
@@ -54,6 +55,9 @@ type runOptions struct {
 
 	detach  bool   // -d (lifecycle.go)
 	restart string // --restart, with -d
+
+	net    netOptions      // --network, -p, … (run_network.go)
+	netCfg *netconf.Config // what they ask for, made by spec
 }
 
 func init() { register("run", newRunCmd) }
@@ -130,6 +134,7 @@ func (o *runOptions) flags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a capability (or ALL)")
 	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
 	f.BoolVar(&o.privileged, "privileged", false, "every capability, no seccomp filter, nothing masked in /proc (dangerous)")
+	o.net.flags(cmd)
 }
 
 // runPaths is where run keeps its state.
@@ -170,10 +175,13 @@ func runRun(g *globals, o *runOptions, args []string) error {
 		spec.Hostname = sandbox.ShortID(id)
 	}
 	spec.Process.Env = append(spec.Process.Env, "HOSTNAME="+spec.Hostname)
+	if err := checkNetworks(paths, o.netCfg); err != nil {
+		return runFailed(err)
+	}
 	if o.detach {
 		return runDetached(g, o, paths, id, spec)
 	}
-	opts := sandbox.Options{Init: o.init, Stdout: g.stdout, Stderr: g.stderr}
+	opts := sandbox.Options{Init: o.init, Stdout: g.stdout, Stderr: g.stderr, Network: o.netCfg}
 	if o.stdin {
 		opts.Stdin = g.stdin
 	}
@@ -356,6 +364,9 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 	}
 	spec.Linux.Resources = r
 	if err := o.security(g, spec); err != nil {
+		return nil, err
+	}
+	if o.netCfg, err = o.net.config(g, spec); err != nil {
 		return nil, err
 	}
 	return spec, nil
