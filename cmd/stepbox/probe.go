@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -165,12 +163,27 @@ that failed or a name not found.
 			if err != nil || port == 0 {
 				return usagef("%q is not a port number", a[0])
 			}
-			return echoServer(g, udp, int(port))
+			return probe.Echo(g.stdout, udp, int(port))
 		},
 	}
 	echo.Flags().BoolVarP(&udp, "udp", "u", false, "UDP: each datagram goes back to its sender")
 
-	cmd.AddCommand(mount, sethostname, unshare, nice, setgroups, write, as, ping, echo)
+	var connectUDP bool
+	connect := &cobra.Command{
+		Use:   "connect [--udp] HOST:PORT [TEXT]",
+		Short: "send TEXT to an echo server (TCP, or UDP) and wait for it back",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(_ *cobra.Command, a []string) error {
+			text := "hello\n"
+			if len(a) == 2 {
+				text = a[1]
+			}
+			return status(probe.Connect(g.stdout, connectUDP, a[0], text, 2*time.Second))
+		},
+	}
+	connect.Flags().BoolVarP(&connectUDP, "udp", "u", false, "UDP: one datagram")
+
+	cmd.AddCommand(mount, sethostname, unshare, nice, setgroups, write, as, ping, echo, connect)
 	return cmd
 }
 
@@ -254,38 +267,4 @@ func hostsLookup(g *globals, name string) (string, error) {
 	}
 	fmt.Fprintf(g.stdout, "ping: %s: no such name in /etc/hosts\n", name)
 	return "", withCode(probe.Usage, nil)
-}
-
-// echoServer serves PORT until killed: each TCP connection gets back what
-// it sends; each UDP datagram goes back to its sender. A server the
-// course has in every root filesystem, for published ports.
-func echoServer(g *globals, udp bool, port int) error {
-	addr := ":" + strconv.Itoa(port)
-	if udp {
-		c, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(g.stdout, "echo: listening on udp %s\n", c.LocalAddr())
-		buf := make([]byte, 64<<10)
-		for {
-			n, from, err := c.ReadFrom(buf)
-			if err != nil {
-				return err
-			}
-			_, _ = c.WriteTo(buf[:n], from)
-		}
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(g.stdout, "echo: listening on tcp %s\n", l.Addr())
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return err
-		}
-		go func() { _, _ = io.Copy(c, c); c.Close() }()
-	}
 }
