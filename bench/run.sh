@@ -11,5 +11,6 @@ make -s build
 ./bench/inspect.sh
 ./bench/monitor.sh
 ./bench/overlay.sh
+./bench/registry.sh
 ./bench/network.sh
 ./bench/oci.sh
