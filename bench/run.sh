@@ -10,6 +10,7 @@ make -s build
 ./bench/tour.sh
 ./bench/inspect.sh
 ./bench/monitor.sh
+./bench/overlay.sh
 ./bench/registry.sh
 ./bench/network.sh
 ./bench/oci.sh

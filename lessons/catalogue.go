@@ -20,7 +20,7 @@ func register(l *Lesson) { catalogue = append(catalogue, l) }
 
 // courseOrder lists lesson ids in teaching order; a lesson file that is not
 // listed here is a mistake the tests catch.
-var courseOrder = []string{"process", "uts", "pid", "mount", "rootfs", "ipc", "net", "user", "cgroupns", "time", "limits", "security", "full"}
+var courseOrder = []string{"process", "uts", "pid", "mount", "rootfs", "ipc", "net", "user", "cgroupns", "time", "limits", "security", "full", "images"}
 
 // Catalogue returns the lessons in teaching order.
 func Catalogue() []*Lesson {

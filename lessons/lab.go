@@ -41,6 +41,12 @@ type Lab struct {
 	box  *agentBox
 	peer *agentBox
 
+	// imageRef is LabConfig.Image; img is the lab's image state
+	// (lab_image.go); vars fill the probes' placeholders (Set).
+	imageRef func() (string, error)
+	img      labImage
+	vars     map[string]string
+
 	mu       sync.Mutex
 	cleanups []func() error
 	closed   bool
@@ -52,11 +58,16 @@ type LabConfig struct {
 	Paths  sandbox.Paths
 	Rootfs string // must hold /bin/stepbox and /bin/sh
 	Self   string // the stepbox binary on the host
+	// Image gives the image a lesson's containers run on when it asks for
+	// one (Lab.UseImage), in the store under Paths.Lib: the built-in
+	// image, made when first asked for. Nil: Rootfs is imported as an
+	// image for the lesson.
+	Image func() (string, error)
 }
 
 // NewLab starts an empty lab; the first Ensure starts its container.
 func NewLab(cfg LabConfig) *Lab {
-	return &Lab{paths: cfg.Paths, rootfs: cfg.Rootfs, self: cfg.Self, spec: baseSpec(cfg.Rootfs), dirty: true}
+	return &Lab{paths: cfg.Paths, rootfs: cfg.Rootfs, self: cfg.Self, imageRef: cfg.Image, spec: baseSpec(cfg.Rootfs), dirty: true}
 }
 
 // baseSpec is where the course starts: a process with nothing isolated and
@@ -136,12 +147,24 @@ func (l *Lab) Ensure() error {
 		// A private copy of the host's tree has no mounts of its own.
 		spec.Mounts, spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil, nil
 	}
-	b, err := startAgent(l.paths, l.name(""), spec, opts, l.self)
+	b, err := l.start(l.name(""), spec, opts)
 	if err != nil {
 		return err
 	}
 	l.box, l.dirty = b, false
 	return nil
+}
+
+// start starts a container of the lab, on its image when it runs on one.
+func (l *Lab) start(name string, spec *specs.Spec, opts sandbox.Options) (*agentBox, error) {
+	if err := l.rootOn(name, spec, &opts); err != nil {
+		return nil, err
+	}
+	b, err := startAgent(l.paths, name, spec, opts, l.self)
+	if err != nil {
+		_ = sandbox.ReleaseImageRootfs(opts.Image, name)
+	}
+	return b, err
 }
 
 // name is the container's name: one for every restart, so the cgroup path
@@ -157,7 +180,7 @@ func (l *Lab) StartPeer(spec *specs.Spec) error {
 		l.peer.stop()
 		l.peer = nil
 	}
-	b, err := startAgent(l.paths, l.name("-peer"), spec, sandbox.Options{}, l.self)
+	b, err := l.start(l.name("-peer"), spec, sandbox.Options{})
 	if err != nil {
 		return err
 	}

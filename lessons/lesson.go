@@ -145,6 +145,9 @@ type Demo struct {
 	// Remove takes the feature out of every container the lab starts, so
 	// that no step can put it back.
 	Remove func(s *specs.Spec, o *sandbox.Options)
+	// Setup changes the lab itself, once, before the first step, for
+	// what a container's description cannot say (Lab.ShareImage).
+	Setup func(l *Lab)
 	// Extra steps run only in the demo, after the lesson's own: what would
 	// harm the real host is done only here, inside the throwaway namespace.
 	Extra []Step

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stepbox/stepbox/internal/i18n"
 	"github.com/stepbox/stepbox/internal/testutil"
+	"github.com/stepbox/stepbox/internal/testutil/imagecheck"
 	"github.com/stepbox/stepbox/internal/ui"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/builtinfs"
@@ -91,6 +92,29 @@ func fixture(t *testing.T, kind builtinfs.Source) (bin, rootfs string) {
 	}
 	rootfsPath[kind] = rootfs
 	return stepboxBin, rootfs
+}
+
+// searchableDir is a temporary --root that a user namespace's root, an
+// unprivileged uid on the host, can walk through to the image store's
+// layers (t.TempDir's parent is 0700).
+func searchableDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "stepbox-lesson-root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// The lab gave back every container's layer and mark, and
+		// removed what it committed.
+		for _, l := range imagecheck.Leftovers(filepath.Join(dir, "lib", "images")) {
+			t.Errorf("the lesson left in its image store: %s", l)
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
 }
 
 // Every text a learner reads exists in English and in Korean.
@@ -172,7 +196,7 @@ func lessonPasses(t *testing.T, kind builtinfs.Source, i int, l *Lesson, lang i1
 			{
 				var out bytes.Buffer
 				r := &Runner{Lang: lang, Out: &out, Auto: true, Number: i,
-					Lab: LabConfig{Paths: sandbox.DefaultPaths(t.TempDir()), Rootfs: rootfs, Self: bin}}
+					Lab: LabConfig{Paths: sandbox.DefaultPaths(searchableDir(t)), Rootfs: rootfs, Self: bin}}
 				res, err := r.Run(context.Background(), l)
 				if err != nil {
 					t.Fatalf("%v\n%s", err, out.String())
@@ -209,7 +233,7 @@ func demoFails(t *testing.T, kind builtinfs.Source, l *Lesson) {
 	bin, rootfs := fixture(t, kind)
 	{
 		{
-			cmd := exec.Command(bin, "learn", l.ID, "--without", l.Demo.Feature, "--json", "--rootfs", rootfs, "--root", t.TempDir())
+			cmd := exec.Command(bin, "learn", l.ID, "--without", l.Demo.Feature, "--json", "--rootfs", rootfs, "--root", searchableDir(t))
 			cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
 			out, err := cmd.Output()
 			if err != nil {

@@ -110,6 +110,9 @@ func (r *Runner) Run(ctx context.Context, ls *Lesson) (res *Result, err error) {
 		}
 		demo = &ls.Demo
 		lab.filter = demo.Remove
+		if demo.Setup != nil {
+			demo.Setup(lab)
+		}
 	}
 	for _, prior := range catalogueBefore(ls.ID) {
 		if prior.Keep != nil {
@@ -462,7 +465,8 @@ func wrap(text string, width int, indent string) string {
 // path; {stepbox} the command line with the lab's --root, {box} the
 // detached container's name and {expect} the namespaces `stepbox run`
 // makes on this kernel (the full lesson's last step); {a}, {b} and
-// {published} the bridge step's containers and port (the network lesson).
+// {published} the bridge step's containers and port (the network lesson);
+// {key} what the lesson Set.
 func expand(lab *Lab, cmd string) string {
 	if !strings.Contains(cmd, "{") {
 		return cmd
@@ -475,9 +479,13 @@ func expand(lab *Lab, cmd string) string {
 	if strings.Contains(cmd, "{expect}") && !timeNSWorks(lab) {
 		expect = "uts,pid,mnt,ipc,net,user,cgroup"
 	}
-	return strings.NewReplacer("{pid}", strconv.Itoa(lab.Pid()), "{peer}", strconv.Itoa(lab.PeerPid()),
+	pairs := []string{"{pid}", strconv.Itoa(lab.Pid()), "{peer}", strconv.Itoa(lab.PeerPid()),
 		"{rootfs}", lab.Rootfs(), "{stepbox}", sb, "{box}", lab.detachedName(), "{expect}", expect,
-		"{a}", lab.bridgeA(), "{b}", lab.bridgeB(), "{published}", notedByLab(lab, "bridge.published")).Replace(cmd)
+		"{a}", lab.bridgeA(), "{b}", lab.bridgeB(), "{published}", notedByLab(lab, "bridge.published")}
+	for k, v := range lab.vars {
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	return strings.NewReplacer(pairs...).Replace(cmd)
 }
 
 // localize translates the namespace words of a change for the reader.

@@ -31,6 +31,8 @@ type initConfig struct {
 	// bind sources, one for each of Spec.Mounts (-1: none), for a
 	// container with a user namespace (rootfs.Options.SourceTrees).
 	SourceTrees []int `json:"sourceTrees,omitempty"`
+	// Overlay is the image overlay the init mounts on Rootfs (Options.Image).
+	Overlay *rootfs.Overlay `json:"overlay,omitempty"`
 }
 
 // cloneFlags are the namespaces the init is born in. The cgroup and time

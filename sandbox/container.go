@@ -68,6 +68,10 @@ type Options struct {
 	// Name is the container's name beside its id, unique under Paths.Run
 	// (names.go); none when empty.
 	Name string
+	// Image is the root filesystem prepared for the container in an image
+	// store (imagefs.Prepare): the init mounts its overlay on the spec's
+	// root.path, and removing the container releases it (imageroot.go).
+	Image *ImageRootfs
 	// Network is what the container asks of the network (netattach.go):
 	// nil leaves it as the description says, with a network namespace of
 	// its own holding only lo, or the host's.
@@ -154,6 +158,9 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 		return nil, err
 	}
 	cfg.ParentDeath = o.monitored
+	if o.Image != nil {
+		cfg.Overlay = o.Image.Overlay
+	}
 	tracef("validated, seccomp compiled")
 	// Readable by all, so that `stepbox ps` works unprivileged.
 	if err := os.MkdirAll(p.Run, 0o755); err != nil {
@@ -170,7 +177,7 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 	c := &Container{ID: id, paths: p, dir: dir, spec: spec, opts: o, waited: make(chan struct{})}
 	c.state = State{OCIVersion: specs.Version, ID: id, Status: Creating, Bundle: o.Bundle,
 		Rootfs: cfg.Rootfs, Created: time.Now().UTC(), Args: spec.Process.Args, Init: cfg.Init,
-		Name: o.Name, Detached: o.detached}
+		Name: o.Name, Detached: o.detached, Image: o.Image}
 	if spec.Annotations != nil {
 		c.state.Annotations = spec.Annotations
 	}
@@ -814,6 +821,8 @@ func (c *Container) destroy() error {
 	if c.cg == nil {
 		c.cg = c.findCgroups()
 	}
+	img := c.readState().Image
+	released := c.releaseEarly(img)
 	if c.cmd != nil && c.cmd.Process != nil {
 		_ = c.cmd.Process.Kill()
 	} else if st := c.readState(); processAlive(st.Pid, st.PidStart) {
@@ -840,12 +849,41 @@ func (c *Container) destroy() error {
 	if c.console != nil {
 		c.console.Close()
 	}
+	// Every process is gone, and with the last one the mount namespace
+	// that held the overlay: its upper directory can go.
+	if released == nil {
+		if err := ReleaseImageRootfs(img, c.ID); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := <-released; err != nil {
+		errs = append(errs, err)
+	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}
 	releaseName(c.paths, c.state.Name, c.ID)
 	tracef("deleted")
 	return errors.Join(errs...)
+}
+
+// releaseEarly gives the container's image root filesystem back at once,
+// while its cgroups go, when nothing can write into it any more: its init
+// has exited, and it was its pid namespace's init, which the kernel lets
+// die only after every other process of the namespace is gone
+// (pid_namespaces(7)). Otherwise it returns nil, and destroy releases it
+// last.
+func (c *Container) releaseEarly(img *ImageRootfs) chan error {
+	if img == nil || c.cmd == nil || c.spec == nil || !hasNew(c.spec, specs.PIDNamespace) {
+		return nil
+	}
+	select {
+	case <-c.waited:
+	default:
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- ReleaseImageRootfs(img, c.ID) }()
+	return done
 }
 
 // Load finds the container id under p.

@@ -43,8 +43,8 @@ func manualStop(s *State) {
 	}
 }
 
-// Stop stops a running container as docker stop does: SIGTERM to its init
-// (the minimal init passes it on), then, after grace, SIGKILL to every
+// Stop stops a running container as docker stop does: SIGTERM (or its
+// image's STOPSIGNAL) to its init (the minimal init passes it on), then, after grace, SIGKILL to every
 // process in its cgroups; then it waits for the monitor to record the exit.
 // The restart policy rests until the container is started again. A
 // container that is not running is left as it is.
@@ -65,7 +65,7 @@ func (c *Container) Stop(grace time.Duration) error {
 	pidfd := openInit(st)
 	if pidfd >= 0 {
 		defer unix.Close(pidfd)
-		_ = unix.PidfdSendSignal(pidfd, unix.SIGTERM, nil, 0)
+		_ = unix.PidfdSendSignal(pidfd, st.StopSignal(), nil, 0)
 	}
 	if st.Status == Restarting {
 		signalMonitor(st, unix.SIGTERM) // ends its back-off

@@ -23,6 +23,8 @@ type DetachOptions struct {
 	Stdin      bool          `json:"stdin,omitempty"` // -i: stdin stays open
 	Restart    RestartPolicy `json:"restart"`
 	AutoRemove bool          `json:"autoRemove,omitempty"` // --rm
+	// Image is the container's root filesystem on an image (Options.Image).
+	Image *ImageRootfs `json:"image,omitempty"`
 	// Network is what the container asks of the network (Options.Network).
 	Network *netconf.Config `json:"network,omitempty"`
 }

@@ -432,6 +432,7 @@ func rootfsOptions(cfg *initConfig) *rootfs.Options {
 	s := cfg.Spec
 	o := &rootfs.Options{
 		Root:          cfg.Rootfs,
+		Overlay:       cfg.Overlay,
 		Mounts:        s.Mounts,
 		Devices:       s.Linux.Devices,
 		MaskedPaths:   s.Linux.MaskedPaths,

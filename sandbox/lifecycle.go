@@ -167,6 +167,9 @@ func (s State) Active() bool { return s.Status != Stopped }
 // belongs to the container rather than to one run of it.
 func (s *State) carryOver(prev *State) {
 	s.Created, s.Name, s.Finished = prev.Created, prev.Name, prev.Finished
+	if s.Image == nil {
+		s.Image = prev.Image
+	}
 	if s.Detached == nil {
 		s.Detached = prev.Detached
 	}

@@ -286,7 +286,7 @@ func launchNew(req detachRequest) (*launched, error) {
 		return nil, err
 	}
 	d := &Detached{Restart: req.Opts.Restart, AutoRemove: req.Opts.AutoRemove, Stdin: req.Opts.Stdin}
-	o := Options{Name: req.Opts.Name, Init: req.Opts.Init, Network: req.Opts.Network}
+	o := Options{Name: req.Opts.Name, Init: req.Opts.Init, Image: req.Opts.Image, Network: req.Opts.Network}
 	return launch(req.Paths, req.ID, req.Spec, o, d, nil, nil)
 }
 
@@ -338,7 +338,9 @@ func startAgain(p Paths, id string, restart bool) (*launched, error) {
 		unlock()
 		return nil, err
 	}
-	o := Options{Name: st.Name, Init: st.Init}
+	// The same root filesystem: its upper directory kept what the
+	// container wrote, and the new init mounts the overlay again.
+	o := Options{Name: st.Name, Init: st.Init, Image: st.Image}
 	// Its network as it was asked for, wired anew; what a dead monitor
 	// left of the last run's goes first.
 	net, err := readNetRecord(c.dir)

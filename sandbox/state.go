@@ -73,6 +73,9 @@ type State struct {
 	// Detached is the record of a container run under a monitor
 	// (monitor.go); nil for one run in the foreground.
 	Detached *Detached `json:"detached,omitempty"`
+	// Image is the image the container runs on and its own layer over
+	// it; nil for a container on a plain directory (--rootfs).
+	Image *ImageRootfs `json:"image,omitempty"`
 	// Proxy is the process serving its published ports while it runs
 	// (proxy.go).
 	Proxy *ProcessRef `json:"proxy,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -20,6 +21,18 @@ import (
 // home directory ("/" when unknown). As in docker, a numeric uid that is not
 // in /etc/passwd gets gid 0.
 func ResolveUser(rootfs, spec string) (specs.User, string, error) {
+	r, err := os.OpenRoot(rootfs)
+	if err != nil {
+		// No databases to read: numeric ids still resolve.
+		return ResolveUserFS(emptyFS{}, spec)
+	}
+	defer r.Close()
+	return ResolveUserFS(r.FS(), spec)
+}
+
+// ResolveUserFS is ResolveUser reading /etc/passwd and /etc/group from
+// fsys ("etc/passwd"): an image's layers (imagefs.LayersFS), say.
+func ResolveUserFS(fsys fs.FS, spec string) (specs.User, string, error) {
 	bad := func(why string) error {
 		return hint.With(fmt.Errorf("invalid user %q: %s", spec, why), "-u takes UID[:GID] or NAME[:GROUP]")
 	}
@@ -27,7 +40,7 @@ func ResolveUser(rootfs, spec string) (specs.User, string, error) {
 	if userPart == "" || (hasGroup && groupPart == "") {
 		return specs.User{}, "", bad("empty name")
 	}
-	passwd := readDB(rootfs, "etc/passwd")
+	passwd := readDB(fsys, "etc/passwd")
 	u := specs.User{}
 	home := "/"
 	found := false
@@ -50,7 +63,7 @@ func ResolveUser(rootfs, spec string) (specs.User, string, error) {
 			return specs.User{}, "", bad("no such user in the container's /etc/passwd")
 		}
 	}
-	groups := readDB(rootfs, "etc/group")
+	groups := readDB(fsys, "etc/group")
 	if hasGroup {
 		if id, err := strconv.ParseUint(groupPart, 10, 32); err == nil {
 			u.GID = uint32(id)
@@ -101,15 +114,16 @@ func parseID(s string) uint32 {
 	return uint32(n)
 }
 
+type emptyFS struct{}
+
+func (emptyFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
 // readDB reads a colon-separated database of the rootfs; a missing or
 // unreadable file is an empty one.
-func readDB(rootfs, name string) [][]string {
-	r, err := os.OpenRoot(rootfs)
-	if err != nil {
-		return nil
-	}
-	defer r.Close()
-	f, err := r.Open(name)
+func readDB(fsys fs.FS, name string) [][]string {
+	f, err := fsys.Open(name)
 	if err != nil {
 		return nil
 	}

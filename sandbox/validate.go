@@ -81,7 +81,13 @@ func Validate(s *specs.Spec, o Options) error {
 			return invalidf("no root filesystem")
 		}
 		st, err := os.Stat(root)
+		if o.Image != nil && errors.Is(err, fs.ErrNotExist) {
+			// Made in the image store while the container is created
+			// (imagefs.Plan and Make): it exists before the init mounts.
+			err, st = nil, nil
+		}
 		switch {
+		case st == nil && err == nil:
 		case errors.Is(err, fs.ErrNotExist):
 			return hint.With(fmt.Errorf("root filesystem %s does not exist", root),
 				"give a directory with --rootfs, or omit it to use the built-in one")

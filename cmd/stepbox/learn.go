@@ -16,6 +16,8 @@ import (
 	"github.com/stepbox/stepbox/internal/ui"
 	"github.com/stepbox/stepbox/lessons"
 	"github.com/stepbox/stepbox/sandbox"
+	"github.com/stepbox/stepbox/sandbox/builtinfs"
+	"github.com/stepbox/stepbox/sandbox/imagefs"
 )
 
 func init() {
@@ -189,9 +191,24 @@ func runLessons(ctx context.Context, g *globals, o *learnOptions, which []int) e
 	}
 	paths := sandbox.DefaultPaths(g.StateRoot())
 	root := o.rootfs
+	var builtin func() (string, error)
 	if root == "" {
-		if root, err = defaultRootfs(g, paths); err != nil {
+		var m *builtinfs.Manifest
+		if root, m, err = builtinRootfs(g, paths); err != nil {
 			return err
+		}
+		// The built-in image, for the lessons that run on an image: made
+		// from the built-in root filesystem when first asked for.
+		builtin = func() (string, error) {
+			s, err := imageStore(g)
+			if err != nil {
+				return "", err
+			}
+			img, err := imagefs.Builtin(s, root, m)
+			if err != nil {
+				return "", err
+			}
+			return string(img.ID), nil
 		}
 	}
 	self, err := os.Executable()
@@ -203,7 +220,7 @@ func runLessons(ctx context.Context, g *globals, o *learnOptions, which []int) e
 		Lang: lang, Style: g.Style(), Out: g.stdout, In: in,
 		Auto: o.auto || o.delay > 0 || o.json, Delay: o.delay, From: o.from,
 		Without: o.without, Quiet: o.json,
-		Lab: lessons.LabConfig{Paths: paths, Rootfs: root, Self: self},
+		Lab: lessons.LabConfig{Paths: paths, Rootfs: root, Self: self, Image: builtin},
 	}
 	prog, _ := lessons.LoadProgress()
 	var results []*lessons.Result

@@ -61,11 +61,23 @@ func (o *runOptions) checkDetach() error {
 
 // runDetached is `run -d`: the container runs under its monitor, and its
 // full id is printed once it runs.
-func runDetached(g *globals, o *runOptions, paths sandbox.Paths, id string, spec *specs.Spec) error {
+func runDetached(g *globals, o *runOptions, paths sandbox.Paths, id string, spec *specs.Spec, src *runSource) error {
 	policy, _ := sandbox.ParseRestartPolicy(o.restart)
+	warned := false
 	err := named(o.name, func(name string) error {
-		_, err := sandbox.RunDetached(paths, id, spec, sandbox.DetachOptions{Name: name, Init: o.init, Stdin: o.stdin,
-			Restart: policy, AutoRemove: o.rm, Network: o.netCfg})
+		// Made again for each name tried: a failed start releases it.
+		r, wait, err := src.prepare(g, id, spec, &warned)
+		if err != nil {
+			return err
+		}
+		if err := wait(); err != nil {
+			return err
+		}
+		_, err = sandbox.RunDetached(paths, id, spec, sandbox.DetachOptions{Name: name, Init: o.init, Stdin: o.stdin,
+			Restart: policy, AutoRemove: o.rm, Image: r, Network: o.netCfg})
+		if err != nil {
+			_ = sandbox.ReleaseImageRootfs(r, id)
+		}
 		return err
 	})
 	if err != nil {

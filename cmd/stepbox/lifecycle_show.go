@@ -56,7 +56,7 @@ stepbox가 관리하는 컨테이너를 보여 줍니다. -a를 주면 멈춘 �
 				return err
 			}
 			now := time.Now()
-			t := ui.Table{Header: []string{"CONTAINER ID", "NAME", "COMMAND", "CREATED", "STATUS", "PID", "PORTS"}, Style: g.Style()}
+			t := ui.Table{Header: []string{"CONTAINER ID", "NAME", "IMAGE", "COMMAND", "CREATED", "STATUS", "PID", "PORTS"}, Style: g.Style()}
 			enc := json.NewEncoder(g.stdout)
 			enc.SetEscapeHTML(false) // "->" and "&&" as they are
 			for _, s := range states {
@@ -73,7 +73,7 @@ stepbox가 관리하는 컨테이너를 보여 줍니다. -a를 주면 멈춘 �
 						return err
 					}
 				default:
-					t.Add(sandbox.ShortID(s.ID), s.DisplayName(), quoteCommand(s.Args, 20), ago(s.Created, now),
+					t.Add(sandbox.ShortID(s.ID), s.DisplayName(), imageName(s), quoteCommand(s.Args, 20), ago(s.Created, now),
 						statusText(s, now), pidText(s), portsText(runPaths(g), s))
 				}
 			}
@@ -96,6 +96,7 @@ stepbox가 관리하는 컨테이너를 보여 줍니다. -a를 주면 멈춘 �
 type psRow struct {
 	ID         string `json:"ID"`
 	Names      string `json:"Names"`
+	Image      string `json:"Image"`
 	Command    string `json:"Command"`
 	CreatedAt  string `json:"CreatedAt"`
 	RunningFor string `json:"RunningFor"`
@@ -107,7 +108,7 @@ type psRow struct {
 }
 
 func psJSON(s sandbox.State, now time.Time) psRow {
-	r := psRow{ID: sandbox.ShortID(s.ID), Names: s.DisplayName(), Command: quoteCommand(s.Args, 0),
+	r := psRow{ID: sandbox.ShortID(s.ID), Names: s.DisplayName(), Image: imageName(s), Command: quoteCommand(s.Args, 0),
 		CreatedAt: s.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: ago(s.Created, now),
 		State: string(s.Status), Status: statusText(s, now)}
 	if s.Status == sandbox.Stopped {
@@ -337,7 +338,7 @@ stepbox container ls is stepbox ps, and so on; and container inspect.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	for _, name := range []string{"ps", "run", "start", "stop", "restart", "kill", "wait", "rm", "logs", "top"} {
+	for _, name := range []string{"ps", "run", "start", "stop", "restart", "kill", "wait", "rm", "logs", "top", "export", "commit", "diff"} {
 		sub := commands[name](g)
 		if name == "ps" {
 			sub.Use, sub.Aliases = "ls [-a] [-q] [--format json]", []string{"ps", "list"}
@@ -361,7 +362,13 @@ type inspectedContainer struct {
 	LogPath       string                `json:"logPath"`
 	StateDir      string                `json:"stateDir"`
 	Rootfs        string                `json:"rootfs"`
-	CgroupPaths   map[string]string     `json:"cgroupPaths"`
+	// Image is the image's ID and ImageName the name it was run by (empty
+	// for a container on a plain directory); GraphDriver says where its
+	// layers are, as docker's inspect does.
+	Image       string            `json:"image"`
+	ImageName   string            `json:"imageName,omitempty"`
+	GraphDriver *inspectedDriver  `json:"graphDriver,omitempty"`
+	CgroupPaths map[string]string `json:"cgroupPaths"`
 	// Namespaces are the inodes of the init's namespaces, read from
 	// /proc/PID/ns (null when it does not run, or unprivileged).
 	Namespaces map[string]uint64 `json:"namespaces"`
@@ -373,6 +380,13 @@ type inspectedContainer struct {
 	// wired for it now.
 	Network         *netconf.Config `json:"network"`
 	NetworkSettings netconf.State   `json:"networkSettings"`
+}
+
+// inspectedDriver is where a container's layers are: overlay (its upper
+// directory over the image's layers) or copy (a private copy of them).
+type inspectedDriver struct {
+	Name string            `json:"name"`
+	Data map[string]string `json:"data"`
 }
 
 type inspectedState struct {
@@ -444,9 +458,31 @@ func inspectContainer(c *sandbox.Container) inspectedContainer {
 	if spec := c.Spec(); spec != nil && spec.Version != "" {
 		in.Config = spec
 	}
+	if r := s.Image; r != nil {
+		in.Image, in.ImageName = r.Image, r.Name
+		if o := r.Overlay; o != nil {
+			in.GraphDriver = &inspectedDriver{Name: "overlay", Data: map[string]string{"LowerDir": strings.Join(o.Lower, ":"),
+				"UpperDir": o.Upper, "WorkDir": o.Work, "MergedDir": s.Rootfs}}
+		} else {
+			in.GraphDriver = &inspectedDriver{Name: "copy", Data: map[string]string{"Dir": r.Copy}}
+		}
+	}
 	in.Network = c.NetworkConfig()
 	if s.Active() {
 		in.NetworkSettings, _ = network.LoadState(c.Dir())
 	}
 	return in
+}
+
+// imageName is what ps shows in IMAGE: the name the container was run by,
+// or "-" for a plain directory.
+func imageName(s sandbox.State) string {
+	if s.Image == nil {
+		return "-"
+	}
+	if s.Image.Name != "" {
+		return s.Image.Name
+	}
+	id := strings.TrimPrefix(s.Image.Image, "sha256:")
+	return id[:min(12, len(id))]
 }

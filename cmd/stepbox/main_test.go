@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stepbox/stepbox/internal/testutil"
+	"github.com/stepbox/stepbox/internal/testutil/imagecheck"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/builtinfs"
 )
@@ -49,9 +51,23 @@ func TestMain(m *testing.M) {
 	}
 	testRoot = filepath.Join(dir, "state")
 	testutil.Main(m, func() {
+		// No container may leave its layer or its mark on an image in
+		// any store the tests used.
+		stores, _ := filepath.Glob(filepath.Join(dir, "*", "lib", "images"))
+		var left []string
+		for _, s := range stores {
+			left = append(left, imagecheck.Leftovers(s)...)
+		}
 		// Stopped containers' records and the built-in rootfs built
 		// under --root by the run tests go with the directory.
 		os.RemoveAll(dir)
+		if len(left) > 0 {
+			fmt.Fprintln(os.Stderr, "LEAK CHECK FAILED: the tests left in their image stores:")
+			for _, l := range left {
+				fmt.Fprintln(os.Stderr, "  "+l)
+			}
+			os.Exit(1)
+		}
 	})
 }
 

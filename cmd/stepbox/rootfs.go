@@ -10,10 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/internal/i18n"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/builtinfs"
+	"github.com/stepbox/stepbox/sandbox/image"
+	"github.com/stepbox/stepbox/sandbox/imagefs"
 )
 
 func init() { register("rootfs", newRootfsCmd) }
@@ -23,16 +24,8 @@ func defaultRootfsDir(p sandbox.Paths) string { return filepath.Join(p.Lib, "roo
 // defaultRootfs returns the built-in root filesystem, building it first
 // when it is missing or holds another stepbox than this one.
 func defaultRootfs(g *globals, p sandbox.Paths) (string, error) {
-	dir := defaultRootfsDir(p)
-	self, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	if _, err := builtinfs.Default(dir, self, builtinfs.BuildOptions{}); err != nil {
-		return "", hint.With(fmt.Errorf("build the default root filesystem at %s: %w", dir, err),
-			"see 'stepbox rootfs', or give your own with --rootfs DIR")
-	}
-	return dir, nil
+	dir, _, err := builtinRootfs(g, p)
+	return dir, err
 }
 
 func newRootfsCmd(g *globals) *cobra.Command {
@@ -73,7 +66,13 @@ that directory.
 			var m *builtinfs.Manifest
 			switch {
 			case rebuild:
-				m, err = builtinfs.Build(dir, self, opts)
+				if m, err = builtinfs.Build(dir, self, opts); err == nil {
+					// The built-in image follows its root filesystem.
+					var s *image.Store
+					if s, err = imageStore(g); err == nil {
+						_, err = imagefs.Builtin(s, dir, m)
+					}
+				}
 			case verify:
 				if _, err = builtinfs.Default(dir, self, opts); err == nil {
 					m, err = builtinfs.Verify(dir)

@@ -56,8 +56,11 @@ type runOptions struct {
 	detach  bool   // -d (lifecycle.go)
 	restart string // --restart, with -d
 
-	net    netOptions      // --network, -p, … (run_network.go)
-	netCfg *netconf.Config // what they ask for, made by spec
+	entrypoint    string          // --entrypoint
+	entrypointSet bool            // --entrypoint was on the command line ("" clears the image's)
+	dashAt        int             // where "--" was among the arguments (cobra's ArgsLenAtDash)
+	net           netOptions      // --network, -p, … (run_network.go)
+	netCfg        *netconf.Config // what they ask for, made by spec
 }
 
 func init() { register("run", newRunCmd) }
@@ -65,14 +68,21 @@ func init() { register("run", newRunCmd) }
 func newRunCmd(g *globals) *cobra.Command {
 	o := &runOptions{}
 	cmd := &cobra.Command{
-		Use:   "run [flags] -- COMMAND [ARG...]",
+		Use:   "run [flags] [IMAGE] [--] [COMMAND [ARG...]]",
 		Short: "Run a command in a new container",
 		Long: `Run a command in a new, fully isolated container, in the foreground; with -d
 in the background, under a monitor that keeps its output (stepbox logs) and
 applies --restart, printing the container's id once it runs.
 
-Without --rootfs the built-in root filesystem is used (built on first use,
-see 'stepbox rootfs'). Every namespace but the user namespace is on; --ns picks
+The container runs on IMAGE (a name:tag, an ID or a prefix of one, from
+'stepbox images'), with its own writable layer over the image's layers
+(overlayfs): what it writes stays in that layer, and the image never
+changes. The image's Env, Cmd, Entrypoint, WorkingDir, User and StopSignal
+apply, and -e, -w, -u and --entrypoint override them as in docker. Without
+IMAGE ("run -- COMMAND", or a COMMAND that starts with /) the built-in
+image is used, made from the built-in root filesystem (see 'stepbox
+rootfs'); --rootfs DIR runs on a plain directory of yours instead, with no
+layer of its own. Every namespace but the user namespace is on; --ns picks
 them one by one and --userns adds the user namespace, mapping root inside to an
 unprivileged range on the host. A small init runs as PID 1 (docker's --init) so
 that Ctrl-C stops programs like sleep; --init=false makes your command PID 1.
@@ -80,19 +90,24 @@ that Ctrl-C stops programs like sleep; --init=false makes your command PID 1.
 The exit code is the command's own, or 125 when stepbox failed, 126 when the
 command cannot be executed and 127 when it is not found, as with docker.
 
-새 컨테이너에서 명령을 실행합니다. --rootfs를 주지 않으면 내장 루트 파일 시스템을 씁니다.
--d를 주면 모니터 아래에서 백그라운드로 실행하고, 실행이 시작되면 컨테이너 ID를 출력합니다.`,
+새 컨테이너에서 명령을 실행합니다. IMAGE를 주면 그 이미지의 레이어 위에 컨테이너만의 쓰기
+레이어를 얹어(overlayfs) 실행하고, 이미지의 Env, Cmd, Entrypoint, WorkingDir, User가 적용됩니다.
+IMAGE가 없으면 내장 이미지를, --rootfs DIR을 주면 그 디렉터리를 그대로 씁니다. -d를 주면 모니터 아래에서 백그라운드로 실행하고, 실행이 시작되면 컨테이너 ID를 출력합니다.`,
 		Example: `  stepbox run -- sh -c 'hostname; ps'
   stepbox run -it --rm -- sh
+  stepbox run --rm course/base:v1
+  stepbox run --rm -e GREETING=hi course/base:v1 sh -c 'echo $GREETING'
   stepbox run -d --name web --restart on-failure:3 -- sh -c 'while :; do date; sleep 5; done'
   stepbox run --ns uts,pid --hostname lab -- hostname
   stepbox run --userns -v /tmp/data:/data -- touch /data/x
   stepbox run --rootfs ./busybox-root --read-only -w /tmp -- ls
   stepbox run --memory 64m --cpus 0.5 --pids-limit 100 -- sh
   stepbox run --cap-drop ALL --cap-add NET_BIND_SERVICE -- sh`,
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.nsGiven = cmd.Flags().Changed("ns")
+			o.entrypointSet = cmd.Flags().Changed("entrypoint")
+			o.dashAt = cmd.ArgsLenAtDash()
 			return runRun(g, o, args)
 		},
 	}
@@ -107,13 +122,14 @@ command cannot be executed and 127 when it is not found, as with docker.
 func (o *runOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.StringVar(&o.rootfs, "rootfs", "", "root filesystem directory (default: the built-in one)")
+	f.StringVar(&o.rootfs, "rootfs", "", "run on this plain directory instead of an image (no layer of its own)")
 	f.StringVar(&o.name, "name", "", "container name (default: a made-up one, like quiet_otter)")
 	f.StringVar(&o.hostname, "hostname", "", "hostname inside (default: the container's name)")
 	f.StringVar(&o.domain, "domainname", "", "NIS domain name inside")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable, KEY=VALUE (KEY alone copies it from here)")
-	f.StringVarP(&o.workdir, "workdir", "w", "/", "working directory inside")
-	f.StringVarP(&o.user, "user", "u", "", "user inside: UID[:GID] or NAME[:GROUP]")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside (default: the image's, else /)")
+	f.StringVarP(&o.user, "user", "u", "", "user inside: UID[:GID] or NAME[:GROUP] (default: the image's)")
+	f.StringVar(&o.entrypoint, "entrypoint", "", "run this instead of the image's entrypoint (\"\" for none); drops the image's Cmd")
 	f.BoolVar(&o.readOnly, "read-only", false, "mount the root filesystem read-only")
 	f.StringVar(&o.ns, "ns", "uts,pid,mnt,ipc,net,cgroup,time", "namespaces to create: uts,pid,mnt,ipc,net,user,cgroup,time, all or none")
 	f.BoolVar(&o.userns, "userns", false, "add a user namespace (root inside is unprivileged outside)")
@@ -164,7 +180,11 @@ func runRun(g *globals, o *runOptions, args []string) error {
 		return runFailed(err)
 	}
 	paths := runPaths(g)
-	spec, err := o.spec(g, paths, args)
+	src, args, err := o.source(g, paths, args, false)
+	if err != nil {
+		return runFailed(err)
+	}
+	spec, err := o.spec(g, paths, src, args)
 	sandbox.Tracef("run: spec built")
 	if err != nil {
 		return runFailed(err)
@@ -179,7 +199,7 @@ func runRun(g *globals, o *runOptions, args []string) error {
 		return runFailed(err)
 	}
 	if o.detach {
-		return runDetached(g, o, paths, id, spec)
+		return runDetached(g, o, paths, id, spec, src)
 	}
 	opts := sandbox.Options{Init: o.init, Stdout: g.stdout, Stderr: g.stderr, Network: o.netCfg}
 	if o.stdin {
@@ -192,9 +212,21 @@ func runRun(g *globals, o *runOptions, args []string) error {
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer forward.Stop()
 	var c *sandbox.Container
+	warned := false
+	afterBase := opts.AfterClone
 	err = named(o.name, func(name string) (err error) {
+		// Made again for each name tried: a failed Create releases it.
 		opts.Name = name
+		var wait func() error
+		if opts.Image, wait, err = src.prepare(g, id, spec, &warned); err != nil {
+			return err
+		}
+		opts.AfterClone = afterClone(afterBase, wait)
 		c, err = sandbox.Create(paths, id, spec, opts)
+		if err != nil {
+			_ = wait()
+			_ = sandbox.ReleaseImageRootfs(opts.Image, id)
+		}
 		return err
 	})
 	if err != nil {
@@ -289,18 +321,19 @@ func resize(con *os.File, out io.Writer) {
 	_ = unix.IoctlSetWinsize(int(con.Fd()), unix.TIOCSWINSZ, ws)
 }
 
-// spec turns the flags into the container's description.
-func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*specs.Spec, error) {
-	root := o.rootfs
-	if root == "" {
-		var err error
-		if root, err = defaultRootfs(g, paths); err != nil {
-			return nil, err
-		}
-	} else if abs, err := filepath.Abs(root); err == nil {
-		root = abs
+// spec turns the flags, the image's config and the command into the
+// container's description. Its root.path is src's directory, or, for an
+// image, set when the container's layer is prepared (imagefs.Prepare).
+func (o *runOptions) spec(g *globals, paths sandbox.Paths, src *runSource, args []string) (*specs.Spec, error) {
+	cfg := src.config()
+	if src.img == nil && len(args) == 0 {
+		return nil, usageError{hint.With(errors.New("no command to run in "+src.dir), "give it after --: stepbox run --rootfs DIR -- CMD")}
 	}
-	spec := sandbox.DefaultSpec(root, args...)
+	argv, err := o.command(cfg, args)
+	if err != nil {
+		return nil, err
+	}
+	spec := sandbox.DefaultSpec(src.dir, argv...)
 	nss, err := sandbox.ParseNamespaceList(o.ns)
 	if err != nil {
 		return nil, hint.With(err, "--ns takes a comma-separated list, e.g. uts,pid,mnt")
@@ -324,22 +357,41 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 	spec.Hostname, spec.Domainname = o.hostname, o.domain
 	spec.Root.Readonly = o.readOnly
 	spec.Process.Terminal = o.tty
-	if !o.tty {
+	if src.img != nil {
+		spec.Process.Env = imageEnv(cfg)
+		if o.tty && !hasEnv(spec.Process.Env, "TERM") {
+			spec.Process.Env = append(spec.Process.Env, "TERM=xterm")
+		}
+		imageAnnotations(spec, cfg)
+	} else if !o.tty {
 		spec.Process.Env = removeEnv(spec.Process.Env, "TERM")
 	}
-	spec.Process.Cwd = o.workdir
-	if !filepath.IsAbs(o.workdir) {
-		return nil, hint.With(fmt.Errorf("working directory %q is not absolute", o.workdir), "-w takes an absolute path inside the container")
+	cwd := o.workdir
+	if cwd == "" {
+		cwd = cfg.WorkingDir
 	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	if !filepath.IsAbs(cwd) {
+		return nil, hint.With(fmt.Errorf("working directory %q is not absolute", cwd), "-w takes an absolute path inside the container")
+	}
+	spec.Process.Cwd = cwd
 	home := "/root"
-	if o.user != "" {
-		u, h, err := sandbox.ResolveUser(root, o.user)
+	user := o.user
+	if user == "" {
+		user = cfg.User
+	}
+	if user != "" {
+		u, h, err := src.resolveUser(user)
 		if err != nil {
 			return nil, err
 		}
 		spec.Process.User, home = u, h
 	}
-	spec.Process.Env = append(spec.Process.Env, "HOME="+home)
+	if !hasEnv(spec.Process.Env, "HOME") {
+		spec.Process.Env = append(spec.Process.Env, "HOME="+home)
+	}
 	if spec.Process.Env, err = sandbox.MergeEnv(spec.Process.Env, o.env); err != nil {
 		return nil, err
 	}
@@ -365,6 +417,14 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 	spec.Linux.Resources = r
 	if err := o.security(g, spec); err != nil {
 		return nil, err
+	}
+	if o.net.publishAll {
+		// -P publishes the ports the image exposes too, as docker's does.
+		for _, p := range imagePorts(cfg) {
+			if !slices.Contains(o.net.expose, p) {
+				o.net.expose = append(o.net.expose, p)
+			}
+		}
 	}
 	if o.netCfg, err = o.net.config(g, spec); err != nil {
 		return nil, err

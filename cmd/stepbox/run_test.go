@@ -369,12 +369,19 @@ func TestRunUserNamespaceVolume(t *testing.T) {
 	if r.code != 0 || r.stdout != "seen\n" {
 		t.Errorf("bind from below a 0700 directory in a user namespace: %+v", r)
 	}
-	// A target the container's root cannot make in the host's rootfs is one
-	// line that says why and what to do.
+	// A target that is missing is made in the container's own layer over
+	// the built-in image, which its root owns, in a user namespace too. In
+	// a plain directory the host's root made (--rootfs) it cannot make
+	// one: one line says why and what to do.
+	plain := defaultRootfsDir(sandbox.DefaultPaths(root))
 	for _, args := range [][]string{{"-w", "/no-such-dir"}, {"-v", dir + ":/no-such-dir"}} {
 		r = run(t, append(append([]string{"run", "--rm", "--userns"}, args...), "--", "true")...)
+		if r.code != 0 {
+			t.Errorf("%v on the built-in image: %+v", args, r)
+		}
+		r = run(t, append(append([]string{"run", "--rm", "--userns", "--rootfs", plain}, args...), "--", "true")...)
 		if r.code != 125 || !strings.Contains(r.stderr, "in a user namespace") {
-			t.Errorf("%v: %+v", args, r)
+			t.Errorf("%v on --rootfs %s: %+v", args, plain, r)
 		}
 		oneLine(t, strings.Join(args, " "), r)
 	}

@@ -13,7 +13,7 @@ func newSpecCmd(g *globals) *cobra.Command {
 	o := &runOptions{}
 	var oci10 bool
 	cmd := &cobra.Command{
-		Use:   "spec [run flags] -- COMMAND [ARG...]",
+		Use:   "spec [run flags] [IMAGE] [--] COMMAND [ARG...]",
 		Short: "Print the OCI config.json that 'stepbox run' would use",
 		Long: `Print, as an OCI runtime-spec config.json, the container description that
 'stepbox run' makes from the same flags: another OCI runtime (runc, crun) can
@@ -25,9 +25,20 @@ run it from a bundle, and a learner can read what every flag becomes.
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.nsGiven = cmd.Flags().Changed("ns")
-			spec, err := o.spec(g, runPaths(g), args)
+			o.entrypointSet = cmd.Flags().Changed("entrypoint")
+			o.dashAt = cmd.ArgsLenAtDash()
+			src, args, err := o.source(g, runPaths(g), args, true)
 			if err != nil {
 				return err
+			}
+			spec, err := o.spec(g, runPaths(g), src, args)
+			if err != nil {
+				return err
+			}
+			if src.img != nil {
+				// An image's files go into a bundle's rootfs directory
+				// (stepbox export CONTAINER | tar -x -C rootfs).
+				spec.Root.Path = "rootfs"
 			}
 			if o.rootfs != "" && !filepath.IsAbs(o.rootfs) {
 				// A bundle's root.path is relative to the bundle.

@@ -51,7 +51,7 @@ var toolPackages = map[string]string{
 	"renice": "bsdutils", "dmesg": "util-linux", "more": "util-linux", "ipcs": "util-linux",
 	"hostname": "hostname", "grep": "grep", "sed": "sed", "find": "findutils", "xargs": "findutils",
 	"less": "less", "diff": "diffutils", "which": "debianutils", "clear": "ncurses-bin",
-	"capsh": "libcap2-bin", "busybox": "busybox-static",
+	"capsh": "libcap2-bin", "busybox": "busybox-static", "tar": "tar",
 }
 
 // Package is the Debian package that has the command name: coreutils for

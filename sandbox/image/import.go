@@ -22,6 +22,9 @@ type ImportOptions struct {
 	// CreatedBy and Comment go into the image's history for its layer.
 	CreatedBy, Comment string
 	Author             string
+	// Created is when the image was made (now when nil): an import of the
+	// same files with the same time and config is the same image.
+	Created *time.Time
 	// Exclude names paths of the directory ImportDir leaves out
 	// (".stepbox-manifest.json", say).
 	Exclude []string
@@ -98,7 +101,7 @@ func (s *Store) importLayer(r io.Reader, tags []string, o ImportOptions) (*Image
 	if err != nil {
 		return nil, err
 	}
-	cfg := newConfig(nil, out.meta.DiffID, ocispec.History{CreatedBy: o.CreatedBy, Comment: o.Comment, Author: o.Author})
+	cfg := newConfig(nil, out.meta.DiffID, ocispec.History{Created: o.Created, CreatedBy: o.CreatedBy, Comment: o.Comment, Author: o.Author})
 	if o.Config != nil {
 		cfg.Config = *o.Config
 	}
@@ -143,7 +146,7 @@ func (s *Store) Commit(base, upper, ref string, o CommitOptions) (*Image, error)
 	if ch := chainIDs(b.Config.RootFS.DiffIDs); len(ch) > 0 {
 		parent = ch[len(ch)-1]
 	}
-	src := compressedTar(upper, TarOptions{Overlay: true, UIDOffset: o.IDMap.UID, GIDOffset: o.IDMap.GID})
+	src := compressedTar(upper, TarOptions{Overlay: true, UIDOffset: o.IDMap.UID, GIDOffset: o.IDMap.GID, Exclude: o.Exclude})
 	defer src.Close()
 	out, err := s.addLayer(src, layerIn{parent: parent, lowers: reversed(lowers), what: "of the container's changes"})
 	if err != nil {

@@ -35,8 +35,12 @@ func (m Mode) String() string {
 // runtime spec (root, mounts, linux.devices, linux.maskedPaths,
 // linux.readonlyPaths, linux.rootfsPropagation).
 type Options struct {
-	// Root is the absolute path of the root filesystem on the host.
+	// Root is the absolute path of the root filesystem on the host; with
+	// Overlay, the empty directory the overlay is mounted on.
 	Root string
+	// Overlay, when set, is mounted on Root as the root filesystem
+	// (an image's layers under the container's upper directory).
+	Overlay *Overlay
 	// Readonly makes "/" read-only in Finalize (OCI root.readonly).
 	Readonly bool
 	// Mounts are mounted in order, inside Root.

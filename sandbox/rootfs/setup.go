@@ -20,8 +20,9 @@ import (
 //
 //  1. "/" is made rprivate (rslave for a "slave" propagation), so no mount
 //     made here propagates to the host (mount_namespaces(7)).
-//  2. Root is bind-mounted onto itself: pivot_root(2) needs new_root to be a
-//     mount point.
+//  2. With o.Overlay, the overlay is mounted on Root (overlay.go); without
+//     it Root is bind-mounted onto itself. Either way it is then a mount
+//     point, which pivot_root(2) needs new_root to be.
 //  3. Every mount of o.Mounts is mounted in order, its target resolved inside
 //     the root.
 //  4. Unless /dev is a bind mount, /dev gets the default devices and
@@ -65,7 +66,11 @@ func Setup(o *Options) error {
 		return fmt.Errorf("make / %s: %w", propagationName(first), err)
 	}
 	// Step 2.
-	if err := unix.Mount(o.Root, o.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if o.Overlay != nil {
+		if err := mountOverlay(o.Root, o.Overlay, o.UserNS); err != nil {
+			return err
+		}
+	} else if err := unix.Mount(o.Root, o.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s onto itself: %w", o.Root, err)
 	}
 	r, err := openRoot(o.Root)
@@ -253,7 +258,7 @@ func (s *setup) target(m *mountPlan, file bool) (int, error) {
 // that the container's root could not make: in a user namespace it is not
 // the owner of a root filesystem that the host's root made, like the
 // built-in one.
-const UserNSOwnership = "in a user namespace the container's root does not own a root filesystem made by the host's root: use a directory that exists in it, such as /mnt, or a --rootfs owned by the mapped uid"
+const UserNSOwnership = "in a user namespace the container's root does not own a root filesystem made by the host's root: use a directory that exists in it, such as /mnt, run on an image instead (the container's own layer is its root's), or give a --rootfs owned by the mapped uid"
 
 // mountFresh mounts a new filesystem instance (devpts, mqueue, cgroup2, …)
 // with the flags given, then applies the propagation and recursive options.
