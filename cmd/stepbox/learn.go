@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,15 @@ type learnOptions struct {
 	json    bool
 	without string
 	rootfs  string
+
+	// Classroom controls.
+	pauseAt   []string
+	step      int
+	noExplain bool
+	wide      bool
+	large     bool
+	record    string
+	resume    bool
 }
 
 func (o *learnOptions) flags(cmd *cobra.Command, single bool) {
@@ -40,10 +50,52 @@ func (o *learnOptions) flags(cmd *cobra.Command, single bool) {
 	f.DurationVar(&o.delay, "delay", 0, "pause after each step (implies --auto), e.g. 3s for a projector")
 	f.BoolVar(&o.json, "json", false, "print a JSON transcript of every step instead of the lesson (implies --auto)")
 	f.StringVar(&o.rootfs, "rootfs", "", "root filesystem for the lessons (default: the built-in one)")
+	f.StringSliceVar(&o.pauseAt, "pause-at", nil, "wait for a key after these steps even with --auto or --delay: N, or LESSON.N (in a tour)")
+	f.BoolVar(&o.noExplain, "no-explain", false, "evidence only, for a second pass: no explanations, system calls or commands")
+	f.BoolVar(&o.wide, "wide", false, "lay out for a projector: 120 columns, the host's output beside the container's")
+	f.BoolVar(&o.large, "large", false, "large print: every line within 60 columns")
+	f.StringVar(&o.record, "record", "", "record what is shown to FILE.cast (asciicast v2, with a marker at each step): 'stepbox replay' or 'asciinema play' plays it")
 	if single {
 		f.IntVar(&o.from, "from", 1, "start at this step; the steps before it are applied silently")
+		f.IntVar(&o.step, "step", 0, "show this one step only (the steps before it are applied silently)")
 		f.StringVar(&o.without, "without", "", "run the lesson's failure demo: leave this feature out and see what breaks")
+		f.BoolVar(&o.resume, "resume", false, "go on where you stopped: the lesson and step you saw last (or, with LESSON, the step you saw last in it)")
 	}
+}
+
+// width is the layout the flags ask for.
+func (o *learnOptions) width() (int, error) {
+	switch {
+	case o.wide && o.large:
+		return 0, usagef("--wide and --large exclude each other: choose one")
+	case o.wide:
+		return lessons.WidthWide, nil
+	case o.large:
+		return lessons.WidthLarge, nil
+	}
+	return lessons.WidthNormal, nil
+}
+
+// pauses reads --pause-at: for each lesson (by its number), the steps after
+// which to wait. A bare N is a step of the one lesson learn runs.
+func (o *learnOptions) pauses(only int) (map[int][]int, error) {
+	out := map[int][]int{}
+	for _, spec := range o.pauseAt {
+		lesson, step := only, spec
+		if l, s, ok := strings.Cut(spec, "."); ok {
+			n, _, err := lessons.Find(l)
+			if err != nil {
+				return nil, usageError{err}
+			}
+			lesson, step = n, s
+		}
+		n, err := strconv.Atoi(step)
+		if err != nil || n < 1 || lesson < 0 {
+			return nil, usagef("--pause-at %q: give a step number, or LESSON.STEP in a tour (mount.2, 3.2)", spec)
+		}
+		out[lesson] = append(out[lesson], n)
+	}
+	return out, nil
 }
 
 func newLessonsCmd(g *globals) *cobra.Command {
@@ -117,12 +169,25 @@ r은 다시, q는 끝내기입니다.`,
 		Example: `  stepbox learn uts
   stepbox learn 2 --lang ko
   stepbox learn uts --without uts      # the failure demo
-  stepbox learn mount --auto --delay 3s
+  stepbox learn mount --auto --delay 3s --pause-at 2
+  stepbox learn pid --step 3 --wide    # one step, on a projector
+  stepbox learn pid --no-explain       # the evidence again, for a second pass
+  stepbox learn uts --record uts.cast  # then: stepbox replay uts.cast
+  stepbox learn --resume               # where you stopped
   stepbox learn pid --json > pid.json`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, l, err := lessons.Find(args[0])
-			if err != nil {
+			if len(args) == 0 && !o.resume {
+				return usagef("name a lesson (see 'stepbox lessons'), or go on where you stopped with --resume")
+			}
+			var n int
+			var l *lessons.Lesson
+			var err error
+			if o.resume && !lessons.InDemoNamespace() {
+				if n, l, o.from, err = resumePlace(g, args); err != nil {
+					return err
+				}
+			} else if n, l, err = lessons.Find(args[0]); err != nil {
 				return usageError{err}
 			}
 			if o.without != "" && l.Demo.Feature != o.without {
@@ -205,12 +270,39 @@ func runLessons(ctx context.Context, g *globals, o *learnOptions, which []int) e
 		Without: o.without, Quiet: o.json,
 		Lab: lessons.LabConfig{Paths: paths, Rootfs: root, Self: self},
 	}
+	if r.Width, err = o.width(); err != nil {
+		return err
+	}
+	single := -1
+	if len(which) == 1 {
+		single = which[0]
+	}
+	pauses, err := o.pauses(single)
+	if err != nil {
+		return err
+	}
+	r.NoExplain, r.Only = o.noExplain, o.step
+	if o.step > 0 && o.from > 1 {
+		return usagef("--step and --from exclude each other: --step shows one step, --from starts at one")
+	}
 	prog, _ := lessons.LoadProgress()
+	if o.without == "" {
+		r.OnStep = func(ls *lessons.Lesson, step, steps int) { _ = prog.Reached(ls.ID, step, steps) }
+	}
+	if o.record != "" {
+		rec, err := startRecording(g, o, r.Width, which)
+		if err != nil {
+			return err
+		}
+		defer rec.close(g)
+		r.Out, r.Mark = rec.out, rec.cast.Marker
+	}
 	var results []*lessons.Result
 	failed := false
 	all := lessons.Catalogue()
 	for _, n := range which {
 		r.Number = n
+		r.PauseAt = pauses[n]
 		res, err := r.Run(ctx, all[n])
 		if res != nil {
 			results = append(results, res)
@@ -230,7 +322,7 @@ func runLessons(ctx context.Context, g *globals, o *learnOptions, which []int) e
 			}
 			return err
 		}
-		if res.Passed && o.without == "" {
+		if res.Passed && o.without == "" && o.step == 0 {
 			_ = prog.MarkDone(all[n].ID)
 		}
 		failed = failed || !res.Passed
