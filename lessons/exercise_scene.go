@@ -280,3 +280,17 @@ func names(ps []*Proc) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// Workers are the learner's processes that are not shells: what a task
+// asks to leave running.
+func (s *Scene) Workers() []*Proc {
+	return s.Where(func(p *Proc) bool { return !isShell(p) })
+}
+
+// nothing is the ✗ of a check that found none of what it looks for: how
+// many processes of the learner run, what is missing, and a first hint.
+func nothing(s *Scene, key string, missing, hint i18n.Text) Verdict {
+	return Verdict{Key: key,
+		Seen:  []i18n.Text{tf("%d of your processes run besides the check: %s", "검사 말고 내 프로세스 %d개가 돌고 있습니다: %s", len(s.Procs), dashIfEmpty(names(s.Procs)))},
+		Wrong: missing, Hint: hint}
+}
