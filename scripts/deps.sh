@@ -39,6 +39,7 @@ dd          coreutils        the OOM test, on the host-tools rootfs
 busybox     busybox-static   the busybox kind of rootfs and the test fixtures (must be static)
 skopeo      skopeo           witness: reads and writes the docker-archive and oci-archive images stepbox saves and loads
 umoci       umoci            witness: unpacks and builds OCI images, compared file by file with what stepbox unpacks
+asciinema   asciinema        witness: plays the recordings of learn --record and tour --record (asciicast v2) to the end
 '
 case ${1:-test} in
 build) DEPS=$BUILD_DEPS; what=build ;;

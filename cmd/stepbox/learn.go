@@ -120,36 +120,68 @@ whether you have done it.
 					Summary string `json:"summary"`
 					Demo    string `json:"without"`
 					Done    bool   `json:"done"`
+					// DoneAt is when it was last passed, LastStep the step
+					// seen last, ExercisesDone of Exercises solved.
+					DoneAt        *time.Time `json:"done_at,omitempty"`
+					LastStep      int        `json:"last_step"`
+					Steps         int        `json:"steps"`
+					Exercises     int        `json:"exercises"`
+					ExercisesDone int        `json:"exercises_done"`
 				}
 				var rows []row
 				for i, l := range lessons.Catalogue() {
-					_, done := prog.Done[l.ID]
-					rows = append(rows, row{i, l.ID, l.Title.In(lang), l.Summary.In(lang), l.Demo.Feature, done})
+					r := row{Number: i, ID: l.ID, Title: l.Title.In(lang), Summary: l.Summary.In(lang), Demo: l.Demo.Feature,
+						Steps: len(l.Steps), Exercises: len(l.Exercises), ExercisesDone: exercisesDone(prog, l)}
+					if d, ok := prog.Done[l.ID]; ok {
+						r.Done, r.DoneAt = true, &d
+					}
+					if lp := prog.Lessons[l.ID]; lp != nil {
+						r.LastStep = lp.Step
+					}
+					rows = append(rows, r)
 				}
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
 			}
 			st := g.Style()
-			t := ui.Table{Header: []string{"#", "ID", i18n.T("LESSON", "레슨").In(lang), i18n.T("DONE", "완료").In(lang)}, MaxWidth: 80, Shrink: []int{2}, Style: st}
+			t := ui.Table{Header: []string{"#", "ID", i18n.T("LESSON", "레슨").In(lang), i18n.T("DONE", "완료").In(lang), i18n.T("EXERCISES", "연습").In(lang)},
+				MaxWidth: 80, Shrink: []int{2}, Style: st}
 			for i, l := range lessons.Catalogue() {
 				done := ""
-				if _, ok := prog.Done[l.ID]; ok {
-					done = st.Good("✓")
+				if d, ok := prog.Done[l.ID]; ok {
+					done = st.Good("✓") + " " + d.Local().Format("01-02 15:04")
+				} else if lp := prog.Lessons[l.ID]; lp != nil {
+					done = fmt.Sprintf(i18n.T("step %d/%d", "%d/%d단계").In(lang), lp.Step, lp.Steps)
 				}
-				t.Add(strconv.Itoa(i), l.ID, l.Title.In(lang), done)
-				t.Add("", "", st.Faint(l.Summary.In(lang)), "")
+				ex := ""
+				if len(l.Exercises) > 0 {
+					ex = fmt.Sprintf("%d/%d", exercisesDone(prog, l), len(l.Exercises))
+				}
+				t.Add(strconv.Itoa(i), l.ID, l.Title.In(lang), done, ex)
+				t.Add("", "", st.Faint(l.Summary.In(lang)), "", "")
 			}
 			if err := t.Render(g.stdout); err != nil {
 				return err
 			}
-			fmt.Fprintln(g.stdout, "\n"+i18n.T("Run one with 'stepbox learn N', or all with 'stepbox tour'.",
-				"'stepbox learn N'으로 하나를, 'stepbox tour'로 전체를 실행하세요.").In(lang))
+			fmt.Fprintln(g.stdout, "\n"+i18n.T("Run one with 'stepbox learn N', or all with 'stepbox tour'; go on where you stopped with 'stepbox learn --resume'; exercises: 'stepbox exercise list'.",
+				"'stepbox learn N'으로 하나를, 'stepbox tour'로 전체를 실행하세요. 멈춘 곳에서 이어 가려면 'stepbox learn --resume', 연습 문제는 'stepbox exercise list'입니다.").In(lang))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// exercisesDone counts the exercises of l the learner solved.
+func exercisesDone(p *lessons.Progress, l *lessons.Lesson) int {
+	n := 0
+	for _, ex := range l.Exercises {
+		if p.Exercise(ex.ID()).Done != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func newLearnCmd(g *globals) *cobra.Command {
