@@ -102,7 +102,28 @@ func indentOutput(out string, max int, more string, width int) string {
 			fmt.Fprintf(&b, "    … %d %s\n", len(lines)-max, more)
 			break
 		}
-		b.WriteString("    " + ui.Truncate(l, width-6) + "\n")
+		b.WriteString("    " + ui.Truncate(expandTabs(l, 4), width-6) + "\n")
+	}
+	return b.String()
+}
+
+// expandTabs turns the tabs of a line that starts at column col into the
+// spaces a terminal shows (a stop every eight columns), so that its width
+// is what it takes on the screen.
+func expandTabs(line string, col int) string {
+	if !strings.Contains(line, "\t") {
+		return line
+	}
+	var b strings.Builder
+	for _, r := range line {
+		if r == '\t' {
+			n := 8 - col%8
+			b.WriteString(strings.Repeat(" ", n))
+			col += n
+			continue
+		}
+		b.WriteRune(r)
+		col += runewidth.RuneWidth(r)
 	}
 	return b.String()
 }
