@@ -45,6 +45,10 @@ type Session struct {
 	// CgroupMounts is where the session mounted each cgroup hierarchy
 	// again, to show its own subtree: by controller, "" for cgroup2.
 	CgroupMounts map[string]string `json:"cgroup_mounts"`
+	// Container is the id of the container that holds the session's
+	// namespaces (under the paths StartExercise was given), so that a
+	// session whose starter died can still be removed whole.
+	Container string `json:"container"`
 
 	dir string
 }
@@ -94,6 +98,7 @@ func StartExercise(cfg ExerciseConfig) (int, error) {
 		return 0, hint.With(fmt.Errorf("exercise %s needs %s on this host, and there is none", ex.ID(), strings.Join(missing, ", ")),
 			"install Debian's "+strings.Join(pkgs, ", "))
 	}
+	reapStale(cfg.Paths, cfg.Learner)
 	if cur, err := FindSession(cfg.Paths, cfg.Learner); err == nil {
 		return 0, hint.With(fmt.Errorf("exercise %s is still open (since %s)", cur.Exercise, cur.Started.Local().Format("15:04")),
 			"leave its shell with exit, or end it from here: stepbox exercise stop")
@@ -126,7 +131,39 @@ func StartExercise(cfg ExerciseConfig) (int, error) {
 		Args:  []string{"exercise", "session", dir},
 		Env:   []string{"STEPBOX_LANG=" + string(cfg.Lang)},
 		Stdin: cfg.Stdin, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
+		Created: func(c *sandbox.Container) error {
+			s.Container = c.ID
+			return s.save()
+		},
 	})
+}
+
+// remove takes away what is left of a session that no longer runs: the
+// container that held its namespaces (its cgroups, its record) and its
+// directory. The session's own process removed what the learner made,
+// unless it was killed; then the container's cgroups, removed children
+// first, take the learner's with them.
+func (s *Session) remove(p sandbox.Paths) {
+	if s.Container != "" {
+		if c, err := sandbox.Load(p, s.Container); err == nil {
+			_ = c.Delete(true)
+		}
+	}
+	os.RemoveAll(s.dir)
+}
+
+// reapStale removes the learner's sessions under p whose process is gone:
+// their starter was killed before it could clean up. One still being set
+// up (no process recorded yet, and young) is left alone.
+func reapStale(p sandbox.Paths, l Learner) {
+	dirs, _ := filepath.Glob(filepath.Join(sessionsDir(p), strconv.Itoa(l.UID)+"-*"))
+	for _, d := range dirs {
+		s, err := LoadSession(d)
+		if err != nil || s.Alive() || (s.Pid == 0 && time.Since(s.Started) < time.Minute) {
+			continue
+		}
+		s.remove(p)
+	}
 }
 
 // save writes the record whole (writeAtomic): a check reading it at the
@@ -149,9 +186,14 @@ func LoadSession(dir string) (*Session, error) {
 	return s, nil
 }
 
-// Alive reports whether the session's process still runs.
+// Alive reports whether the session's process still runs (a zombie,
+// waiting for a parent to reap it, does not).
 func (s *Session) Alive() bool {
-	return s.Pid > 0 && s.Start != 0 && startTime(s.Pid) == s.Start
+	if s.Pid <= 0 || s.Start == 0 || startTime(s.Pid) != s.Start {
+		return false
+	}
+	_, state, _, ok := procStat(s.Pid)
+	return ok && state != "Z"
 }
 
 // startTime is pid's start time in clock ticks since boot (proc(5),
@@ -202,20 +244,29 @@ func FindSession(p sandbox.Paths, l Learner) (*Session, error) {
 }
 
 // Stop ends the session from outside: its process hangs up the shell and
-// removes everything made in it.
-func (s *Session) Stop() error {
-	if !s.Alive() {
-		return nil
+// removes everything made in it; what held the session (its container,
+// its directory) goes too, should the command that started it be gone.
+func (s *Session) Stop(p sandbox.Paths) error {
+	if s.Alive() {
+		if err := syscall.Kill(s.Pid, syscall.SIGTERM); err != nil {
+			return fmt.Errorf("stop exercise %s: %w", s.Exercise, err)
+		}
+		for i := 0; i < 200 && s.Alive(); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if s.Alive() {
+			return fmt.Errorf("exercise %s: its shell did not end in 10 s", s.Exercise)
+		}
 	}
-	if err := syscall.Kill(s.Pid, syscall.SIGTERM); err != nil {
-		return fmt.Errorf("stop exercise %s: %w", s.Exercise, err)
-	}
-	for i := 0; i < 200 && s.Alive(); i++ {
+	// The starter, when it lives, removes these itself as the session
+	// ends; give it the moment it takes.
+	for i := 0; i < 40; i++ {
+		if _, err := os.Stat(s.dir); err != nil {
+			return nil
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if s.Alive() {
-		return fmt.Errorf("exercise %s: its shell did not end in 10 s", s.Exercise)
-	}
+	s.remove(p)
 	return nil
 }
 

@@ -313,11 +313,12 @@ func newExStopCmd(g *globals) *cobra.Command {
 			if err := exNeedsRoot(g, msgExNeedsRoot); err != nil {
 				return err
 			}
-			s, err := lessons.FindSession(sandbox.DefaultPaths(g.StateRoot()), lessons.CurrentLearner())
+			paths := sandbox.DefaultPaths(g.StateRoot())
+			s, err := lessons.FindSession(paths, lessons.CurrentLearner())
 			if err != nil {
 				return err
 			}
-			if err := s.Stop(); err != nil {
+			if err := s.Stop(paths); err != nil {
 				return err
 			}
 			fmt.Fprintln(g.stdout, fmt.Sprintf(msgExStopped.In(lang), s.Exercise))
