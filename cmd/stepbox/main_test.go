@@ -48,6 +48,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	testRoot = filepath.Join(dir, "state")
+	// No test writes the progress of whoever runs the tests: every
+	// command started here keeps it below the test directory.
+	os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "xdg-state"))
 	testutil.Main(m, func() {
 		// Stopped containers' records and the built-in rootfs built
 		// under --root by the run tests go with the directory.
