@@ -33,14 +33,14 @@ var exProcessShares = &Exercise{
 			}
 			if len(own) == 0 {
 				return Verdict{OK: true, Seen: []i18n.Text{
-					tf("%s shares all eight namespaces with the host", "%s는 여덟 네임스페이스를 모두 호스트와 함께 씁니다", p),
+					tf("%s shares all eight namespaces with the host", "%s 프로세스는 여덟 네임스페이스를 모두 호스트와 함께 씁니다", p),
 					tf("uts %d, pid %d, mnt %d, net %d: the host's inodes", "uts %d, pid %d, mnt %d, net %d: 호스트의 아이노드 그대로입니다", p.NS("uts").Inode, p.NS("pid").Inode, p.NS("mnt").Inode, p.NS("net").Inode),
 				}}
 			}
 			if p == workers[len(workers)-1] {
 				return Verdict{Key: "own-namespace",
-					Seen:  []i18n.Text{tf("%s has namespaces of its own: %s", "%s는 자기 네임스페이스를 가졌습니다: %s", p, strings.Join(own, ", "))},
-					Wrong: tf("%s is not in the host's %s namespace: it was started with unshare or nsenter", "%s는 호스트의 %s 네임스페이스에 있지 않습니다. unshare나 nsenter로 시작했기 때문입니다", p, own[0]),
+					Seen:  []i18n.Text{tf("%s has namespaces of its own: %s", "%s 프로세스는 자기 네임스페이스를 가졌습니다: %s", p, strings.Join(own, ", "))},
+					Wrong: tf("%s is not in the host's %s namespace: it was started with unshare or nsenter", "%s 프로세스는 호스트의 %s 네임스페이스에 있지 않습니다. unshare나 nsenter로 시작했기 때문입니다", p, own[0]),
 					Hint:  i18n.T("This exercise wants the plain case, before any namespace: start sleep 1000 & by itself.", "이 연습 문제는 네임스페이스를 쓰기 전의 평범한 경우를 원합니다. sleep 1000 & 만 그대로 실행하세요."),
 				}
 			}
@@ -71,8 +71,8 @@ var exProcessRenames = &Exercise{
 		for _, p := range s.Where(func(p *Proc) bool { return s.Own(p, "uts") }) {
 			if p.Snapshot().UTS.Hostname == "renamed" {
 				return Verdict{Key: "own-uts",
-					Seen:  []i18n.Text{tf("%s is called renamed, in a UTS namespace of its own", "%s는 자기 UTS 네임스페이스 안에서 renamed라는 이름입니다", p)},
-					Wrong: tf("only %s's own UTS namespace was renamed; the host is still called %s", "%s 자신의 UTS 네임스페이스만 이름이 바뀌었고, 호스트는 여전히 %s입니다", p, s.Host.UTS.Hostname),
+					Seen:  []i18n.Text{tf("%s is called renamed, in a UTS namespace of its own", "%s 프로세스는 자기 UTS 네임스페이스 안에서 renamed라는 이름입니다", p)},
+					Wrong: tf("only %s's own UTS namespace was renamed; the host is still called %s", "%s 프로세스 자신의 UTS 네임스페이스만 이름이 바뀌었고, 호스트는 여전히 %s입니다", p, s.Host.UTS.Hostname),
 					Hint:  i18n.T("That is the next lesson's protection. Here, run hostname renamed in this shell itself, without unshare.", "그것은 다음 레슨에서 배울 보호 장치입니다. 여기서는 unshare 없이 이 셸에서 바로 hostname renamed를 실행하세요."),
 				}
 			}

@@ -13,7 +13,7 @@ func hostRenamed(s *Scene) (Verdict, bool) {
 		return Verdict{
 			Key:   "host-renamed",
 			Seen:  []i18n.Text{tf("the exercise's host is called %s", "연습용 호스트의 이름이 %s입니다", name)},
-			Wrong: tf("the exercise's host is now called %s, not %s: hostname ran in the host's own UTS namespace. Put its name back with: hostname %[2]s", "연습용 호스트의 이름이 %[2]s가 아니라 %[1]s로 바뀌었습니다. hostname이 호스트 자신의 UTS 네임스페이스에서 실행됐기 때문입니다. 이름을 되돌리세요: hostname %[2]s", name, s.Session.Hostname),
+			Wrong: tf("the exercise's host is now called %s, not %s: hostname ran in the host's own UTS namespace. Put its name back with: hostname %[2]s", "연습용 호스트의 이름이 바뀌었습니다(%[2]s → %[1]s). hostname이 호스트 자신의 UTS 네임스페이스에서 실행됐기 때문입니다. 이름을 되돌리세요: hostname %[2]s", name, s.Session.Hostname),
 			Hint:  i18n.T("Make a new UTS namespace first, with unshare --uts, and run hostname inside it: only that namespace changes.", "먼저 unshare --uts로 새 UTS 네임스페이스를 만들고 그 안에서 hostname을 실행하세요. 그래야 그 네임스페이스만 바뀝니다."),
 		}, true
 	}
@@ -41,7 +41,7 @@ var exUTSName = &Exercise{
 		for _, p := range own {
 			if p.Snapshot().UTS.Hostname == "box" {
 				return Verdict{OK: true, Seen: []i18n.Text{
-					tf("%s has a UTS namespace of its own (inode %d, the host's is %d), called box", "%s는 자기 UTS 네임스페이스(아이노드 %d, 호스트는 %d)를 가졌고 이름은 box입니다", p, p.NS("uts").Inode, s.Host.Namespace("uts").Inode),
+					tf("%s has a UTS namespace of its own (inode %d, the host's is %d), called box", "%s 프로세스는 자기 UTS 네임스페이스(아이노드 %d, 호스트는 %d)를 가졌고 이름은 box입니다", p, p.NS("uts").Inode, s.Host.Namespace("uts").Inode),
 					tf("the exercise's host is still called %s", "연습용 호스트의 이름은 그대로 %s입니다", s.Host.UTS.Hostname),
 				}}
 			}
@@ -49,8 +49,8 @@ var exUTSName = &Exercise{
 		if len(own) > 0 {
 			p := own[0]
 			return Verdict{Key: "not-box",
-				Seen:  []i18n.Text{tf("%s has a UTS namespace of its own, called %s", "%s는 자기 UTS 네임스페이스를 가졌고 이름은 %s입니다", p, p.Snapshot().UTS.Hostname)},
-				Wrong: tf("%s is not called box", "%s의 이름이 box가 아닙니다", p),
+				Seen:  []i18n.Text{tf("%s has a UTS namespace of its own, called %s", "%s 프로세스는 자기 UTS 네임스페이스를 가졌고 이름은 %s입니다", p, p.Snapshot().UTS.Hostname)},
+				Wrong: tf("%s is not called box", "%s 프로세스의 이름이 box가 아닙니다", p),
 				Hint:  i18n.T("Inside the new namespace, run hostname box before the process that stays (sh -c 'hostname box; exec sleep 1000').", "새 네임스페이스 안에서, 계속 돌 프로세스보다 먼저 hostname box를 실행하세요(sh -c 'hostname box; exec sleep 1000')."),
 			}
 		}
@@ -105,7 +105,7 @@ var exUTSJoin = &Exercise{
 			if ps := byNS[ino]; len(ps) >= 2 {
 				return Verdict{OK: true, Seen: []i18n.Text{
 					tf("UTS namespace %d is called alpha", "UTS 네임스페이스 %d의 이름은 alpha입니다", ino),
-					tf("entered from the host by %s and by %s", "호스트에서 %s와 %s가 각각 들어갔습니다", ps[0], ps[1]),
+					tf("entered from the host by %s and by %s", "호스트에서 %s 프로세스와 %s 프로세스가 각각 들어갔습니다", ps[0], ps[1]),
 				}}
 			}
 		}
@@ -118,7 +118,7 @@ var exUTSJoin = &Exercise{
 		}
 		if len(alphas) == 1 {
 			return Verdict{Key: "alone",
-				Seen:  []i18n.Text{tf("UTS namespace %d is called alpha; only %s entered it from the host", "UTS 네임스페이스 %d의 이름은 alpha이고, 호스트에서 들어간 것은 %s뿐입니다", alphas[0], byNS[alphas[0]][0])},
+				Seen:  []i18n.Text{tf("UTS namespace %d is called alpha; only %s entered it from the host", "UTS 네임스페이스 %d의 이름은 alpha이고, 호스트에서 들어간 것은 %s 프로세스뿐입니다", alphas[0], byNS[alphas[0]][0])},
 				Wrong: i18n.T("no second process joined the namespace", "두 번째로 들어간 프로세스가 없습니다"),
 				Hint:  i18n.T("nsenter --target PID --uts sleep 1000 & runs a second process in the namespace of PID.", "nsenter --target PID --uts sleep 1000 & 는 PID의 네임스페이스 안에서 두 번째 프로세스를 돌립니다."),
 			}

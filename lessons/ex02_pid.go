@@ -28,8 +28,8 @@ func withoutFork(s *Scene) (Verdict, bool) {
 		}
 		return Verdict{Key: "no-fork",
 			Seen: []i18n.Text{tf("%s is in the host's PID namespace (%d); its pid_for_children is another one, which has no process yet",
-				"%s는 호스트의 PID 네임스페이스(%d)에 있습니다. pid_for_children은 다른 네임스페이스를 가리키는데, 그 안에는 아직 프로세스가 없습니다", p, p.NS("pid").Inode)},
-			Wrong: tf("%s was not moved into the new PID namespace: unshare(2) never moves its caller, only the children it will have", "%s는 새 PID 네임스페이스로 옮겨지지 않았습니다. unshare(2)는 호출한 프로세스를 옮기지 않고, 앞으로 생길 자식만 그리로 보냅니다", p),
+				"%s 프로세스는 호스트의 PID 네임스페이스(%d)에 있습니다. pid_for_children은 다른 네임스페이스를 가리키는데, 그 안에는 아직 프로세스가 없습니다", p, p.NS("pid").Inode)},
+			Wrong: tf("%s was not moved into the new PID namespace: unshare(2) never moves its caller, only the children it will have", "%s 프로세스는 새 PID 네임스페이스로 옮겨지지 않았습니다. unshare(2)는 호출한 프로세스를 옮기지 않고, 앞으로 생길 자식만 그리로 보냅니다", p),
 			Hint:  i18n.T("Add --fork: unshare then forks, and the child, born in the new namespace, is its PID 1 and runs the command.", "--fork를 더하세요. 그러면 unshare가 fork하고, 새 네임스페이스에서 태어난 자식이 그 안의 PID 1이 되어 명령을 실행합니다."),
 		}, true
 	}
@@ -54,7 +54,7 @@ var exPIDOne = &Exercise{
 			p := ones[0]
 			nspid := p.Snapshot().Status.NSpid
 			return Verdict{OK: true, Seen: []i18n.Text{
-				tf("%s is PID 1 in PID namespace %d and pid %d on the host (NSpid %v)", "%s는 PID 네임스페이스 %d에서 PID 1이고, 호스트에서는 pid %d입니다(NSpid %v)", p, p.NS("pid").Inode, nspid[0], nspid),
+				tf("%s is PID 1 in PID namespace %d and pid %d on the host (NSpid %v)", "%s 프로세스는 PID 네임스페이스 %d에서 PID 1이고, 호스트에서는 pid %d입니다(NSpid %v)", p, p.NS("pid").Inode, nspid[0], nspid),
 			}}
 		}
 		if v, bad := withoutFork(s); bad {
@@ -87,7 +87,7 @@ var exPIDProc = &Exercise{
 			_, ino, ok := statOf(p.In("/proc/1/ns/pid"))
 			if ok && ino == p.NS("pid").Inode {
 				return Verdict{OK: true, Seen: []i18n.Text{
-					tf("%s is PID 1 in PID namespace %d", "%s는 PID 네임스페이스 %d에서 PID 1입니다", p, ino),
+					tf("%s is PID 1 in PID namespace %d", "%s 프로세스는 PID 네임스페이스 %d에서 PID 1입니다", p, ino),
 					tf("its /proc is a proc of that namespace, in mount namespace %d of its own: /proc/1 there is itself", "그 /proc은 그 네임스페이스의 proc이고, 자기 마운트 네임스페이스 %d 안에 있습니다. 거기서 /proc/1은 자기 자신입니다", p.NS("mnt").Inode),
 				}}
 			}
@@ -95,8 +95,8 @@ var exPIDProc = &Exercise{
 		if len(ones) > 0 {
 			p := ones[0]
 			return Verdict{Key: "host-proc",
-				Seen:  []i18n.Text{tf("%s is PID 1 of its own PID namespace", "%s는 자기 PID 네임스페이스의 PID 1입니다", p)},
-				Wrong: tf("the /proc %s sees is the host's: ps beside it lists every process of the host, and /proc/1 there is the host's first process", "%s가 보는 /proc은 호스트의 것입니다. 그 옆의 ps는 호스트의 모든 프로세스를 보여 주고, 거기서 /proc/1은 호스트의 첫 프로세스입니다", p),
+				Seen:  []i18n.Text{tf("%s is PID 1 of its own PID namespace", "%s 프로세스는 자기 PID 네임스페이스의 PID 1입니다", p)},
+				Wrong: tf("the /proc %s sees is the host's: ps beside it lists every process of the host, and /proc/1 there is the host's first process", "%s 프로세스가 보는 /proc은 호스트의 것입니다. 그 옆의 ps는 호스트의 모든 프로세스를 보여 주고, 거기서 /proc/1은 호스트의 첫 프로세스입니다", p),
 				Hint:  i18n.T("Add --mount-proc: a mount namespace of its own, with a proc for the new PID namespace mounted at /proc.", "--mount-proc를 더하세요. 자기 마운트 네임스페이스를 만들고 새 PID 네임스페이스용 proc을 /proc에 마운트합니다."),
 			}
 		}

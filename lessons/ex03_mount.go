@@ -33,7 +33,7 @@ var exMountTmpfs = &Exercise{
 			if len(inside) > 0 {
 				return Verdict{Key: "propagated",
 					Seen: []i18n.Text{
-						tf("%s has a tmpfs at /mnt in a mount namespace of its own", "%s는 자기 마운트 네임스페이스에서 /mnt에 tmpfs를 가졌습니다", inside[0]),
+						tf("%s has a tmpfs at /mnt in a mount namespace of its own", "%s 프로세스는 자기 마운트 네임스페이스에서 /mnt에 tmpfs를 가졌습니다", inside[0]),
 						i18n.T("the exercise's host has a tmpfs at /mnt too", "연습용 호스트의 /mnt에도 tmpfs가 있습니다"),
 					},
 					Wrong: i18n.T("the mount propagated to the host: the new namespace's mounts are still peers of the host's (shared). Unmount it on the host: umount /mnt", "마운트가 호스트로 전파됐습니다. 새 네임스페이스의 마운트가 아직 호스트의 것과 피어(shared)이기 때문입니다. 호스트에서 마운트를 푸세요: umount /mnt"),
@@ -49,7 +49,7 @@ var exMountTmpfs = &Exercise{
 		if len(inside) > 0 {
 			p := inside[0]
 			return Verdict{OK: true, Seen: []i18n.Text{
-				tf("%s has a tmpfs at /mnt in mount namespace %d", "%s는 마운트 네임스페이스 %d에서 /mnt에 tmpfs를 가졌습니다", p, p.NS("mnt").Inode),
+				tf("%s has a tmpfs at /mnt in mount namespace %d", "%s 프로세스는 마운트 네임스페이스 %d에서 /mnt에 tmpfs를 가졌습니다", p, p.NS("mnt").Inode),
 				tf("the exercise's host (mount namespace %d) has none there", "연습용 호스트(마운트 네임스페이스 %d)의 /mnt에는 없습니다", s.Host.Namespace("mnt").Inode),
 			}}
 		}
@@ -87,19 +87,19 @@ var exMountSlave = &Exercise{
 			if !ok {
 				continue
 			}
-			seen := tf("%s has a mount namespace of its own whose / is %s; the host's / is %s", "%s는 자기 마운트 네임스페이스를 가졌고 그 /는 %s입니다. 호스트의 /는 %s입니다", p, propagation(m), propagation(host))
+			seen := tf("%s has a mount namespace of its own whose / is %s; the host's / is %s", "%s 프로세스는 자기 마운트 네임스페이스를 가졌고 그 /는 %s입니다. 호스트의 /는 %s입니다", p, propagation(m), propagation(host))
 			switch {
 			case m.Master == host.Shared && m.Shared != host.Shared:
 				return Verdict{OK: true, Seen: []i18n.Text{seen,
-					tf("master:%d is the host's peer group: mounts come in, and none go back", "master:%d는 호스트의 피어 그룹입니다. 마운트는 들어오기만 하고 돌아가지 않습니다", host.Shared)}}
+					tf("master:%d is the host's peer group: mounts come in, and none go back", "마스터 그룹(master:%d)은 호스트의 피어 그룹입니다. 마운트는 들어오기만 하고 돌아가지 않습니다", host.Shared)}}
 			case m.Shared == host.Shared:
 				last = Verdict{Key: "shared", Seen: []i18n.Text{seen},
-					Wrong: tf("%s's / is a peer of the host's (shared:%d): its mounts go to the host as well", "%s의 /는 호스트의 /와 피어(shared:%d)입니다. 그 마운트도 호스트로 갑니다", p, host.Shared),
+					Wrong: tf("%s's / is a peer of the host's (shared:%d): its mounts go to the host as well", "%s 프로세스의 /는 호스트의 /와 피어(shared:%d)입니다. 그 마운트도 호스트로 갑니다", p, host.Shared),
 					Hint:  i18n.T("A slave receives without sending: --propagation slave, not shared or unchanged.", "slave는 받기만 하고 보내지 않습니다. shared나 unchanged가 아니라 --propagation slave입니다."),
 				}
 			default:
 				last = Verdict{Key: "private", Seen: []i18n.Text{seen},
-					Wrong: tf("%s's / is not a slave of the host's: it receives nothing the host mounts", "%s의 /는 호스트 /의 slave가 아닙니다. 호스트가 마운트하는 것을 하나도 받지 못합니다", p),
+					Wrong: tf("%s's / is not a slave of the host's: it receives nothing the host mounts", "%s 프로세스의 /는 호스트 /의 slave가 아닙니다. 호스트가 마운트하는 것을 하나도 받지 못합니다", p),
 					Hint:  i18n.T("unshare makes the new namespace's mounts private unless told otherwise: --propagation slave.", "unshare는 따로 말하지 않으면 새 네임스페이스의 마운트를 private으로 만듭니다. --propagation slave를 주세요."),
 				}
 			}

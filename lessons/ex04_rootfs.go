@@ -52,15 +52,15 @@ func pivoted(s *Scene) ([]*Proc, Verdict) {
 		snap := p.Snapshot()
 		if _, mounted := rootMount(snap); !mounted || !s.Own(p, "mnt") {
 			last = Verdict{Key: "chroot",
-				Seen:  []i18n.Text{tf("%s has $ROOTFS as its /, but no mount is there: chroot(2) put it there", "%s의 /는 $ROOTFS이지만 거기에 마운트가 없습니다. chroot(2)로 들어간 것입니다", p)},
-				Wrong: tf("%s only had its root directory changed: its mount namespace still has the host's root, and the chroot breakout of the lesson gets back to it", "%s는 루트 디렉터리만 바뀌었습니다. 마운트 네임스페이스의 루트는 여전히 호스트의 것이고, 레슨의 chroot 탈출로 거기로 돌아갈 수 있습니다", p),
+				Seen:  []i18n.Text{tf("%s has $ROOTFS as its /, but no mount is there: chroot(2) put it there", "%s 프로세스의 /는 $ROOTFS이지만 거기에 마운트가 없습니다. chroot(2)로 들어간 것입니다", p)},
+				Wrong: tf("%s only had its root directory changed: its mount namespace still has the host's root, and the chroot breakout of the lesson gets back to it", "%s 프로세스는 루트 디렉터리만 바뀌었습니다. 마운트 네임스페이스의 루트는 여전히 호스트의 것이고, 레슨의 chroot 탈출로 거기로 돌아갈 수 있습니다", p),
 				Hint:  i18n.T("pivot_root(2) needs a mount namespace of its own and a new root that is a mount: unshare --mount, then mount --bind $ROOTFS $ROOTFS, cd into it, pivot_root . .old (after mkdir .old).", "pivot_root(2)에는 자기 마운트 네임스페이스와, 마운트인 새 루트가 필요합니다. unshare --mount를 한 다음 mount --bind $ROOTFS $ROOTFS, 그 안으로 cd, (mkdir .old 뒤에) pivot_root . .old입니다."),
 			}
 			continue
 		}
 		if m, left := hostTree(s, p); left {
 			last = Verdict{Key: "old-root",
-				Seen:  []i18n.Text{tf("%s's / is $ROOTFS, by pivot_root", "%s의 /는 pivot_root로 들어간 $ROOTFS입니다", p)},
+				Seen:  []i18n.Text{tf("%s's / is $ROOTFS, by pivot_root", "%s 프로세스의 /는 pivot_root로 들어간 $ROOTFS입니다", p)},
 				Wrong: tf("the host's whole tree is still mounted in its namespace, at %s: every host file is one cd away", "호스트의 파일 트리 전체가 아직 그 네임스페이스의 %s에 마운트되어 있습니다. 호스트의 어떤 파일이든 cd 한 번이면 닿습니다", m.MountPoint),
 				Hint:  i18n.T("After pivot_root, detach the old root from inside: umount -l /.old (a lazy unmount, as the old root is busy).", "pivot_root 다음에 안에서 옛 루트를 떼어 내세요: umount -l /.old (옛 루트는 사용 중이라 지연 해제합니다)."),
 			}
@@ -98,7 +98,7 @@ var exRootfsPivot = &Exercise{
 		p := good[0]
 		m, _ := rootMount(p.Snapshot())
 		return Verdict{OK: true, Seen: []i18n.Text{
-			tf("%s's / is $ROOTFS, the root of its mount namespace %d", "%s의 /는 자기 마운트 네임스페이스 %d의 루트인 $ROOTFS입니다", p, p.NS("mnt").Inode),
+			tf("%s's / is $ROOTFS, the root of its mount namespace %d", "%s 프로세스의 /는 자기 마운트 네임스페이스 %d의 루트인 $ROOTFS입니다", p, p.NS("mnt").Inode),
 			tf("its mount table has %d mounts, none of them the host's tree (the mount at / is %s of device %d:%d)", "그 마운트 테이블에는 마운트가 %d개 있고, 호스트의 트리는 하나도 없습니다(/의 마운트는 장치 %[3]d:%[4]d의 %[2]s)", len(p.Snapshot().Mounts.Entries), m.Root, m.Major, m.Minor),
 		}}
 	},
@@ -135,8 +135,8 @@ var exRootfsProc = &Exercise{
 		nspid := p.Snapshot().Status.NSpid
 		if !s.Own(p, "pid") || len(nspid) < 2 || nspid[len(nspid)-1] != 1 {
 			return Verdict{Key: "no-pid-ns",
-				Seen:  []i18n.Text{tf("%s's / is $ROOTFS, by pivot_root (NSpid %v)", "%s의 /는 pivot_root로 들어간 $ROOTFS입니다(NSpid %v)", p, nspid)},
-				Wrong: tf("%s is not PID 1 of a PID namespace of its own", "%s는 자기 PID 네임스페이스의 PID 1이 아닙니다", p),
+				Seen:  []i18n.Text{tf("%s's / is $ROOTFS, by pivot_root (NSpid %v)", "%s 프로세스의 /는 pivot_root로 들어간 $ROOTFS입니다(NSpid %v)", p, nspid)},
+				Wrong: tf("%s is not PID 1 of a PID namespace of its own", "%s 프로세스는 자기 PID 네임스페이스의 PID 1이 아닙니다", p),
 				Hint:  i18n.T("Add --pid --fork to unshare: the forked child is PID 1 of the new namespace, and does the rest.", "unshare에 --pid --fork를 더하세요. fork된 자식이 새 네임스페이스의 PID 1이 되어 나머지를 합니다."),
 			}
 		}
@@ -144,13 +144,13 @@ var exRootfsProc = &Exercise{
 		_, ino, ok := statOf(p.In("/proc/1/ns/pid"))
 		if !mounted || m.FSType != "proc" || !ok || ino != p.NS("pid").Inode {
 			return Verdict{Key: "no-proc",
-				Seen:  []i18n.Text{tf("%s is PID 1 in its own PID namespace, its / is $ROOTFS", "%s는 자기 PID 네임스페이스의 PID 1이고, 그 /는 $ROOTFS입니다", p)},
+				Seen:  []i18n.Text{tf("%s is PID 1 in its own PID namespace, its / is $ROOTFS", "%s 프로세스는 자기 PID 네임스페이스의 PID 1이고, 그 /는 $ROOTFS입니다", p)},
 				Wrong: i18n.T("it has no /proc for its PID namespace: ps there finds nothing, or the wrong processes", "그 PID 네임스페이스를 위한 /proc이 없습니다. 거기서 ps는 아무것도 찾지 못하거나 엉뚱한 프로세스를 보여 줍니다"),
 				Hint:  i18n.T("After pivot_root and before exec sleep: mount -t proc proc /proc.", "pivot_root 뒤, exec sleep 앞에: mount -t proc proc /proc."),
 			}
 		}
 		return Verdict{OK: true, Seen: []i18n.Text{
-			tf("%s is PID 1 of PID namespace %d (NSpid %v)", "%s는 PID 네임스페이스 %d의 PID 1입니다(NSpid %v)", p, p.NS("pid").Inode, nspid),
+			tf("%s is PID 1 of PID namespace %d (NSpid %v)", "%s 프로세스는 PID 네임스페이스 %d의 PID 1입니다(NSpid %v)", p, p.NS("pid").Inode, nspid),
 			i18n.T("its / is $ROOTFS by pivot_root, with no trace of the host's tree", "그 /는 pivot_root로 들어간 $ROOTFS이고, 호스트의 트리는 흔적도 없습니다"),
 			i18n.T("its /proc is a proc of its own namespace: /proc/1 there is itself", "그 /proc은 자기 네임스페이스의 proc입니다. 거기서 /proc/1은 자기 자신입니다"),
 		}}

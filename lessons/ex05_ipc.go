@@ -46,18 +46,18 @@ var exIPCHidden = &Exercise{
 				Hint:  i18n.T("ipcmk --shmem 4096, typed in this shell, makes one in the host's IPC namespace.", "이 셸에서 ipcmk --shmem 4096을 입력하면 호스트의 IPC 네임스페이스에 하나가 생깁니다."),
 			}
 		}
-		seen := tf("the exercise's host has shared memory segments %s", "연습용 호스트에는 공유 메모리 세그먼트 %s가 있습니다", shmIDs(s.Host))
+		seen := tf("the exercise's host has shared memory segments %s", "연습용 호스트에는 공유 메모리 세그먼트가 있습니다: %s", shmIDs(s.Host))
 		for _, p := range s.Workers() {
 			if s.Own(p, "ipc") && p.Snapshot().IPC.Err == nil && len(p.Snapshot().IPC.Shm) == 0 {
 				return Verdict{OK: true, Seen: []i18n.Text{seen,
-					tf("%s, in IPC namespace %d of its own, sees none", "자기 IPC 네임스페이스 %[2]d에 있는 %[1]s에게는 하나도 보이지 않습니다", p, p.NS("ipc").Inode)}}
+					tf("%s, in IPC namespace %d of its own, sees none", "자기 IPC 네임스페이스 %[2]d에 있는 %[1]s 프로세스에게는 하나도 보이지 않습니다", p, p.NS("ipc").Inode)}}
 			}
 		}
 		if w := s.Workers(); len(w) > 0 {
 			p := w[0]
 			return Verdict{Key: "shares",
-				Seen:  []i18n.Text{seen, tf("%s sees segments %s", "%s에게는 세그먼트 %s가 보입니다", p, shmIDs(p.Snapshot()))},
-				Wrong: tf("%s shares the host's IPC namespace: it can attach the host's segments (shmat)", "%s는 호스트의 IPC 네임스페이스를 함께 씁니다. 호스트의 세그먼트에 붙을(shmat) 수 있습니다", p),
+				Seen:  []i18n.Text{seen, tf("%s sees segments %s", "%s 프로세스에게는 세그먼트가 보입니다: %s", p, shmIDs(p.Snapshot()))},
+				Wrong: tf("%s shares the host's IPC namespace: it can attach the host's segments (shmat)", "%s 프로세스는 호스트의 IPC 네임스페이스를 함께 씁니다. 호스트의 세그먼트에 붙을(shmat) 수 있습니다", p),
 				Hint:  i18n.T("Start it in an IPC namespace of its own: unshare --ipc sleep 1000 &", "자기 IPC 네임스페이스 안에서 띄우세요: unshare --ipc sleep 1000 &"),
 			}
 		}
@@ -85,21 +85,21 @@ var exIPCOwn = &Exercise{
 		for _, p := range own {
 			if len(p.Snapshot().IPC.Shm) > 0 && len(s.Host.IPC.Shm) == 0 {
 				return Verdict{OK: true, Seen: []i18n.Text{
-					tf("%s, in IPC namespace %d, sees segments %s", "IPC 네임스페이스 %[2]d의 %[1]s에게는 세그먼트 %[3]s가 보입니다", p, p.NS("ipc").Inode, shmIDs(p.Snapshot())),
+					tf("%s, in IPC namespace %d, sees segments %s", "IPC 네임스페이스 %[2]d의 %[1]s 프로세스에게는 세그먼트가 보입니다: %[3]s", p, p.NS("ipc").Inode, shmIDs(p.Snapshot())),
 					i18n.T("the exercise's host sees none", "연습용 호스트에는 하나도 보이지 않습니다"),
 				}}
 			}
 		}
 		if len(s.Host.IPC.Shm) > 0 {
 			return Verdict{Key: "made-on-host",
-				Seen:  []i18n.Text{tf("the exercise's host has segments %s", "연습용 호스트에 세그먼트 %s가 있습니다", shmIDs(s.Host))},
+				Seen:  []i18n.Text{tf("the exercise's host has segments %s", "연습용 호스트에 세그먼트가 있습니다: %s", shmIDs(s.Host))},
 				Wrong: i18n.T("the segment is in the host's IPC namespace: ipcmk ran outside the new one. Remove it with ipcrm --all=shm", "세그먼트가 호스트의 IPC 네임스페이스에 있습니다. ipcmk가 새 네임스페이스 밖에서 실행됐습니다. ipcrm --all=shm으로 지우세요"),
 				Hint:  i18n.T("Run ipcmk inside the new namespace: unshare --ipc sh -c 'ipcmk --shmem 4096; exec sleep 1000' &", "ipcmk를 새 네임스페이스 안에서 실행하세요: unshare --ipc sh -c 'ipcmk --shmem 4096; exec sleep 1000' &"),
 			}
 		}
 		if len(own) > 0 {
 			return Verdict{Key: "empty",
-				Seen:  []i18n.Text{tf("%s has an IPC namespace of its own, with no segment", "%s는 자기 IPC 네임스페이스를 가졌지만 세그먼트가 없습니다", own[0])},
+				Seen:  []i18n.Text{tf("%s has an IPC namespace of its own, with no segment", "%s 프로세스는 자기 IPC 네임스페이스를 가졌지만 세그먼트가 없습니다", own[0])},
 				Wrong: i18n.T("the new IPC namespace holds no segment", "새 IPC 네임스페이스에 세그먼트가 없습니다"),
 				Hint:  i18n.T("Make it from inside: unshare --ipc sh -c 'ipcmk --shmem 4096; exec sleep 1000' &", "안에서 만드세요: unshare --ipc sh -c 'ipcmk --shmem 4096; exec sleep 1000' &"),
 			}

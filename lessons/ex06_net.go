@@ -43,14 +43,14 @@ var exNetLo = &Exercise{
 			net := p.Snapshot().Network
 			if net.Err == nil && net.OnlyLoopback() && len(net.Interfaces) > 0 && net.Interfaces[0].Up {
 				return Verdict{OK: true, Seen: []i18n.Text{
-					tf("%s is in network namespace %d, whose only interface is %s", "%s는 네트워크 네임스페이스 %d에 있고, 인터페이스는 %s 하나뿐입니다", p, p.NS("net").Inode, ifaces(p.Snapshot())),
+					tf("%s is in network namespace %d, whose only interface is %s", "%s 프로세스는 네트워크 네임스페이스 %d에 있고, 인터페이스는 %s 하나뿐입니다", p, p.NS("net").Inode, ifaces(p.Snapshot())),
 				}}
 			}
 		}
 		if len(own) > 0 {
 			p := own[0]
 			return Verdict{Key: "lo-down",
-				Seen:  []i18n.Text{tf("%s is in a network namespace of its own: %s", "%s는 자기 네트워크 네임스페이스에 있습니다: %s", p, ifaces(p.Snapshot()))},
+				Seen:  []i18n.Text{tf("%s is in a network namespace of its own: %s", "%s 프로세스는 자기 네트워크 네임스페이스에 있습니다: %s", p, ifaces(p.Snapshot()))},
 				Wrong: i18n.T("its lo is down: inside, even 127.0.0.1 does not answer", "그 lo가 꺼져 있습니다. 안에서는 127.0.0.1조차 응답하지 않습니다"),
 				Hint:  tf("Bring it up from the host: nsenter --target %d --net ip link set lo up", "호스트에서 켜세요: nsenter --target %d --net ip link set lo up", p.PID),
 			}
@@ -91,21 +91,21 @@ var exNetCable = &Exercise{
 		for _, a := range []string{"10.0.0.1/24", "10.0.0.2/24"} {
 			if _, onHost := withAddr(s.Host, a); onHost {
 				return Verdict{Key: "on-host",
-					Seen:  []i18n.Text{tf("the exercise's host has %s", "연습용 호스트에 %s가 있습니다", a)},
-					Wrong: tf("%s is in the host's network namespace, not in one of the two", "%s가 두 네임스페이스가 아니라 호스트의 네트워크 네임스페이스에 있습니다", a),
+					Seen:  []i18n.Text{tf("the exercise's host has %s", "연습용 호스트가 %s 주소를 가졌습니다", a)},
+					Wrong: tf("%s is in the host's network namespace, not in one of the two", "%s 주소가 두 네임스페이스가 아니라 호스트의 네트워크 네임스페이스에 있습니다", a),
 					Hint:  i18n.T("Put each end into its namespace when making the pair (netns PID), and give addresses inside, with nsenter --target PID --net.", "쌍을 만들 때 양 끝을 각 네임스페이스에 넣고(netns PID), 주소는 nsenter --target PID --net으로 안에서 주세요."),
 				}
 			}
 			if ends[a] == nil {
 				return nothing(s, "missing-address",
-					tf("no network namespace of yours has %s", "%s를 가진 내 네트워크 네임스페이스가 없습니다", a),
+					tf("no network namespace of yours has %s", "%s 주소를 가진 내 네트워크 네임스페이스가 없습니다", a),
 					i18n.T("Make the pair with ip link add … type veth peer …, then give each end its address inside its namespace.", "ip link add … type veth peer …로 쌍을 만든 다음, 각 끝에 자기 네임스페이스 안에서 주소를 주세요."))
 			}
 		}
 		one, two := ends["10.0.0.1/24"], ends["10.0.0.2/24"]
 		if one.NS("net").Same(two.NS("net")) {
 			return Verdict{Key: "one-namespace",
-				Seen:  []i18n.Text{tf("%s has both addresses", "%s가 두 주소를 모두 가졌습니다", one)},
+				Seen:  []i18n.Text{tf("%s has both addresses", "%s 프로세스가 두 주소를 모두 가졌습니다", one)},
 				Wrong: i18n.T("both ends are in one namespace: the cable joins nothing", "양 끝이 한 네임스페이스에 있습니다. 케이블이 아무것도 잇지 않습니다"),
 				Hint:  i18n.T("Start two processes with unshare --net, and put one end of the pair into each (netns PID).", "unshare --net으로 프로세스를 둘 띄우고, 쌍의 한쪽 끝씩 각각에 넣으세요(netns PID)."),
 			}
@@ -115,8 +115,8 @@ var exNetCable = &Exercise{
 			i := ifs[a]
 			if !i.Up {
 				return Verdict{Key: "down",
-					Seen:  []i18n.Text{tf("%s has %s on %s, which is down", "%s는 %s에 %s를 가졌지만 꺼져 있습니다", ends[a], i.Name, a)},
-					Wrong: tf("%s is down", "%s가 꺼져 있습니다", i.Name),
+					Seen:  []i18n.Text{tf("%s has %s on %s, which is down", "%s 프로세스는 %s 인터페이스에 %s 주소를 가졌지만, 그 인터페이스가 꺼져 있습니다", ends[a], i.Name, a)},
+					Wrong: tf("%s is down", "%s 인터페이스가 꺼져 있습니다", i.Name),
 					Hint:  tf("Bring it up inside its namespace: nsenter --target %d --net ip link set %s up", "그 네임스페이스 안에서 켜세요: nsenter --target %d --net ip link set %s up", ends[a].PID, i.Name),
 				}
 			}
@@ -124,15 +124,15 @@ var exNetCable = &Exercise{
 		for _, a := range addrs {
 			if i := ifs[a]; !carrier(i) {
 				return Verdict{Key: "no-carrier",
-					Seen:  []i18n.Text{tf("%s is up, with no carrier", "%s는 켜져 있지만 캐리어가 없습니다", i.Name)},
-					Wrong: tf("the other end of %s is down or gone", "%s의 반대쪽 끝이 꺼져 있거나 없습니다", i.Name),
+					Seen:  []i18n.Text{tf("%s is up, with no carrier", "%s 인터페이스는 켜져 있지만 캐리어가 없습니다", i.Name)},
+					Wrong: tf("the other end of %s is down or gone", "%s 인터페이스의 반대쪽 끝이 꺼져 있거나 없습니다", i.Name),
 					Hint:  i18n.T("A veth carries only when both ends are up: bring up the end in the other namespace.", "veth는 양 끝이 모두 켜져야 통합니다. 다른 네임스페이스의 끝을 켜세요."),
 				}
 			}
 		}
 		return Verdict{OK: true, Seen: []i18n.Text{
-			tf("%s, in network namespace %d: %s up with 10.0.0.1/24", "네트워크 네임스페이스 %[2]d의 %[1]s: %[3]s가 10.0.0.1/24로 켜져 있습니다", one, one.NS("net").Inode, ifs["10.0.0.1/24"].Name),
-			tf("%s, in network namespace %d: %s up with 10.0.0.2/24", "네트워크 네임스페이스 %[2]d의 %[1]s: %[3]s가 10.0.0.2/24로 켜져 있습니다", two, two.NS("net").Inode, ifs["10.0.0.2/24"].Name),
+			tf("%s, in network namespace %d: %s up with 10.0.0.1/24", "네트워크 네임스페이스 %[2]d의 %[1]s 프로세스: %[3]s 인터페이스가 10.0.0.1/24 주소로 켜져 있습니다", one, one.NS("net").Inode, ifs["10.0.0.1/24"].Name),
+			tf("%s, in network namespace %d: %s up with 10.0.0.2/24", "네트워크 네임스페이스 %[2]d의 %[1]s 프로세스: %[3]s 인터페이스가 10.0.0.2/24 주소로 켜져 있습니다", two, two.NS("net").Inode, ifs["10.0.0.2/24"].Name),
 			i18n.T("both ends have carrier (LOWER_UP): the cable is plugged in at both ends", "양 끝 모두 캐리어(LOWER_UP)가 있습니다. 케이블의 양쪽이 다 꽂혀 있습니다"),
 		}}
 	},

@@ -30,7 +30,7 @@ var exUserRoot = &Exercise{
 			snap := p.Snapshot()
 			host := snap.Status.UID.Effective
 			inside, mapped := nsinspect.Outside(snap.IDMap.UID, 0)
-			seen := tf("%s has user namespace %d, uid_map %s, and is uid %d on the host", "%s는 사용자 네임스페이스 %d를 가졌고, uid_map은 %s, 호스트에서는 uid %d입니다", p, p.NS("user").Inode, idMap(snap.IDMap.UID), host)
+			seen := tf("%s has user namespace %d, uid_map %s, and is uid %d on the host", "%s 프로세스는 사용자 네임스페이스(%d)를 가졌고, uid_map은 %s, 호스트에서는 uid %d입니다", p, p.NS("user").Inode, idMap(snap.IDMap.UID), host)
 			switch {
 			case mapped && inside == host && host != 0:
 				return Verdict{OK: true, Seen: []i18n.Text{seen,
@@ -47,7 +47,7 @@ var exUserRoot = &Exercise{
 				}
 			default:
 				last = Verdict{Key: "wrong-map", Seen: []i18n.Text{seen},
-					Wrong: tf("uid 0 inside is uid %d outside, but the process itself runs as uid %d there: it is not root inside", "안의 uid 0은 밖의 uid %d이지만 프로세스 자신은 밖에서 uid %d로 돕니다. 안에서 root가 아닙니다", inside, host),
+					Wrong: tf("uid 0 inside is uid %d outside, but the process itself runs as uid %d there: it is not root inside", "안의 uid 0은 밖의 uid %d이지만 프로세스 자신은 밖에서 uid %d인 채로 돕니다. 안에서 root가 아닙니다", inside, host),
 					Hint:  i18n.T("Map uid 0 to the uid the process runs as on the host: --map-root-user does, for the user who runs unshare.", "uid 0을 프로세스가 호스트에서 도는 uid로 매핑하세요. --map-root-user가 unshare를 실행한 사용자에 대해 그렇게 합니다."),
 				}
 			}
@@ -86,7 +86,7 @@ var exUserRange = &Exercise{
 		}
 		for _, p := range userNS(s) {
 			m := p.Snapshot().IDMap
-			seen := tf("%s has user namespace %d: uid_map %s, gid_map %s", "%s는 사용자 네임스페이스 %d를 가졌습니다: uid_map %s, gid_map %s", p, p.NS("user").Inode, idMap(m.UID), idMap(m.GID))
+			seen := tf("%s has user namespace %d: uid_map %s, gid_map %s", "%s 프로세스는 사용자 네임스페이스(%d)를 가졌습니다: uid_map %s, gid_map %s", p, p.NS("user").Inode, idMap(m.UID), idMap(m.GID))
 			switch {
 			case has(m.UID) && has(m.GID):
 				return Verdict{OK: true, Seen: []i18n.Text{seen,

@@ -52,19 +52,19 @@ var exCgroupnsRoot = &Exercise{
 			if !ok1 || !ok2 {
 				continue
 			}
-			seen := tf("%s has cgroup namespace %d; from the host it is in %s, inside it reads %s", "%s는 cgroup 네임스페이스 %d를 가졌습니다. 호스트에서 보면 %s에 있고, 안에서는 %s로 읽힙니다", p, p.NS("cgroup").Inode, where, inside)
+			seen := tf("%s has cgroup namespace %d; from the host it is in %s, inside it reads %s", "%s 프로세스는 cgroup 네임스페이스(%d)를 가졌습니다. 호스트에서 보면 %s에 있고, 안에서 읽으면 %s입니다", p, p.NS("cgroup").Inode, where, inside)
 			switch {
 			case where == "/box" && inside == "/":
 				return Verdict{OK: true, Seen: []i18n.Text{seen,
 					i18n.T("the namespace's root is box: inside, the path above it is hidden", "네임스페이스의 루트가 box입니다. 안에서는 그 위의 경로가 보이지 않습니다")}}
 			case where == "/box":
 				last = Verdict{Key: "made-before-move", Seen: []i18n.Text{seen},
-					Wrong: tf("inside it still reads %s: the namespace was made before the move, so its root is the cgroup above box", "안에서 아직 %s로 읽힙니다. 옮기기 전에 네임스페이스를 만들었기 때문에 그 루트가 box 위의 cgroup입니다", inside),
+					Wrong: tf("inside it still reads %s: the namespace was made before the move, so its root is the cgroup above box", "안에서 읽으면 아직 %s입니다. 옮기기 전에 네임스페이스를 만들었기 때문에 그 루트가 box 위의 cgroup입니다", inside),
 					Hint:  i18n.T("Move first, then make the namespace: the root of a cgroup namespace is where its maker was at unshare.", "먼저 옮기고 그다음 네임스페이스를 만드세요. cgroup 네임스페이스의 루트는 만든 프로세스가 unshare할 때 있던 곳입니다."),
 				}
 			default:
 				last = Verdict{Key: "not-in-box", Seen: []i18n.Text{seen},
-					Wrong: tf("%s is not in box", "%s가 box에 있지 않습니다", p),
+					Wrong: tf("%s is not in box", "%s 프로세스가 box에 있지 않습니다", p),
 					Hint:  i18n.T("Write its pid to box's cgroup.procs before it makes the namespace: sh -c 'echo $$ > $STEPBOX_CG_PIDS/box/cgroup.procs; exec unshare --cgroup sleep 1000' &", "네임스페이스를 만들기 전에 그 pid를 box의 cgroup.procs에 쓰세요: sh -c 'echo $$ > $STEPBOX_CG_PIDS/box/cgroup.procs; exec unshare --cgroup sleep 1000' &"),
 				}
 			}
@@ -117,18 +117,18 @@ var exCgroupnsMount = &Exercise{
 				case !ok:
 				case boxOK && ino == box && s.Own(p, "cgroup"):
 					return Verdict{OK: true, Seen: []i18n.Text{
-						tf("%s has cgroup namespace %d and mount namespace %d", "%s는 cgroup 네임스페이스 %d와 마운트 네임스페이스 %d를 가졌습니다", p, p.NS("cgroup").Inode, p.NS("mnt").Inode),
+						tf("%s has cgroup namespace %d and mount namespace %d", "%s 프로세스는 cgroup 네임스페이스(%d)와 마운트 네임스페이스(%d)를 가졌습니다", p, p.NS("cgroup").Inode, p.NS("mnt").Inode),
 						tf("the %s file system at /mnt shows box as its top (inode %d): nothing above it is in reach", "/mnt의 %s 파일 시스템은 box(아이노드 %d)를 꼭대기로 보여 줍니다. 그 위로는 닿지 않습니다", m.FSType, ino),
 					}}
 				case ino == top:
 					last = Verdict{Key: "whole-tree",
-						Seen:  []i18n.Text{tf("%s mounted %s at /mnt", "%s가 /mnt에 %s를 마운트했습니다", p, m.FSType)},
+						Seen:  []i18n.Text{tf("%s mounted %s at /mnt", "%s 프로세스가 /mnt에 %s 파일 시스템을 마운트했습니다", p, m.FSType)},
 						Wrong: i18n.T("its top is your shell's cgroup, the whole tree the exercise has, not box: it was mounted outside a cgroup namespace rooted at box", "그 꼭대기는 box가 아니라 셸의 cgroup, 즉 연습 문제의 트리 전체입니다. box에 뿌리를 둔 cgroup 네임스페이스 밖에서 마운트했기 때문입니다"),
 						Hint:  i18n.T("Mount from inside a new cgroup namespace made in box: move into box, then unshare --cgroup --mount, then mount.", "box에서 만든 새 cgroup 네임스페이스 안에서 마운트하세요. box로 옮기고, unshare --cgroup --mount, 그다음 mount입니다."),
 					}
 				default:
 					last = Verdict{Key: "elsewhere",
-						Seen:  []i18n.Text{tf("%s mounted %s at /mnt", "%s가 /mnt에 %s를 마운트했습니다", p, m.FSType)},
+						Seen:  []i18n.Text{tf("%s mounted %s at /mnt", "%s 프로세스가 /mnt에 %s 파일 시스템을 마운트했습니다", p, m.FSType)},
 						Wrong: i18n.T("its top is neither box nor the tree above: the process was not in box when its cgroup namespace was made", "그 꼭대기가 box도 아니고 위의 트리도 아닙니다. cgroup 네임스페이스를 만들 때 프로세스가 box에 있지 않았습니다"),
 						Hint:  i18n.T("Write the pid to box's cgroup.procs first, then unshare --cgroup --mount.", "먼저 pid를 box의 cgroup.procs에 쓰고, 그다음 unshare --cgroup --mount 하세요."),
 					}

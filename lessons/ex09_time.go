@@ -42,7 +42,7 @@ var exTimeAhead = &Exercise{
 		for _, p := range timeNS(s) {
 			t := p.Snapshot().Time
 			boot, mono := offset(t, "boottime"), offset(t, "monotonic")
-			seen := tf("%s is in time namespace %d: boottime %+d s, monotonic %+d s", "%s는 시간 네임스페이스 %d에 있습니다: boottime %+d초, monotonic %+d초", p, p.NS("time").Inode, boot, mono)
+			seen := tf("%s is in time namespace %d: boottime %+d s, monotonic %+d s", "%s 프로세스는 시간 네임스페이스 %d에 있습니다: boottime %+d초, monotonic %+d초", p, p.NS("time").Inode, boot, mono)
 			switch {
 			case boot == 8640000:
 				return Verdict{OK: true, Seen: []i18n.Text{seen,
@@ -88,7 +88,7 @@ var exTimeJustBooted = &Exercise{
 		for _, p := range timeNS(s) {
 			mono := offset(p.Snapshot().Time, "monotonic")
 			reads := now.Sec + mono
-			seen := tf("%s is in time namespace %d: monotonic %+d s, so its monotonic clock reads %d s", "%s는 시간 네임스페이스 %d에 있습니다: monotonic %+d초, 그래서 monotonic 시계가 %d초로 읽힙니다", p, p.NS("time").Inode, mono, reads)
+			seen := tf("%s is in time namespace %d: monotonic %+d s, so its monotonic clock reads %d s", "%s 프로세스는 시간 네임스페이스 %d에 있습니다: monotonic %+d초, 그래서 monotonic 시계가 %d초로 읽힙니다", p, p.NS("time").Inode, mono, reads)
 			switch {
 			case mono < 0 && reads >= 0 && reads < 3600:
 				return Verdict{OK: true, Seen: []i18n.Text{seen,

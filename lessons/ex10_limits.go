@@ -113,12 +113,12 @@ var exLimitsOOM = &Exercise{
 					i18n.T("the kernel killed in the cgroup, not on the host: the limit held", "커널은 호스트가 아니라 그 cgroup 안에서 죽였습니다. 제한이 지켜졌습니다")}}
 			case limit == mib16:
 				last = Verdict{Key: "no-kill", Seen: []i18n.Text{seen},
-					Wrong: tf("%s holds 16 MiB, but nothing in it was killed: the hog ran elsewhere (cat /proc/self/cgroup shows where a shell is)", "%s는 16 MiB로 제한됐지만 그 안에서 죽은 것이 없습니다. 메모리를 먹은 쪽이 다른 곳에서 돌았습니다(셸이 어디 있는지는 cat /proc/self/cgroup이 보여 줍니다)", rel),
+					Wrong: tf("%s holds 16 MiB, but nothing in it was killed: the hog ran elsewhere (cat /proc/self/cgroup shows where a shell is)", "%s cgroup은 16 MiB로 제한됐지만 그 안에서 죽은 것이 없습니다. 메모리를 먹은 쪽이 다른 곳에서 돌았습니다(셸이 어디 있는지는 cat /proc/self/cgroup이 보여 줍니다)", rel),
 					Hint:  i18n.T("Run the hog inside box: sh -c 'echo $$ > $STEPBOX_CG_MEMORY/box/cgroup.procs; dd if=/dev/zero of=/dev/null bs=32M count=1'", "메모리를 먹는 쪽을 box 안에서 돌리세요: sh -c 'echo $$ > $STEPBOX_CG_MEMORY/box/cgroup.procs; dd if=/dev/zero of=/dev/null bs=32M count=1'"),
 				}
 			case last.Key == "":
 				last = Verdict{Key: "wrong-limit", Seen: []i18n.Text{seen},
-					Wrong: tf("%s is not limited to 16 MiB (16777216 bytes)", "%s가 16 MiB(16777216바이트)로 제한되지 않았습니다", rel),
+					Wrong: tf("%s is not limited to 16 MiB (16777216 bytes)", "%s cgroup이 16 MiB(16777216바이트)로 제한되지 않았습니다", rel),
 					Hint:  i18n.T("echo 16M > $STEPBOX_CG_MEMORY/box/memory.limit_in_bytes (cgroup v2: memory.max); the kernel reads the M.", "echo 16M > $STEPBOX_CG_MEMORY/box/memory.limit_in_bytes (cgroup v2: memory.max). 커널이 M을 알아듣습니다."),
 				}
 			}
@@ -174,12 +174,12 @@ var exLimitsPids = &Exercise{
 					i18n.T("the kernel refused forks in the cgroup at 5 tasks; the host forks as before", "커널은 그 cgroup 안에서 태스크 5개에 이르자 fork를 거절했습니다. 호스트는 여전히 fork합니다")}}
 			case limit == 5:
 				last = Verdict{Key: "no-refusal", Seen: []i18n.Text{seen},
-					Wrong: tf("%s allows 5 tasks, but no fork was refused in it: the processes ran in another cgroup", "%s는 태스크를 5개까지 허용하지만 그 안에서 거절된 fork가 없습니다. 프로세스들이 다른 cgroup에서 돌았습니다", rel),
+					Wrong: tf("%s allows 5 tasks, but no fork was refused in it: the processes ran in another cgroup", "%s cgroup은 태스크를 5개까지 허용하지만 그 안에서 거절된 fork가 없습니다. 프로세스들이 다른 cgroup에서 돌았습니다", rel),
 					Hint:  i18n.T("Start the forks from a shell inside box: sh -c 'echo $$ > $STEPBOX_CG_PIDS/box/cgroup.procs; for i in 1 2 3 4 5 6 7 8; do sleep 30 & done'", "box 안의 셸에서 fork하세요: sh -c 'echo $$ > $STEPBOX_CG_PIDS/box/cgroup.procs; for i in 1 2 3 4 5 6 7 8; do sleep 30 & done'"),
 				}
 			case last.Key == "":
 				last = Verdict{Key: "wrong-limit", Seen: []i18n.Text{seen},
-					Wrong: tf("%s's pids.max is %s, not 5", "%s의 pids.max가 5가 아니라 %s입니다", rel, limitS),
+					Wrong: tf("%s's pids.max is %s, not 5", "%s cgroup의 pids.max가 5가 아니라 %s입니다", rel, limitS),
 					Hint:  i18n.T("echo 5 > $STEPBOX_CG_PIDS/box/pids.max", "echo 5 > $STEPBOX_CG_PIDS/box/pids.max"),
 				}
 			}

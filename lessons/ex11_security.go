@@ -32,7 +32,7 @@ var exSecurityNoAdmin = &Exercise{
 			case st.UID.Effective != 0:
 				if last.Key == "" {
 					last = Verdict{Key: "not-root", Seen: []i18n.Text{seen},
-						Wrong: tf("%s is not root: the task is root without the capability", "%s는 root가 아닙니다. 과제는 그 케이퍼빌리티 없는 root입니다", p),
+						Wrong: tf("%s is not root: the task is root without the capability", "%s 프로세스는 root가 아닙니다. 과제는 그 케이퍼빌리티 없는 root입니다", p),
 						Hint:  i18n.T("Keep uid 0 and take the capability away instead: setpriv --bounding-set=-sys_admin.", "uid 0은 그대로 두고 케이퍼빌리티를 빼세요: setpriv --bounding-set=-sys_admin."),
 					}
 				}
@@ -41,12 +41,12 @@ var exSecurityNoAdmin = &Exercise{
 					i18n.T("cap_sys_admin is in neither set: mount(2), sethostname(2) and the rest are refused, and no execve brings it back", "cap_sys_admin이 어느 집합에도 없습니다. mount(2), sethostname(2) 등은 거절되고, 어떤 execve로도 되돌아오지 않습니다")}}
 			case eff:
 				last = Verdict{Key: "effective", Seen: []i18n.Text{seen},
-					Wrong: tf("%s still holds cap_sys_admin in its effective set", "%s는 아직 유효 집합에 cap_sys_admin을 가졌습니다", p),
+					Wrong: tf("%s still holds cap_sys_admin in its effective set", "%s 프로세스는 아직 유효 집합에 cap_sys_admin을 가졌습니다", p),
 					Hint:  i18n.T("The inheritable set takes nothing from root at execve; the bounding set does: setpriv --bounding-set=-sys_admin.", "상속 집합을 바꿔도 execve 때 root에게서 빼앗는 것은 없습니다. 바운딩 집합이 합니다: setpriv --bounding-set=-sys_admin."),
 				}
 			default:
 				last = Verdict{Key: "bounding", Seen: []i18n.Text{seen},
-					Wrong: tf("cap_sys_admin is out of %s's effective set but still in its bounding set: executing a program gives it back", "cap_sys_admin이 %s의 유효 집합에서는 빠졌지만 바운딩 집합에는 남아 있습니다. 프로그램을 실행하면 되돌아옵니다", p),
+					Wrong: tf("cap_sys_admin is out of %s's effective set but still in its bounding set: executing a program gives it back", "cap_sys_admin이 %s 프로세스의 유효 집합에서는 빠졌지만 바운딩 집합에는 남아 있습니다. 프로그램을 실행하면 되돌아옵니다", p),
 					Hint:  i18n.T("Drop it from the bounding set: setpriv --bounding-set=-sys_admin.", "바운딩 집합에서 빼세요: setpriv --bounding-set=-sys_admin."),
 				}
 			}
@@ -69,8 +69,8 @@ func container(s *Scene, name string) (sandbox.State, *nsinspect.Snapshot, Verdi
 		}
 		if st.Status != sandbox.Running {
 			return st, nil, Verdict{Key: "stopped",
-				Seen:  []i18n.Text{tf("container %s is %s", "컨테이너 %s는 %s 상태입니다", name, st.Status)},
-				Wrong: tf("%s does not run", "%s가 돌고 있지 않습니다", name),
+				Seen:  []i18n.Text{tf("container %s is %s", "컨테이너 %s의 상태는 %s입니다", name, st.Status)},
+				Wrong: tf("%s does not run", "%s 컨테이너가 돌고 있지 않습니다", name),
 				Hint:  tf("Remove it (stepbox rm -f %s) and run it again, detached (-d), with a command that stays, such as sleep 1000.", "지우고(stepbox rm -f %s) sleep 1000처럼 계속 도는 명령으로 다시 떼어 놓고(-d) 돌리세요.", name),
 			}, false
 		}

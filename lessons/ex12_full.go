@@ -55,7 +55,7 @@ var exFullIsolated = &Exercise{
 			}
 			shared = append(shared, typ)
 		}
-		seen := tf("box's process %d has its own %s", "box의 프로세스 %d는 %s를 자기 것으로 가졌습니다", snap.PID, strings.Join(own, ", "))
+		seen := tf("box's process %d has its own %s", "box의 프로세스(pid %d)는 다음 네임스페이스를 자기 것으로 가졌습니다: %s", snap.PID, strings.Join(own, ", "))
 		switch {
 		case len(shared) == 0:
 			_, verdict := nsinspect.Verify(nsinspect.Compare(*snap, s.Host), nsinspect.VerifyOptions{Expect: own})
@@ -64,7 +64,7 @@ var exFullIsolated = &Exercise{
 					Wrong: tf("the inspector finds it not isolated: %s", "검사기가 격리되지 않았다고 봅니다: %s", strings.Join(verdict.Failing, ", ")),
 					Hint:  i18n.T("stepbox verify box --expect all says what fails.", "stepbox verify box --expect all이 무엇이 실패하는지 알려 줍니다.")}
 			}
-			return Verdict{OK: true, Seen: []i18n.Text{seen, tf("stepbox verify --expect %s passes", "stepbox verify --expect %s가 통과합니다", strings.Join(own, ","))}}
+			return Verdict{OK: true, Seen: []i18n.Text{seen, tf("stepbox verify --expect %s passes", "stepbox verify --expect %s: 통과합니다", strings.Join(own, ","))}}
 		case len(shared) == 1 && shared[0] == "user":
 			return Verdict{Key: "no-userns", Seen: []i18n.Text{seen},
 				Wrong: i18n.T("box shares the host's user namespace: root inside is root outside", "box가 호스트의 사용자 네임스페이스를 함께 씁니다. 안의 root가 곧 밖의 root입니다"),
@@ -72,7 +72,7 @@ var exFullIsolated = &Exercise{
 			}
 		}
 		return Verdict{Key: "shares", Seen: []i18n.Text{seen},
-			Wrong: tf("box shares the host's %s", "box가 호스트의 %s를 함께 씁니다", strings.Join(shared, ", ")),
+			Wrong: tf("box shares the host's %s", "box가 호스트의 네임스페이스를 함께 씁니다: %s", strings.Join(shared, ", ")),
 			Hint:  i18n.T("Leave --ns out, and add --userns: the defaults make every other namespace.", "--ns를 빼고 --userns를 더하세요. 나머지 네임스페이스는 기본값이 모두 만듭니다."),
 		}
 	},
@@ -108,7 +108,7 @@ var exFullLimits = &Exercise{
 		if pids >= 0 {
 			pidsS = strconv.FormatInt(pids, 10)
 		}
-		seen := tf("db's process %d is in %s: memory limit %s, pids.max %s", "db의 프로세스 %d는 %s에 있습니다: 메모리 제한 %s, pids.max %s", snap.PID, memRel, limitText(mem), pidsS)
+		seen := tf("db's process %d is in %s: memory limit %s, pids.max %s", "db의 프로세스(pid %d)는 %s cgroup에 있습니다: 메모리 제한 %s, pids.max %s", snap.PID, memRel, limitText(mem), pidsS)
 		switch {
 		case mem != 32<<20:
 			return Verdict{Key: "wrong-memory", Seen: []i18n.Text{seen},

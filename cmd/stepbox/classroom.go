@@ -17,7 +17,7 @@ import (
 var (
 	msgResuming  = i18n.T("Going on where you stopped: lesson %d (%s), step %d.", "멈췄던 곳에서 이어 갑니다: 레슨 %d(%s), %d단계.")
 	msgRecording = i18n.T("Recorded to %s: play it with 'stepbox replay %s' or 'asciinema play %s'.", "%s에 녹화했습니다. 'stepbox replay %s' 또는 'asciinema play %s'로 재생하세요.")
-	msgRecordBad = i18n.T("the recording %s stopped early: %v", "녹화 %s가 중간에 멈췄습니다: %v")
+	msgRecordBad = i18n.T("the recording %s stopped early: %v", "%s에 녹화하다가 중간에 멈췄습니다: %v")
 )
 
 // resumePlace is the lesson and step `learn --resume [LESSON]` starts at.

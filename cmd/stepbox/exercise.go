@@ -28,7 +28,7 @@ var (
 	msgExNeedsRoot = i18n.T("an exercise's shell runs in namespaces of its own, which need root", "연습 문제의 셸은 자기만의 네임스페이스에서 돌기 때문에 root 권한이 필요합니다")
 	msgExCheckRoot = i18n.T("a check reads the namespaces of the exercise's processes, which needs root", "검사는 연습 문제 프로세스의 네임스페이스를 읽어야 해서 root 권한이 필요합니다")
 	msgExSudo      = i18n.T("run it with sudo", "sudo로 실행하세요")
-	msgExStopped   = i18n.T("Exercise %s ended. Everything made in it is removed.", "연습 문제 %s를 끝냈습니다. 그 안에서 만든 것은 모두 지웠습니다.")
+	msgExStopped   = i18n.T("Exercise %s ended. Everything made in it is removed.", "%s 연습 문제를 끝냈습니다. 그 안에서 만든 것은 모두 지웠습니다.")
 	msgExHintsNone = i18n.T("%d hints, the last one the answer: stepbox exercise hint %s", "힌트 %d개, 마지막은 정답: stepbox exercise hint %s")
 )
 
