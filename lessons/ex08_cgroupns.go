@@ -33,8 +33,8 @@ func insideLine(p *Proc, controller string) (string, bool) {
 var exCgroupnsRoot = &Exercise{
 	Title: i18n.T("A cgroup namespace rooted at box", "box에 뿌리를 둔 cgroup 네임스페이스"),
 	Task: i18n.T(
-		"Make a cgroup box below your shell's (mkdir $STEPBOX_CG_PIDS/box), and start a process in box with a cgroup namespace of its own, so that its /proc/self/cgroup reads / while, seen from the host, it lives in /box. Leave it running.",
-		"셸의 cgroup 아래에 box라는 cgroup을 만들고(mkdir $STEPBOX_CG_PIDS/box), box 안에서 자기 cgroup 네임스페이스를 가진 프로세스를 띄우세요. 그 프로세스의 /proc/self/cgroup은 /로 읽히고, 호스트에서 보면 /box에 있어야 합니다. 계속 돌게 두세요."),
+		"Make a cgroup box below the exercise's own (mkdir $STEPBOX_CG_PIDS/box), and start a process in box with a cgroup namespace of its own, so that its /proc/self/cgroup reads / while, seen from the host, it lives in /box. Leave it running.",
+		"연습 문제의 cgroup 아래에 box라는 cgroup을 만들고(mkdir $STEPBOX_CG_PIDS/box), box 안에서 자기 cgroup 네임스페이스를 가진 프로세스를 띄우세요. 그 프로세스의 /proc/self/cgroup은 /로 읽히고, 호스트에서 보면 /box에 있어야 합니다. 계속 돌게 두세요."),
 	Needs: []string{"unshare", "mkdir", "sleep"},
 	Hints: []i18n.Text{
 		i18n.T("A process joins a cgroup when its pid is written to the cgroup's cgroup.procs. echo $$ > …/cgroup.procs moves the shell that runs echo.",

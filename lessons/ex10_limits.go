@@ -80,14 +80,14 @@ const mib16 = 16 << 20
 var exLimitsOOM = &Exercise{
 	Title: i18n.T("16 MiB, and an OOM kill", "16 MiB, 그리고 OOM 킬"),
 	Task: i18n.T(
-		"Make a cgroup box below your shell's memory cgroup ($STEPBOX_CG_MEMORY), limit it to 16 MiB (memory.limit_in_bytes on cgroup v1, memory.max on v2), and run something in box that wants more, so that the kernel's OOM killer kills it there. The check reads the limit and the OOM kills from box's own files.",
-		"셸의 memory cgroup($STEPBOX_CG_MEMORY) 아래에 box라는 cgroup을 만들고 16 MiB로 제한한 다음(cgroup v1은 memory.limit_in_bytes, v2는 memory.max), 그보다 많이 쓰려는 것을 box 안에서 돌려서 커널의 OOM 킬러가 거기서 그것을 죽이게 하세요. 검사는 box 자신의 파일에서 제한과 OOM 킬 횟수를 읽습니다."),
+		"Make a cgroup box below the exercise's memory cgroup ($STEPBOX_CG_MEMORY), limit it to 16 MiB (memory.limit_in_bytes on cgroup v1, memory.max on v2), and run something in box that wants more, so that the kernel's OOM killer kills it there. The check reads the limit and the OOM kills from box's own files.",
+		"연습 문제의 memory cgroup($STEPBOX_CG_MEMORY) 아래에 box라는 cgroup을 만들고 16 MiB로 제한한 다음(cgroup v1은 memory.limit_in_bytes, v2는 memory.max), 그보다 많이 쓰려는 것을 box 안에서 돌려서 커널의 OOM 킬러가 거기서 그것을 죽이게 하세요. 검사는 box 자신의 파일에서 제한과 OOM 킬 횟수를 읽습니다."),
 	Needs: []string{"mkdir", "dd", "sh"},
 	Hints: []i18n.Text{
 		i18n.T("A cgroup is a directory: mkdir makes it, a limit is a number written to one of its files, and a process joins it when its pid is written to its cgroup.procs.",
 			"cgroup은 디렉터리입니다. mkdir로 만들고, 제한은 그 안의 파일에 쓰는 숫자이며, 프로세스는 자기 pid가 cgroup.procs에 쓰이면 들어갑니다."),
-		i18n.T("The hog must run in box, not in your shell's cgroup: sh -c 'echo $$ > $STEPBOX_CG_MEMORY/box/cgroup.procs; dd if=/dev/zero of=/dev/null bs=32M count=1' moves a shell into box first, and dd is born there.",
-			"메모리를 먹는 쪽은 셸의 cgroup이 아니라 box에서 돌아야 합니다. sh -c 'echo $$ > $STEPBOX_CG_MEMORY/box/cgroup.procs; dd if=/dev/zero of=/dev/null bs=32M count=1'은 셸을 먼저 box로 옮기고, dd는 거기서 태어납니다."),
+		i18n.T("The hog must run in box, not where your shell is: sh -c 'echo $$ > $STEPBOX_CG_MEMORY/box/cgroup.procs; dd if=/dev/zero of=/dev/null bs=32M count=1' moves a shell into box first, and dd is born there.",
+			"메모리를 먹는 쪽은 셸이 있는 곳이 아니라 box에서 돌아야 합니다. sh -c 'echo $$ > $STEPBOX_CG_MEMORY/box/cgroup.procs; dd if=/dev/zero of=/dev/null bs=32M count=1'은 셸을 먼저 box로 옮기고, dd는 거기서 태어납니다."),
 	},
 	Answer: "mkdir $STEPBOX_CG_MEMORY/box\n" +
 		"echo 16M > $STEPBOX_CG_MEMORY/box/memory.limit_in_bytes  # cgroup v2: memory.max\n" +
@@ -137,8 +137,8 @@ var exLimitsOOM = &Exercise{
 var exLimitsPids = &Exercise{
 	Title: i18n.T("A ceiling on processes", "프로세스 수의 상한"),
 	Task: i18n.T(
-		"Make a cgroup box below your shell's pids cgroup ($STEPBOX_CG_PIDS), let it hold at most 5 tasks (pids.max), and in box run a shell that tries to start more, so that the kernel refuses a fork. The check reads pids.max and the refused forks (pids.events) from box's files.",
-		"셸의 pids cgroup($STEPBOX_CG_PIDS) 아래에 box라는 cgroup을 만들어 태스크를 5개까지만 담게 하고(pids.max), box 안에서 그보다 많이 띄우려는 셸을 돌려서 커널이 fork를 거절하게 하세요. 검사는 box의 파일에서 pids.max와 거절된 fork 수(pids.events)를 읽습니다."),
+		"Make a cgroup box below the exercise's pids cgroup ($STEPBOX_CG_PIDS), let it hold at most 5 tasks (pids.max), and in box run a shell that tries to start more, so that the kernel refuses a fork. The check reads pids.max and the refused forks (pids.events) from box's files.",
+		"연습 문제의 pids cgroup($STEPBOX_CG_PIDS) 아래에 box라는 cgroup을 만들어 태스크를 5개까지만 담게 하고(pids.max), box 안에서 그보다 많이 띄우려는 셸을 돌려서 커널이 fork를 거절하게 하세요. 검사는 box의 파일에서 pids.max와 거절된 fork 수(pids.events)를 읽습니다."),
 	Needs: []string{"mkdir", "sleep", "sh"},
 	Hints: []i18n.Text{
 		i18n.T("pids.max counts every task in the cgroup, threads too; fork(2) fails with EAGAIN once it is reached, and pids.events counts each refusal.",

@@ -174,10 +174,18 @@ func (p *Proc) In(path string) string {
 // the process's and the session's are read here and the one is taken off
 // the other.
 func (s *Scene) Cgroup(pid int, controller string) (string, bool) {
-	mine, ok1 := cgroupOf(pid, controller)
-	root, ok2 := cgroupOf(s.Session.Pid, controller)
+	mine, _, ok1 := cgroupOf(pid, controller)
+	root, v2, ok2 := cgroupOf(s.Session.Pid, controller)
 	if !ok1 || !ok2 {
 		return "", false
+	}
+	if self := s.Session.CgroupSelf; v2 && self != "" {
+		// The session's process moved below the exercise's cgroup
+		// (leaveRootFree): the exercise's cgroup is above it.
+		root = strings.TrimSuffix(root, self)
+		if root == "" {
+			root = "/"
+		}
 	}
 	return below(mine, root)
 }
@@ -195,26 +203,27 @@ func below(p, root string) (string, bool) {
 	return "/" + rel, ok
 }
 
-// cgroupOf reads pid's line of controller in /proc/PID/cgroup.
-func cgroupOf(pid int, controller string) (string, bool) {
+// cgroupOf reads pid's line of controller in /proc/PID/cgroup; v2 says it
+// is cgroup2's line.
+func cgroupOf(pid int, controller string) (path string, v2, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
-		return "", false
+		return "", false, false
 	}
 	entries, err := nsinspect.ParseCgroup(b)
 	if err != nil {
-		return "", false
+		return "", false, false
 	}
 	for _, e := range entries {
 		if controller == "" && e.V2() || controller != "" && slices.Contains(e.Controllers, controller) {
-			return e.Path, true
+			return e.Path, e.V2(), true
 		}
 	}
 	if controller != "" {
 		// A controller on cgroup2 (a pure v2 host).
 		return cgroupOf(pid, "")
 	}
-	return "", false
+	return "", false, false
 }
 
 // CgroupDir is the directory of a cgroup relative to the exercise's own

@@ -45,6 +45,10 @@ type Session struct {
 	// CgroupMounts is where the session mounted each cgroup hierarchy
 	// again, to show its own subtree: by controller, "" for cgroup2.
 	CgroupMounts map[string]string `json:"cgroup_mounts"`
+	// CgroupSelf is where the session's process is below the exercise's
+	// cgroup in the cgroup2 hierarchy: "/shell" on a pure v2 host
+	// (leaveRootFree), "" where it stays at the top.
+	CgroupSelf string `json:"cgroup_self,omitempty"`
 	// Container is the id of the container that holds the session's
 	// namespaces (under the paths StartExercise was given), so that a
 	// session whose starter died can still be removed whole.

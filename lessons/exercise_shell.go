@@ -46,6 +46,12 @@ func RunSession(dir string, stdin, stdout *os.File) (int, error) {
 	if s.CgroupMounts, err = remountCgroups(); err != nil {
 		return 0, err
 	}
+	if _, v1 := s.CgroupMounts["memory"]; !v1 && s.CgroupMounts[""] != "" {
+		if err := leaveRootFree(s.CgroupMounts[""]); err != nil {
+			return 0, err
+		}
+		s.CgroupSelf = "/shell"
+	}
 	// ip netns add makes a file in /run/netns: ours, not the host's.
 	if err := os.MkdirAll("/run/netns", 0o755); err == nil {
 		_ = unix.Mount("tmpfs", "/run/netns", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755,size=1m")
@@ -240,14 +246,49 @@ func remountCgroups() (map[string]string, error) {
 	return out, nil
 }
 
+// leaveRootFree moves the session into a cgroup of its own, shell, below
+// the exercise's cgroup, and lets the controllers the exercises need reach
+// the exercise's cgroups: on cgroup v2 a cgroup with processes cannot hand
+// controllers to its children (the "no internal processes" rule), so the
+// learner's box could not be given a limit beside a shell in the root.
+func leaveRootFree(unified string) error {
+	shell := filepath.Join(unified, "shell")
+	if err := os.Mkdir(shell, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("make the exercise shell's cgroup: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(shell, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+		return fmt.Errorf("move the exercise's shell into %s: %w", shell, err)
+	}
+	have, err := os.ReadFile(filepath.Join(unified, "cgroup.controllers"))
+	if err != nil {
+		return err
+	}
+	var enable []string
+	for _, c := range []string{"cpu", "memory", "pids"} {
+		if slices.Contains(strings.Fields(string(have)), c) {
+			enable = append(enable, "+"+c)
+		}
+	}
+	if len(enable) == 0 {
+		return nil
+	}
+	if err := os.WriteFile(filepath.Join(unified, "cgroup.subtree_control"), []byte(strings.Join(enable, " ")), 0); err != nil {
+		return fmt.Errorf("give %s to the exercise's cgroups: %w", strings.Join(enable, " "), err)
+	}
+	return nil
+}
+
 // pumpSession copies the learner's keys to the shell's terminal and what
 // it shows back, until the learner's terminal goes (done is then told). A
 // standard input that is not a terminal ends with an end of file typed to
-// the shell (^D), as if the learner had.
+// the shell (^D), as if the learner had, and again every second: a shell
+// whose line editor was busy when the first came (busybox's ash) reads
+// the next at its prompt.
 func pumpSession(in *os.File, out *os.File, master *os.File, shellPid int, done chan<- int) {
 	buf := make([]byte, 4096)
 	fds := []unix.PollFd{{Fd: int32(in.Fd()), Events: unix.POLLIN}, {Fd: int32(master.Fd()), Events: unix.POLLIN}}
 	isTerm := term.IsTerminal(int(in.Fd()))
+	var eof time.Time
 	for {
 		if _, err := unix.Poll(fds, 200); err != nil && err != unix.EINTR {
 			done <- 1
@@ -272,9 +313,13 @@ func pumpSession(in *os.File, out *os.File, master *os.File, shellPid int, done 
 					done <- 1 // the terminal hung up
 					return
 				}
-				writeAll(int(master.Fd()), []byte{4})
 				fds[0].Fd = -1
+				eof = time.Now().Add(-time.Hour)
 			}
+		}
+		if !eof.IsZero() && time.Since(eof) >= time.Second {
+			writeAll(int(master.Fd()), []byte{4})
+			eof = time.Now()
 		}
 	}
 }
@@ -378,9 +423,13 @@ func descendants(pid int) []int {
 // last one exits, so each is tried for a while.
 func removeCgroupsBelow(s *Session) {
 	var dirs []string
-	for _, mount := range s.CgroupMounts {
+	for key, mount := range s.CgroupMounts {
+		own := ""
+		if key == "" && s.CgroupSelf != "" {
+			own = filepath.Join(mount, s.CgroupSelf) // ours, until we exit
+		}
 		_ = filepath.WalkDir(mount, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() && p != mount {
+			if err == nil && d.IsDir() && p != mount && p != own {
 				dirs = append(dirs, p)
 			}
 			return nil
