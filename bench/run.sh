@@ -10,3 +10,5 @@ make -s build
 ./bench/tour.sh
 ./bench/inspect.sh
 ./bench/monitor.sh
+./bench/network.sh
+./bench/oci.sh

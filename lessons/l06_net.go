@@ -96,7 +96,7 @@ var lessonNet = &Lesson{
 	Intro: i18n.T(
 		"A network namespace has its own network stack: interfaces, addresses, routes, firewall rules, sockets and port numbers (network_namespaces(7)). A new one is nearly empty, and connecting it to anything is work the runtime, or a tool like docker's, has to do. In this lesson every packet stays between namespaces the lesson made.",
 		"네트워크 네임스페이스는 자기만의 네트워크 스택을 가집니다. 인터페이스, 주소, 라우팅, 방화벽 규칙, 소켓과 포트 번호까지 모두 따로입니다(network_namespaces(7)). 새 네임스페이스는 거의 비어 있고, 어딘가에 연결하는 일은 런타임이나 docker 같은 도구가 따로 해야 합니다. 이 레슨의 모든 패킷은 레슨이 만든 네임스페이스 사이에서만 오갑니다."),
-	Needs: Needs{Inside: []string{"ip", "stepbox", "unshare"}, Host: []string{"ip", "nsenter"}},
+	Needs: Needs{Inside: []string{"ip", "sleep", "stepbox", "unshare"}, Host: []string{"ip", "nsenter", "stepbox"}},
 	Steps: []Step{
 		{
 			Title: i18n.T("Before: the host's network", "시작: 호스트의 네트워크"),
@@ -214,14 +214,15 @@ var lessonNet = &Lesson{
 				},
 			},
 		},
+		stepBridge,
 	},
 	Demo: Demo{
 		Feature: "net",
 		Explain: i18n.T(
-			"Without a network namespace the container uses the host's: it sees the host's interfaces, and the cable's end lands on the host. In this demo the host is a throwaway network namespace that has only lo and what the lesson puts there.",
-			"네트워크 네임스페이스가 없으면 컨테이너는 호스트의 것을 씁니다. 호스트의 인터페이스가 보이고, 케이블의 한쪽 끝도 호스트에 꽂힙니다. 이 데모의 호스트는 lo와 레슨이 넣은 것밖에 없는 일회용 네트워크 네임스페이스입니다."),
+			"Without a network namespace the container uses the host's: it sees the host's interfaces, and the cable's end lands on the host. With no network of their own, the bridge step's containers have nothing to plug into a bridge: b cannot find a, and no port is published. In this demo the host is a throwaway network namespace that has only lo and what the lesson puts there.",
+			"네트워크 네임스페이스가 없으면 컨테이너는 호스트의 것을 씁니다. 호스트의 인터페이스가 보이고, 케이블의 한쪽 끝도 호스트에 꽂힙니다. 자기 네트워크가 없으니 브리지 단계의 컨테이너들도 브리지에 꽂을 것이 없습니다. b는 a를 찾지 못하고, 공개되는 포트도 없습니다. 이 데모의 호스트는 lo와 레슨이 넣은 것밖에 없는 일회용 네트워크 네임스페이스입니다."),
 		Remove: withoutNS(specs.NetworkNamespace),
-		Fails:  []int{2, 4},
+		Fails:  []int{2, 4, 6},
 	},
 	Exercises: netExercises,
 	Outro: i18n.T(

@@ -521,7 +521,8 @@ func observe(lab *Lab, st *Step, prev *nsinspect.Snapshot) (*Evidence, error) {
 // host, {peer} the second container's, {rootfs} the root filesystem's host
 // path; {stepbox} the command line with the lab's --root, {box} the
 // detached container's name and {expect} the namespaces `stepbox run`
-// makes on this kernel (the full lesson's last step).
+// makes on this kernel (the full lesson's last step); {a}, {b} and
+// {published} the bridge step's containers and port (the network lesson).
 func expand(lab *Lab, cmd string) string {
 	if !strings.Contains(cmd, "{") {
 		return cmd
@@ -535,7 +536,8 @@ func expand(lab *Lab, cmd string) string {
 		expect = "uts,pid,mnt,ipc,net,user,cgroup"
 	}
 	return strings.NewReplacer("{pid}", strconv.Itoa(lab.Pid()), "{peer}", strconv.Itoa(lab.PeerPid()),
-		"{rootfs}", lab.Rootfs(), "{stepbox}", sb, "{box}", lab.detachedName(), "{expect}", expect).Replace(cmd)
+		"{rootfs}", lab.Rootfs(), "{stepbox}", sb, "{box}", lab.detachedName(), "{expect}", expect,
+		"{a}", lab.bridgeA(), "{b}", lab.bridgeB(), "{published}", notedByLab(lab, "bridge.published")).Replace(cmd)
 }
 
 // localize translates the namespace words of a change for the reader.

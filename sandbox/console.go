@@ -73,3 +73,18 @@ func ptyPeer(master int) (int, error) {
 	}
 	return int(r), nil
 }
+
+// receivedConsole wraps the master side of a terminal the sync socket
+// brought (setupConsole's "console" message). Non-blocking before
+// os.NewFile, so reads go through Go's poller and Close wakes a blocked
+// reader (a pty master is blocking by default).
+func receivedConsole(fd int, from string) (*os.File, error) {
+	if fd < 0 {
+		return nil, fmt.Errorf("%s sent a console without its descriptor", from)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "console"), nil
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox/cgroups"
+	"github.com/stepbox/stepbox/sandbox/network/netconf"
 	"github.com/stepbox/stepbox/sandbox/rootfs"
 )
 
@@ -67,6 +68,10 @@ type Options struct {
 	// Name is the container's name beside its id, unique under Paths.Run
 	// (names.go); none when empty.
 	Name string
+	// Network is what the container asks of the network (netattach.go):
+	// nil leaves it as the description says, with a network namespace of
+	// its own holding only lo, or the host's.
+	Network *netconf.Config
 
 	// probe marks the runtime's own probe of the kernel (timens.go).
 	probe bool
@@ -97,6 +102,8 @@ type Container struct {
 	// saved is closed when the created state is written (savedErr).
 	saved    chan struct{}
 	savedErr error
+	// joined is the container whose network namespace this one joins.
+	joined *joined
 }
 
 // Spec returns the description the container was made from.
@@ -213,7 +220,15 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 		cfg.Cgroups = append(cfg.Cgroups, controller)
 	}
 
+	if o.Network != nil {
+		if err := c.planNetwork(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.startInit(cfg); err != nil {
+		return nil, err
+	}
+	if err := c.checkJoined(); err != nil {
 		return nil, err
 	}
 	if pids != nil {
@@ -470,17 +485,20 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 		}
 		switch m.Type {
 		case "console":
+			if c.console, err = receivedConsole(fd, "container init"); err != nil {
+				return err
+			}
+		case "hooks":
+			if err := c.runCreateHooks(); err != nil {
+				return err
+			}
+		case "seccomp":
 			if fd < 0 {
-				return errors.New("container init sent a console without its descriptor")
+				return errors.New("container init sent a seccomp listener without its descriptor")
 			}
-			// Non-blocking before os.NewFile, so reads go through Go's
-			// poller and Close wakes a blocked reader (a pty master is
-			// blocking by default).
-			if err := unix.SetNonblock(fd, true); err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("console: %w", err)
+			if err := c.passSeccompListener(fd); err != nil {
+				return err
 			}
-			c.console = os.NewFile(uintptr(fd), "console")
 		case "ready":
 			tracef("init ready")
 			return nil
@@ -812,6 +830,9 @@ func (c *Container) destroy() error {
 	if c.cmd != nil {
 		<-c.waited
 	}
+	if err := c.releaseNetwork(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.sync != nil {
 		c.sync.Close()
 		c.sync = nil
@@ -854,6 +875,7 @@ func Load(p Paths, id string) (*Container, error) {
 
 // State returns the container's state as it is now.
 func (c *Container) State() State {
+	_ = c.settled() // the creator's own record first
 	st := c.readState()
 	st.Status = liveStatus(c.dir, st)
 	return st
@@ -877,9 +899,12 @@ func (c *Container) Cleanup() error {
 	if c.cmd != nil {
 		<-c.waited
 	}
+	if err := c.releaseNetwork(); err != nil {
+		errs = append(errs, err)
+	}
 	c.mu.Lock()
 	c.state.Status = Stopped
-	c.state.CgroupPaths = nil
+	c.state.CgroupPaths, c.state.Proxy = nil, nil
 	st := c.state
 	c.mu.Unlock()
 	if err := writeState(c.dir, st); err != nil {

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stepbox/stepbox/internal/hint"
+	"github.com/stepbox/stepbox/sandbox/network/netconf"
 )
 
 // DetachOptions are a detached container's choices beside its description.
@@ -22,6 +23,8 @@ type DetachOptions struct {
 	Stdin      bool          `json:"stdin,omitempty"` // -i: stdin stays open
 	Restart    RestartPolicy `json:"restart"`
 	AutoRemove bool          `json:"autoRemove,omitempty"` // --rm
+	// Network is what the container asks of the network (Options.Network).
+	Network *netconf.Config `json:"network,omitempty"`
 }
 
 // RunDetached creates and starts a container under a monitor of its own

@@ -38,6 +38,14 @@ type ExecOptions struct {
 	Detach bool
 	// PidFile, when set, receives the process's pid on the host.
 	PidFile string
+	// Release leaves the process to the caller's subreaper (runc exec
+	// --detach under conmon or containerd's shim, which wait for the pid
+	// in the pid file): the stage exits as soon as the process runs
+	// instead of waiting for it, so the process is orphaned and adopted by
+	// the subreaper. Unlike Detach, which leaves it to the container's
+	// init, where no engine could wait for it. Wait then reports the
+	// stage's 0, not the process's code.
+	Release bool
 }
 
 // Process is a process started in a running container by Exec.
@@ -264,6 +272,10 @@ func (c *Container) cgroups(st State) cgroups.Manager {
 	return m
 }
 
+// execRelease is nsenter.h's STEPBOX_EXEC_RELEASE, a bit of the flags
+// field that is never a namespace (ExecOptions.Release).
+const execRelease = 0x1
+
 // execCommand builds the exec stage's command: the sealed copy of
 // stepbox-exec (exec_binary.go, CVE-2019-5736), never a binary of the
 // container's, with the descriptors the constructor and the Go half read
@@ -281,7 +293,11 @@ func execCommand(t *execTarget, o ExecOptions, exe *sealedInit, cfgR, sync *os.F
 	}
 	// The order of ExecStageEnv's fields: the constructor's (package
 	// nsenter, doc.go), then the Go half's (exec_init.go).
-	fields := []int{num(t.pidfd), t.flags, num(t.time), num(t.root), num(sync), num(cfgR), num(exe.file)}
+	flags := t.flags
+	if o.Release {
+		flags |= execRelease
+	}
+	fields := []int{num(t.pidfd), flags, num(t.time), num(t.root), num(sync), num(cfgR), num(exe.file)}
 	env := ""
 	for _, f := range fields {
 		env += strconv.Itoa(f) + ","
@@ -333,16 +349,10 @@ func (p *Process) awaitStart(sock *os.File) error {
 				p.mu.Unlock()
 			}
 		case "console":
-			if fd < 0 {
-				return errors.New("the exec'd process sent a console without its descriptor")
+			var err error
+			if p.console, err = receivedConsole(fd, "the exec'd process"); err != nil {
+				return err
 			}
-			// Non-blocking, so reads go through Go's poller and Close
-			// wakes a blocked reader (Create does the same).
-			if err := unix.SetNonblock(fd, true); err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("console: %w", err)
-			}
-			p.console = os.NewFile(uintptr(fd), "console")
 		case "errno":
 			// A failed step of the constructor: its name, and the errno.
 			n, _ := strconv.Atoi(m.Message)

@@ -69,23 +69,33 @@ func (c *Container) ExecProcess(s ExecSettings) (*specs.Process, error) {
 	if s.Terminal && !hasEnv(p.Env, "TERM") {
 		p.Env = append(p.Env, "TERM=xterm")
 	}
-	for _, kv := range s.Env {
+	env, err := MergeEnv(p.Env, s.Env)
+	if err != nil {
+		return nil, err
+	}
+	p.Env = env
+	return p, nil
+}
+
+// MergeEnv applies docker's -e flags to env: KEY=VALUE sets KEY, replacing
+// a KEY env has; a bare KEY takes the caller's own value, or nothing when
+// the caller has none.
+func MergeEnv(env, flags []string) ([]string, error) {
+	for _, kv := range flags {
 		k, v, ok := strings.Cut(kv, "=")
 		if k == "" {
 			return nil, hint.With(fmt.Errorf("invalid environment variable %q", kv), "-e takes KEY=VALUE")
 		}
 		if !ok {
-			// docker passes a bare KEY from the caller's environment, or
-			// nothing when it is not set there.
 			hv, set := os.LookupEnv(k)
 			if !set {
 				continue
 			}
 			v = hv
 		}
-		p.Env = setEnv(p.Env, k+"="+v)
+		env = setEnv(env, k+"="+v)
 	}
-	return p, nil
+	return env, nil
 }
 
 // setEnv replaces kv's key in env, or appends kv.

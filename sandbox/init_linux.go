@@ -53,6 +53,9 @@ func init() {
 		runtime.LockOSThread()
 		runLeanMonitor()
 	}
+	if isProxyProcess() {
+		runProxy() // a container's published ports (proxy_lean.go)
+	}
 }
 
 // IsInit reports whether this process is a container init started by Create
@@ -192,6 +195,17 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			}
 		}
 	}
+	// The create hooks run once the mounts are made, before the root is
+	// entered (hooks.go).
+	var hookState []byte
+	if hasCreateHooks(s.Hooks) {
+		hookStep := func() (err error) { hookState, err = initCreateHooks(sync, s.Hooks); return err }
+		if ownRoot {
+			ro.BeforeEnter = hookStep
+		} else if err := hookStep(); err != nil {
+			return err
+		}
+	}
 	if ownRoot {
 		if err := rootfs.Setup(ro); err != nil {
 			return err
@@ -223,9 +237,11 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	if err := enterCwd(s.Process.Cwd, HasNamespace(s, specs.UserNamespace)); err != nil {
 		return err
 	}
-	path, err := lookPath(s.Process.Args[0], s.Process.Env)
-	if err != nil {
-		return err
+	path := ""
+	if !HasNoProcess(s) { // nothing to look for: start refuses it (oci.go)
+		if path, err = lookPath(s.Process.Args[0], s.Process.Env); err != nil {
+			return err
+		}
 	}
 	if err := closeHostFDs(cfg.PreserveFDs); err != nil {
 		return err
@@ -233,10 +249,12 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	// seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. Without no_new_privs
 	// the filter goes on now, while we still hold CAP_SYS_ADMIN, and must
 	// allow what follows (docker's profile does; runc orders it the same).
-	early := cfg.Seccomp != nil && !s.Process.NoNewPrivileges
+	// A filter that notifies goes on now too, so that its listener can
+	// reach the parent, which hands it to the profile's listenerPath.
+	early := cfg.Seccomp != nil && (!s.Process.NoNewPrivileges || cfg.Seccomp.Notifies())
 	if early {
-		if err := cfg.Seccomp.Load(); err != nil {
-			return fmt.Errorf("load seccomp filter: %w", err)
+		if err := loadSeccompEarly(cfg.Seccomp, sync); err != nil {
+			return err
 		}
 	}
 	// The minimal init stays beside the payload: its other threads take the
@@ -271,6 +289,12 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		allThreads <- nil
 	}
 	if err := awaitStart(fifoFd); err != nil {
+		return err
+	}
+	if err := initStartHooks(s.Hooks, hookState); err != nil {
+		return err
+	}
+	if err := setPersonality(s.Linux.Personality); err != nil {
 		return err
 	}
 	if err := <-allThreads; err != nil {
@@ -344,8 +368,8 @@ var nsFlags = map[specs.LinuxNamespaceType]int{
 // joinNamespaces enters the namespaces given by path, on this thread.
 func joinNamespaces(s *specs.Spec) error {
 	for _, ns := range s.Linux.Namespaces {
-		if ns.Path == "" {
-			continue
+		if ns.Path == "" || nsFlags[ns.Type] == 0 {
+			continue // none, or the parent joined it for us (joinns.go)
 		}
 		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {

@@ -197,6 +197,7 @@ func (c *Container) abandon() {
 	if c.cmd != nil {
 		<-c.waited
 	}
+	_ = c.releaseNetwork()
 	if c.sync != nil {
 		c.sync.Close()
 		c.sync = nil
@@ -206,7 +207,7 @@ func (c *Container) abandon() {
 	}
 	os.Remove(filepath.Join(c.dir, "exec.fifo"))
 	c.mu.Lock()
-	c.state.Status, c.state.CgroupPaths = Stopped, nil
+	c.state.Status, c.state.CgroupPaths, c.state.Proxy = Stopped, nil, nil
 	st := c.state
 	c.mu.Unlock()
 	_ = writeState(c.dir, st)
@@ -255,6 +256,12 @@ func (c *Container) findCgroups() cgroups.Manager {
 // tied to the parent thread, not the process: cloned from any other Go
 // thread, it would fire when that thread went.)
 func (c *Container) cloneInit(cmd *exec.Cmd) error {
+	if joinsInParent(c.spec) {
+		if c.opts.monitored {
+			return invalidf("a detached container cannot join a mount or pid namespace by path")
+		}
+		return startJoined(c.spec, c.cg, cmd)
+	}
 	if !c.opts.monitored {
 		return cgroups.StartIn(c.cg, cmd)
 	}

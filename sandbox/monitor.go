@@ -286,7 +286,7 @@ func launchNew(req detachRequest) (*launched, error) {
 		return nil, err
 	}
 	d := &Detached{Restart: req.Opts.Restart, AutoRemove: req.Opts.AutoRemove, Stdin: req.Opts.Stdin}
-	o := Options{Name: req.Opts.Name, Init: req.Opts.Init}
+	o := Options{Name: req.Opts.Name, Init: req.Opts.Init, Network: req.Opts.Network}
 	return launch(req.Paths, req.ID, req.Spec, o, d, nil, nil)
 }
 
@@ -339,6 +339,20 @@ func startAgain(p Paths, id string, restart bool) (*launched, error) {
 		return nil, err
 	}
 	o := Options{Name: st.Name, Init: st.Init}
+	// Its network as it was asked for, wired anew; what a dead monitor
+	// left of the last run's goes first.
+	net, err := readNetRecord(c.dir)
+	if err == nil && net != nil {
+		err = c.releaseNetwork()
+		o.Network = net.Config
+		if p.Lib == "" {
+			p.Lib = net.Lib
+		}
+	}
+	if err != nil {
+		unlock()
+		return nil, err
+	}
 	return launch(p, id, spec, o, d, &st, unlock)
 }
 
@@ -518,10 +532,17 @@ func (c *Container) recordExit(code *int, stopped bool) (restart bool, delay tim
 			})
 		}
 	}
+	if err := c.releaseNetwork(); err != nil {
+		_ = c.update(func(s *State) {
+			if s.Detached != nil {
+				s.Detached.Error = err.Error()
+			}
+		})
+	}
 	now := time.Now().UTC()
 	var remove bool
 	_ = c.update(func(s *State) {
-		s.Status, s.ExitCode, s.Finished, s.CgroupPaths = Stopped, code, now, nil
+		s.Status, s.ExitCode, s.Finished, s.CgroupPaths, s.Proxy = Stopped, code, now, nil, nil
 		d := s.Detached
 		if d == nil {
 			return

@@ -73,6 +73,9 @@ type State struct {
 	// Detached is the record of a container run under a monitor
 	// (monitor.go); nil for one run in the foreground.
 	Detached *Detached `json:"detached,omitempty"`
+	// Proxy is the process serving its published ports while it runs
+	// (proxy.go).
+	Proxy *ProcessRef `json:"proxy,omitempty"`
 }
 
 // OCI returns the state in the runtime-spec's own form (`stepbox state`).
@@ -115,6 +118,9 @@ func NewID() string {
 }
 
 func (p Paths) containerDir(id string) string { return filepath.Join(p.Run, id) }
+
+// ContainerDir is the state directory of container id.
+func (p Paths) ContainerDir(id string) string { return p.containerDir(id) }
 
 func writeJSON(path string, v any) error { return writeJSONMode(path, v, 0o600) }
 

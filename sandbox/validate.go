@@ -45,13 +45,14 @@ func Validate(s *specs.Spec, o Options) error {
 		seen[ns.Type] = true
 		if ns.Path != "" {
 			switch ns.Type {
-			case specs.NetworkNamespace, specs.UTSNamespace, specs.IPCNamespace, specs.CgroupNamespace, specs.TimeNamespace:
+			case specs.NetworkNamespace, specs.UTSNamespace, specs.IPCNamespace, specs.CgroupNamespace, specs.TimeNamespace,
+				specs.MountNamespace, specs.PIDNamespace: // the last two by the parent (joinns.go)
 				if _, err := os.Stat(ns.Path); err != nil {
 					return invalidf("namespace %s path: %v", ns.Type, err)
 				}
 			default:
-				// Joining these needs setns(2) before the Go runtime starts
-				// threads (runc's nsexec C constructor); not built yet.
+				// A user namespace needs setns(2) from a single-threaded
+				// process, before any Go runtime starts (runc's nsexec).
 				return invalidf("joining an existing %s namespace (%s) is not supported", ns.Type, ns.Path)
 			}
 		}

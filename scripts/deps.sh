@@ -39,6 +39,12 @@ dd          coreutils        the OOM test, on the host-tools rootfs
 busybox     busybox-static   the busybox kind of rootfs and the test fixtures (must be static)
 skopeo      skopeo           witness: reads and writes the docker-archive and oci-archive images stepbox saves and loads
 umoci       umoci            witness: unpacks and builds OCI images, compared file by file with what stepbox unpacks
+podman      podman           a real engine driving stepbox as its OCI runtime (run, exec, logs, stop, a terminal)
+conmon      conmon           the monitor podman starts, which calls the runtime as runc (comes with podman)
+containerd  containerd       a real engine: the runc shim of containerd drives stepbox as runc (ctr run --runc-binary)
+ctr         containerd       the client of containerd, for that test
+runc        runc             the peer make validate and make bench compare stepbox with
+crun        crun             the other peer of make validate and make bench
 asciinema   asciinema        witness: plays the recordings of learn --record and tour --record (asciicast v2) to the end
 '
 case ${1:-test} in

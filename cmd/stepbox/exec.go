@@ -3,9 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -108,30 +106,18 @@ func runExec(g *globals, o *execOptions, ref string, args []string) error {
 // stayWith copies the command's terminal, passes signals on, and returns
 // its exit code.
 func stayWith(g *globals, o *execOptions, proc *sandbox.Process, forward *notifier) int {
-	var copied chan struct{}
+	drain := func() {}
 	if con := proc.Console(); con != nil {
-		restore := rawTerminal(g.stdin)
+		var restore func()
+		drain, restore = attachConsole(g, con, o.interactive)
 		defer restore()
-		resize(con, g.stdout)
-		if o.interactive {
-			go io.Copy(con, g.stdin)
-		}
-		copied = make(chan struct{})
-		go func() { io.Copy(g.stdout, con); close(copied) }()
 	}
 	done := make(chan int, 1)
 	go func() { code, _ := proc.Wait(); done <- code }()
 	for {
 		select {
 		case code := <-done:
-			if copied != nil {
-				// The copy ends when the last holder of the terminal
-				// closes it; a background child may keep it open.
-				select {
-				case <-copied:
-				case <-time.After(time.Second):
-				}
-			}
+			drain()
 			return code
 		case sig := <-forward.C:
 			if sig == syscall.SIGWINCH {

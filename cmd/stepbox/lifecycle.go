@@ -65,7 +65,7 @@ func runDetached(g *globals, o *runOptions, paths sandbox.Paths, id string, spec
 	policy, _ := sandbox.ParseRestartPolicy(o.restart)
 	err := named(o.name, func(name string) error {
 		_, err := sandbox.RunDetached(paths, id, spec, sandbox.DetachOptions{Name: name, Init: o.init, Stdin: o.stdin,
-			Restart: policy, AutoRemove: o.rm})
+			Restart: policy, AutoRemove: o.rm, Network: o.netCfg})
 		return err
 	})
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stepbox/stepbox/internal/ui"
 	"github.com/stepbox/stepbox/sandbox"
+	"github.com/stepbox/stepbox/sandbox/network"
+	"github.com/stepbox/stepbox/sandbox/network/netconf"
 )
 
 // The commands that show containers: ps, logs, top, container inspect;
@@ -54,8 +56,9 @@ stepbox가 관리하는 컨테이너를 보여 줍니다. -a를 주면 멈춘 �
 				return err
 			}
 			now := time.Now()
-			t := ui.Table{Header: []string{"CONTAINER ID", "NAME", "COMMAND", "CREATED", "STATUS", "PID"}, Style: g.Style()}
+			t := ui.Table{Header: []string{"CONTAINER ID", "NAME", "COMMAND", "CREATED", "STATUS", "PID", "PORTS"}, Style: g.Style()}
 			enc := json.NewEncoder(g.stdout)
+			enc.SetEscapeHTML(false) // "->" and "&&" as they are
 			for _, s := range states {
 				if !all && !s.Active() {
 					continue
@@ -64,12 +67,14 @@ stepbox가 관리하는 컨테이너를 보여 줍니다. -a를 주면 멈춘 �
 				case quiet:
 					fmt.Fprintln(g.stdout, sandbox.ShortID(s.ID))
 				case format == "json":
-					if err := enc.Encode(psJSON(s, now)); err != nil {
+					row := psJSON(s, now)
+					row.Ports = portsText(runPaths(g), s)
+					if err := enc.Encode(row); err != nil {
 						return err
 					}
 				default:
 					t.Add(sandbox.ShortID(s.ID), s.DisplayName(), quoteCommand(s.Args, 20), ago(s.Created, now),
-						statusText(s, now), pidText(s))
+						statusText(s, now), pidText(s), portsText(runPaths(g), s))
 				}
 			}
 			if quiet || format == "json" {
@@ -98,6 +103,7 @@ type psRow struct {
 	Status     string `json:"Status"`
 	Pid        int    `json:"Pid"`
 	ExitCode   *int   `json:"ExitCode"`
+	Ports      string `json:"Ports"` // 127.0.0.1:8080->80/tcp, …
 }
 
 func psJSON(s sandbox.State, now time.Time) psRow {
@@ -362,6 +368,11 @@ type inspectedContainer struct {
 	MonitorPid int               `json:"monitorPid"`
 	// Config is the OCI description (null when unreadable: it is root's).
 	Config *specs.Spec `json:"config"`
+	// Network is what the container asked of the network (null: nothing,
+	// a namespace of its own with only lo), and NetworkSettings what is
+	// wired for it now.
+	Network         *netconf.Config `json:"network"`
+	NetworkSettings netconf.State   `json:"networkSettings"`
 }
 
 type inspectedState struct {
@@ -432,6 +443,10 @@ func inspectContainer(c *sandbox.Container) inspectedContainer {
 	}
 	if spec := c.Spec(); spec != nil && spec.Version != "" {
 		in.Config = spec
+	}
+	in.Network = c.NetworkConfig()
+	if s.Active() {
+		in.NetworkSettings, _ = network.LoadState(c.Dir())
 	}
 	return in
 }

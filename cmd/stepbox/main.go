@@ -5,6 +5,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/stepbox/stepbox/sandbox"
 )
@@ -25,6 +26,14 @@ func main() {
 		sandbox.RunMonitor()
 	}
 	sandbox.Tracef("main")
+	// Run under the name runc (a symlink), this is the OCI runtime's
+	// command line, for engines that call runc (oci.go).
+	if filepath.Base(os.Args[0]) == "runc" {
+		if ociStartsContainers(os.Args[1:]) {
+			sandbox.Prefetch()
+		}
+		os.Exit(ociMain("runc", os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if startsContainers(os.Args[1:]) {
 		sandbox.Prefetch()
 	} else if commandName(os.Args[1:]) == "exec" {
@@ -41,6 +50,22 @@ func startsContainers(args []string) bool {
 	switch commandName(args) {
 	case "run", "learn", "tour":
 		return true
+	case "oci":
+		return ociStartsContainers(args[1:])
+	}
+	return false
+}
+
+// ociStartsContainers reports whether an OCI command line (runc's) makes a
+// container: its init's sealed copy can start at once.
+func ociStartsContainers(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "create", "run":
+			return true
+		case "exec":
+			return false
+		}
 	}
 	return false
 }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -19,6 +18,7 @@ import (
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/cgroups"
+	"github.com/stepbox/stepbox/sandbox/network/netconf"
 	"github.com/stepbox/stepbox/sandbox/security"
 )
 
@@ -55,6 +55,9 @@ type runOptions struct {
 
 	detach  bool   // -d (lifecycle.go)
 	restart string // --restart, with -d
+
+	net    netOptions      // --network, -p, … (run_network.go)
+	netCfg *netconf.Config // what they ask for, made by spec
 }
 
 func init() { register("run", newRunCmd) }
@@ -131,6 +134,7 @@ func (o *runOptions) flags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a capability (or ALL)")
 	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
 	f.BoolVar(&o.privileged, "privileged", false, "every capability, no seccomp filter, nothing masked in /proc (dangerous)")
+	o.net.flags(cmd)
 }
 
 // runPaths is where run keeps its state.
@@ -171,10 +175,13 @@ func runRun(g *globals, o *runOptions, args []string) error {
 		spec.Hostname = sandbox.ShortID(id)
 	}
 	spec.Process.Env = append(spec.Process.Env, "HOSTNAME="+spec.Hostname)
+	if err := checkNetworks(paths, o.netCfg); err != nil {
+		return runFailed(err)
+	}
 	if o.detach {
 		return runDetached(g, o, paths, id, spec)
 	}
-	opts := sandbox.Options{Init: o.init, Stdout: g.stdout, Stderr: g.stderr}
+	opts := sandbox.Options{Init: o.init, Stdout: g.stdout, Stderr: g.stderr, Network: o.netCfg}
 	if o.stdin {
 		opts.Stdin = g.stdin
 	}
@@ -216,16 +223,11 @@ func runRun(g *globals, o *runOptions, args []string) error {
 func foreground(g *globals, c *sandbox.Container, o *runOptions, forward *notifier) (int, error) {
 	sigs := forward.C
 
-	var copied chan struct{}
+	drain := func() {}
 	if con := c.Console(); con != nil {
-		restore := rawTerminal(g.stdin)
+		var restore func()
+		drain, restore = attachConsole(g, con, o.stdin)
 		defer restore()
-		resize(con, g.stdout)
-		if o.stdin {
-			go io.Copy(con, g.stdin)
-		}
-		copied = make(chan struct{})
-		go func() { io.Copy(g.stdout, con); close(copied) }()
 	}
 	// Nothing runs in the container before the signals it should get are
 	// caught here.
@@ -239,14 +241,7 @@ func foreground(g *globals, c *sandbox.Container, o *runOptions, forward *notifi
 	for {
 		select {
 		case code := <-done:
-			if copied != nil {
-				// The copy ends when the last holder of the pty's slave
-				// closes it; do not hang if something kept it open.
-				select {
-				case <-copied:
-				case <-time.After(time.Second):
-				}
-			}
+			drain()
 			return code, nil
 		case sig := <-sigs:
 			if sig == syscall.SIGWINCH {
@@ -345,19 +340,8 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 		spec.Process.User, home = u, h
 	}
 	spec.Process.Env = append(spec.Process.Env, "HOME="+home)
-	for _, e := range o.env {
-		k, v, ok := strings.Cut(e, "=")
-		if k == "" {
-			return nil, hint.With(fmt.Errorf("invalid environment variable %q", e), "-e takes KEY=VALUE")
-		}
-		if !ok {
-			hv, set := os.LookupEnv(k)
-			if !set {
-				continue // docker drops a KEY that is not set here
-			}
-			v = hv
-		}
-		spec.Process.Env = append(removeEnv(spec.Process.Env, k), k+"="+v)
+	if spec.Process.Env, err = sandbox.MergeEnv(spec.Process.Env, o.env); err != nil {
+		return nil, err
 	}
 	for _, v := range o.volumes {
 		src, dst, ro, err := parseVolume(v)
@@ -380,6 +364,9 @@ func (o *runOptions) spec(g *globals, paths sandbox.Paths, args []string) (*spec
 	}
 	spec.Linux.Resources = r
 	if err := o.security(g, spec); err != nil {
+		return nil, err
+	}
+	if o.netCfg, err = o.net.config(g, spec); err != nil {
 		return nil, err
 	}
 	return spec, nil

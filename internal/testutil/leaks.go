@@ -25,7 +25,9 @@ type objects struct {
 	cgroups   map[string]bool // directories under /sys/fs/cgroup, every hierarchy
 	netns     map[string]bool // network namespaces held by a bind mount or /run/netns
 	links     map[string]bool // network interfaces of the caller's network namespace
+	bridges   map[string]bool // the bridges among them (network create, stepbox's networks)
 	processes map[string]bool // descendants left alive (we are their subreaper)
+	proxies   map[string]bool // port proxies (stepbox-proxy) anywhere below us
 }
 
 // Main runs a test package and fails it when a mount, cgroup, network
@@ -93,7 +95,9 @@ func snapshot() objects {
 		cgroups:   cgroups(),
 		netns:     heldNetns(),
 		links:     links(),
+		bridges:   bridges(),
 		processes: children(),
+		proxies:   proxies(),
 	}
 }
 
@@ -112,8 +116,10 @@ func diff(before, after objects) []string {
 	add("mount", before.mounts, after.mounts)
 	add("cgroup", before.cgroups, after.cgroups)
 	add("network namespace", before.netns, after.netns)
+	add("bridge", before.bridges, after.bridges)
 	add("link", before.links, after.links)
 	add("process", before.processes, after.processes)
+	add("port proxy", before.proxies, after.proxies)
 	return out
 }
 
@@ -231,11 +237,66 @@ func heldNetns() map[string]bool {
 	return set
 }
 
+// links lists the interfaces but bridges, which bridges lists.
 func links() map[string]bool {
 	set := map[string]bool{}
 	if ents, err := os.ReadDir("/sys/class/net"); err == nil {
 		for _, e := range ents {
-			set[e.Name()] = true
+			if !isBridge(e.Name()) {
+				set[e.Name()] = true
+			}
+		}
+	}
+	return set
+}
+
+// bridges lists the bridges, each with the ports it has (a veth left on a
+// bridge names its container's leak).
+func bridges() map[string]bool {
+	set := map[string]bool{}
+	if ents, err := os.ReadDir("/sys/class/net"); err == nil {
+		for _, e := range ents {
+			if isBridge(e.Name()) {
+				set[e.Name()] = true
+			}
+		}
+	}
+	return set
+}
+
+// isBridge: a bridge has a bridge/ directory in sysfs (the kernel's
+// sysfs-class-net documentation).
+func isBridge(name string) bool {
+	_, err := os.Stat(filepath.Join("/sys/class/net", name, "bridge"))
+	return err == nil
+}
+
+// proxies lists the port proxies (stepbox-proxy) among our descendants,
+// however deep: one under a live monitor is its child, not ours.
+func proxies() map[string]bool {
+	set := map[string]bool{}
+	self := os.Getpid()
+	parent := map[int]int{}
+	var found []child
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, state, comm, ok := stat(pid); ok {
+			parent[pid] = ppid
+			if comm == "stepbox-proxy" && state != "Z" {
+				found = append(found, child{pid, state, comm})
+			}
+		}
+	}
+	for _, p := range found {
+		for up, n := parent[p.pid], 0; up > 1 && n < 64; up, n = parent[up], n+1 {
+			if up == self {
+				set[fmt.Sprintf("pid %d (%s)", p.pid, p.comm)] = true
+				break
+			}
 		}
 	}
 	return set

@@ -1,11 +1,17 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -97,4 +103,61 @@ func TestOthersCgroups(t *testing.T) {
 			t.Errorf("others(%s) = %v, want %v", dir, got, want)
 		}
 	}
+}
+
+// A bridge is reported as one, apart from other links.
+func TestLeakCheckerFindsABridge(t *testing.T) {
+	RequiresRoot(t)
+	l := Snapshot()
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = "sbtest-leak0"
+	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netlink.LinkDel(&netlink.Bridge{LinkAttrs: attrs}) })
+	leaks := waitForLeaks(l.before, 0)
+	if err := netlink.LinkDel(&netlink.Bridge{LinkAttrs: attrs}); err != nil {
+		t.Fatal(err)
+	}
+	if len(leaks) != 1 || leaks[0] != "bridge: sbtest-leak0" {
+		t.Fatalf("leaks = %q, want the bridge", leaks)
+	}
+	l.Check(t, time.Second)
+}
+
+// A port proxy is found below us however deep, here a grandchild whose
+// parent (a shell, as a monitor would be) still runs.
+func TestLeakCheckerFindsAProxy(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	dir := t.TempDir()
+	proxy := filepath.Join(dir, "stepbox-proxy")
+	if err := os.Symlink(sleep, proxy); err != nil {
+		t.Fatal(err)
+	}
+	l := Snapshot()
+	sh := exec.Command("sh", "-c", proxy+" 30 & wait")
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sh.Process.Kill(); _ = sh.Wait() })
+	var leaks []string
+	for range 100 {
+		if leaks = waitForLeaks(l.before, 0); len(leaks) >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The shell's child, by its pid (proc(5): /proc/PID/task/TID/children).
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", sh.Process.Pid, sh.Process.Pid))
+	for _, k := range strings.Fields(string(kids)) {
+		_ = unix.Kill(atoi(k), unix.SIGKILL)
+	}
+	if !slices.ContainsFunc(leaks, func(s string) bool { return strings.HasPrefix(s, "port proxy: ") }) {
+		t.Fatalf("leaks = %q, want the proxy", leaks)
+	}
+	_ = sh.Wait()
+	l.Check(t, 2*time.Second)
 }

@@ -61,6 +61,11 @@ type Manager interface {
 	JoinThread() (leave func() error, err error)
 	// Layout is the host layout the manager was made for.
 	Layout() *Layout
+	// Pause freezes every process inside (the v1 freezer, or cgroup2's
+	// cgroup.freeze), Resume thaws them, Paused says which (freeze.go).
+	Pause() error
+	Resume() error
+	Paused() (bool, error)
 }
 
 // Write is one value written to one cgroup file.

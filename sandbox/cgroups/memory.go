@@ -103,6 +103,16 @@ func (m *manager) setMemoryV1(dir string, mem *specs.LinuxMemory, fresh bool) er
 			return err
 		}
 	}
+	// The TCP buffers' limit still holds in v1 (memory.kmem.tcp.*); the
+	// kernel memory limit itself no longer does, and Validate refuses it.
+	if t := value(mem.KernelTCP); t != 0 {
+		if !m.has(dir, "memory.kmem.tcp.limit_in_bytes") {
+			return fmt.Errorf("kernel TCP memory limit: no memory.kmem.tcp.limit_in_bytes here: %w", ErrUnsupported)
+		}
+		if err := m.write(dir, "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(t, 10)); err != nil {
+			return err
+		}
+	}
 	if d := mem.DisableOOMKiller; d != nil && (*d || !fresh) {
 		v := "0"
 		if *d {
@@ -116,6 +126,9 @@ func (m *manager) setMemoryV1(dir string, mem *specs.LinuxMemory, fresh bool) er
 }
 
 func (m *manager) setMemoryV2(dir string, mem *specs.LinuxMemory, fresh bool) error {
+	if mem.KernelTCP != nil {
+		return fmt.Errorf("kernel TCP memory limit (linux.resources.memory.kernelTCP): cgroup v2 has none: %w", ErrUnsupported)
+	}
 	if mem.Swappiness != nil {
 		return fmt.Errorf("memory swappiness: cgroup v2 has no per-cgroup swappiness: %w", ErrUnsupported)
 	}

@@ -101,6 +101,12 @@ func validateMemory(m *specs.LinuxMemory) error {
 	if m.Swappiness != nil && *m.Swappiness > 100 {
 		return fmt.Errorf("memory swappiness %d: want 0 to 100", *m.Swappiness)
 	}
+	// Linux 5.16 and later accept a write to memory.kmem.limit_in_bytes and
+	// ignore it (checked on 6.18: it reads back unlimited): refused rather
+	// than silently not enforced. Deprecated in the runtime-spec too.
+	if m.Kernel != nil && *m.Kernel != -1 {
+		return fmt.Errorf("kernel memory limit (linux.resources.memory.kernel): this kernel ignores it: %w", ErrUnsupported)
+	}
 	return nil
 }
 

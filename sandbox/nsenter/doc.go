@@ -17,7 +17,9 @@
 // (decimal; -1 for none):
 //
 //   - pidfd: a pidfd of the container's init, whose namespaces flags
-//     (CLONE_NEW*) name, all joined in one setns(2) (Linux 5.8);
+//     (CLONE_NEW*) name, all joined in one setns(2) (Linux 5.8); bit 0 of
+//     flags (STEPBOX_EXEC_RELEASE) makes the first process exit once the
+//     child runs, leaving it to the caller's subreaper;
 //   - timefd: the init's /proc/PID/ns/time_for_children, joined apart;
 //   - rootfd: the init's /proc/PID/root, made the root (chroot(2));
 //   - syncfd: the sync socket (sandbox/sync.go), on which a failed step is

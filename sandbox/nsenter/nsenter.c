@@ -116,6 +116,8 @@ __attribute__((constructor)) static void stepbox_nsenter(int argc, char **argv, 
 		(void)!write(2, msg, sizeof(msg) - 1);
 		_exit(1);
 	}
+	int release = flags & STEPBOX_EXEC_RELEASE;
+	flags &= ~STEPBOX_EXEC_RELEASE;
 	// CVE-2016-9962: from here the process is inside the container and
 	// still holds descriptors of the host. Not dumpable, no process of the
 	// container can ptrace it or open /proc/PID/fd, whatever capabilities it
@@ -182,5 +184,11 @@ __attribute__((constructor)) static void stepbox_nsenter(int argc, char **argv, 
 		for (int fd = 0; fd < 1024; fd++)
 			close(fd);
 	}
+	if (release)
+		// The engine that called `runc exec --detach` waits for the
+		// child as the subreaper it is, which it can only do once the
+		// child is an orphan (runc's exec process is runc's own child
+		// for the same reason, CLONE_PARENT).
+		_exit(0);
 	relay(child);
 }

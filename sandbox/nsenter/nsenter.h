@@ -5,6 +5,11 @@
 
 #define STEPBOX_EXEC_ARG "exec-init"
 #define STEPBOX_EXEC_ENV "_STEPBOX_EXEC"
+// In the flags field beside the CLONE_NEW* bits: the first process exits
+// once the child runs instead of waiting for it (runc exec --detach), so
+// the child is adopted by the caller's subreaper. Bit 0 lies in CSIGNAL,
+// never a namespace; it is cleared before setns(2).
+#define STEPBOX_EXEC_RELEASE 0x1
 
 extern int stepbox_nsenter_entered;
 const char *stepbox_nsenter_env(void);

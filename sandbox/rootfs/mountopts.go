@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -228,4 +229,22 @@ func hasData(data, key string) bool {
 		}
 	}
 	return false
+}
+
+// KnownMountOptions lists every option ParseMountOptions gives a meaning
+// (the features document's mountOptions); others go to the filesystem.
+func KnownMountOptions() []string {
+	var out []string
+	for k := range flagOptions {
+		out = append(out, k)
+	}
+	for k := range propagationOptions {
+		out = append(out, k)
+	}
+	for k := range recursiveOptions {
+		out = append(out, k)
+	}
+	out = append(out, "tmpcopyup")
+	slices.Sort(out)
+	return out
 }

@@ -80,4 +80,8 @@ type Options struct {
 	// the path may lie below a directory that the container's root cannot
 	// search (root's own /root, mode 0700), where a bind by path fails.
 	SourceTrees []int
+	// BeforeEnter, when set, runs once the mounts and devices are made,
+	// before the root is entered: the runtime-spec's prestart,
+	// createRuntime and createContainer hooks run then (config.md).
+	BeforeEnter func() error `json:"-"`
 }

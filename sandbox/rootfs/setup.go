@@ -90,6 +90,11 @@ func Setup(o *Options) error {
 		}
 		step("devices")
 	}
+	if o.BeforeEnter != nil {
+		if err := o.BeforeEnter(); err != nil {
+			return err
+		}
+	}
 	// Step 5.
 	if err := enter(r, o.Mode); err != nil {
 		return err

@@ -166,8 +166,13 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	if f.Flags, err = filterFlags(p.Flags); err != nil {
 		return nil, err
 	}
-	if p.ListenerPath != "" {
-		return nil, errors.New("seccomp: listenerPath (SCMP_ACT_NOTIFY) is not supported")
+	// SCMP_ACT_NOTIFY anywhere asks the kernel for a listener descriptor
+	// when the filter is loaded (seccomp_unotify(2)), which the runtime
+	// hands to listenerPath (LoadListener).
+	if usesNotify(p) {
+		f.Flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	} else if f.Flags&unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0 {
+		return nil, fmt.Errorf("seccomp flag %s needs SCMP_ACT_NOTIFY", specs.LinuxSeccompFlagWaitKillableRecv)
 	}
 	if err := c.chooseABIs(p.Architectures); err != nil {
 		return nil, err
@@ -184,6 +189,19 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	return f, nil
 }
 
+// usesNotify reports whether any action of the profile is SCMP_ACT_NOTIFY.
+func usesNotify(p *specs.LinuxSeccomp) bool {
+	if p.DefaultAction == specs.ActNotify {
+		return true
+	}
+	for _, c := range p.Syscalls {
+		if c.Action == specs.ActNotify {
+			return true
+		}
+	}
+	return false
+}
+
 // filterFlags maps the profile's flags to SECCOMP_FILTER_FLAG_* bits.
 func filterFlags(flags []specs.LinuxSeccompFlag) (uint, error) {
 	var out uint
@@ -194,7 +212,8 @@ func filterFlags(flags []specs.LinuxSeccompFlag) (uint, error) {
 		case specs.LinuxSeccompFlagSpecAllow:
 			out |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		case specs.LinuxSeccompFlagWaitKillableRecv:
-			return 0, fmt.Errorf("seccomp flag %s needs a user notification listener, which stepbox does not support", fl)
+			// Linux 5.19: a notified call waits killably once received.
+			out |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 		default:
 			return 0, fmt.Errorf("unknown seccomp flag %q", fl)
 		}
@@ -231,7 +250,7 @@ func actionValue(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 	case specs.ActLog:
 		return unix.SECCOMP_RET_LOG, nil
 	case specs.ActNotify:
-		return 0, errors.New("SCMP_ACT_NOTIFY needs a user notification listener, which stepbox does not support")
+		return unix.SECCOMP_RET_USER_NOTIF, nil
 	case "":
 		return 0, errors.New("no action")
 	}
@@ -514,16 +533,28 @@ func sortHits(hits []hit, ranks int) []hit {
 	return out
 }
 
+// stricter reports whether action a takes precedence over b: the kernel
+// compares the action parts as signed values, the lowest winning
+// (KILL_PROCESS, KILL_THREAD, TRAP, ERRNO, USER_NOTIF, TRACE, LOG, ALLOW).
+func stricter(a, b uint32) bool {
+	return int32(a&unix.SECCOMP_RET_ACTION_FULL) < int32(b&unix.SECCOMP_RET_ACTION_FULL)
+}
+
 // callLeaf decides one call number from every rule that names it.
 func (c *compiler) callLeaf(hits []hit, args32 bool) (leaf, error) {
 	fallback, haveUncond := c.defaultRet, false
 	conditional := false
 	for _, h := range hits {
 		if h.ruleLo == h.ruleHi {
-			if haveUncond && fallback != h.action {
-				return leaf{}, fmt.Errorf("seccomp: %s has two unconditional rules with different actions", c.hitName(h))
+			// Two unconditional rules for one call (podman's profile
+			// allows setns, then denies it without CAP_SYS_ADMIN): the
+			// stricter action wins, as the kernel ranks actions
+			// (seccomp(2)); libseccomp does the same, as runc shows on
+			// this machine whichever rule comes first.
+			if !haveUncond || stricter(h.action, fallback) {
+				fallback = h.action
 			}
-			fallback, haveUncond = h.action, true
+			haveUncond = true
 		} else {
 			conditional = true
 		}

@@ -273,23 +273,38 @@ func TestActions(t *testing.T) {
 			{Names: []string{"gettid"}, Action: specs.ActTrap},
 			{Names: []string{"getpgrp"}, Action: specs.ActTrace},
 			{Names: []string{"getsid"}, Action: specs.ActLog},
+			{Names: []string{"getresuid"}, Action: specs.ActNotify},
+			// Two unconditional rules: the stricter wins, in either order
+			// (podman's profile has such pairs; libseccomp does the same).
+			{Names: []string{"setns", "umask"}, Action: specs.ActAllow},
+			{Names: []string{"setns"}, Action: specs.ActErrno, ErrnoRet: u(1)},
+			{Names: []string{"umask"}, Action: specs.ActKillProcess},
+			{Names: []string{"sync"}, Action: specs.ActErrno},
+			{Names: []string{"sync"}, Action: specs.ActLog},
 		},
 	}
 	f, err := Compile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !f.Notifies() {
+		t.Error("a profile with SCMP_ACT_NOTIFY compiled without SECCOMP_FILTER_FLAG_NEW_LISTENER")
+	}
 	for name, want := range map[string]uint32{
-		"getpid":  allow,
-		"getppid": unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES),
-		"getuid":  eperm, // errnoRet not given: EPERM (runtime-spec)
-		"getgid":  unix.SECCOMP_RET_KILL_THREAD,
-		"geteuid": unix.SECCOMP_RET_KILL_THREAD,
-		"getegid": unix.SECCOMP_RET_KILL_PROCESS,
-		"gettid":  unix.SECCOMP_RET_TRAP,
-		"getpgrp": unix.SECCOMP_RET_TRACE | uint32(unix.EPERM),
-		"getsid":  unix.SECCOMP_RET_LOG,
-		"getcwd":  unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS), // defaultErrnoRet
+		"getpid":    allow,
+		"getppid":   unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES),
+		"getuid":    eperm, // errnoRet not given: EPERM (runtime-spec)
+		"getgid":    unix.SECCOMP_RET_KILL_THREAD,
+		"geteuid":   unix.SECCOMP_RET_KILL_THREAD,
+		"getegid":   unix.SECCOMP_RET_KILL_PROCESS,
+		"gettid":    unix.SECCOMP_RET_TRAP,
+		"getpgrp":   unix.SECCOMP_RET_TRACE | uint32(unix.EPERM),
+		"getsid":    unix.SECCOMP_RET_LOG,
+		"getresuid": unix.SECCOMP_RET_USER_NOTIF,
+		"setns":     unix.SECCOMP_RET_ERRNO | 1,
+		"umask":     unix.SECCOMP_RET_KILL_PROCESS,
+		"sync":      eperm,
+		"getcwd":    unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS), // defaultErrnoRet
 	} {
 		if got := run(t, f, call{arch: unix.AUDIT_ARCH_X86_64, nr: nr(t, specs.ArchX86_64, name)}); got != want {
 			t.Errorf("%s: %#x (%s), want %#x (%s)", name, got, retName(got), want, retName(want))
@@ -309,9 +324,6 @@ func TestCompileErrors(t *testing.T) {
 	}{
 		{"no default action", func(p *specs.LinuxSeccomp) { p.DefaultAction = "" }, "no action"},
 		{"unknown action", func(p *specs.LinuxSeccomp) { p.DefaultAction = "SCMP_ACT_MAYBE" }, "unknown action"},
-		{"notify", func(p *specs.LinuxSeccomp) {
-			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActNotify}}
-		}, "listener"},
 		{"errno too big", func(p *specs.LinuxSeccomp) { p.DefaultErrnoRet = u(70000) }, "not an errno"},
 		{"no names", func(p *specs.LinuxSeccomp) {
 			p.Syscalls = []specs.LinuxSyscall{{Action: specs.ActAllow}}
@@ -324,14 +336,10 @@ func TestCompileErrors(t *testing.T) {
 			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow,
 				Args: []specs.LinuxSeccompArg{{Index: 0, Op: "SCMP_CMP_ABOUT"}}}}
 		}, "unknown operator"},
-		{"conflicting actions", func(p *specs.LinuxSeccomp) {
-			p.Syscalls = []specs.LinuxSyscall{
-				{Names: []string{"read"}, Action: specs.ActAllow},
-				{Names: []string{"read"}, Action: specs.ActKillProcess},
-			}
-		}, "different actions"},
 		{"unknown flag", func(p *specs.LinuxSeccomp) { p.Flags = []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_FAST"} }, "unknown seccomp flag"},
-		{"listener path", func(p *specs.LinuxSeccomp) { p.ListenerPath = "/run/x.sock" }, "not supported"},
+		{"wait killable without notify", func(p *specs.LinuxSeccomp) {
+			p.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}
+		}, "needs SCMP_ACT_NOTIFY"},
 	} {
 		p := base()
 		tc.edit(p)

@@ -36,29 +36,52 @@ var _ [unix.SizeofSockFilter - unsafe.Sizeof(bpf.RawInstruction{})]struct{}
 // A filter cannot be removed; a second Load stacks a second filter, and the
 // kernel applies the strictest answer of all (seccomp(2)).
 func (f *Filter) Load() error {
+	fd, err := f.LoadListener()
+	if fd >= 0 {
+		// Nobody asked for the listener: with it closed, a notified call
+		// fails with ENOSYS (seccomp_unotify(2)).
+		unix.Close(fd)
+	}
+	return err
+}
+
+// Notifies reports whether the filter hands out a listener when loaded
+// (SCMP_ACT_NOTIFY).
+func (f *Filter) Notifies() bool {
+	return f != nil && f.Flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
+}
+
+// LoadListener is Load, returning the user-notification listener the
+// kernel gives for a filter with SCMP_ACT_NOTIFY (-1 for another): the
+// runtime passes it to the profile's listenerPath (seccomp_unotify(2)).
+func (f *Filter) LoadListener() (int, error) {
 	if f == nil || len(f.Program) == 0 {
-		return errors.New("seccomp: empty filter")
+		return -1, errors.New("seccomp: empty filter")
 	}
 	if len(f.Program) > maxInstructions {
-		return fmt.Errorf("seccomp: the filter has %d instructions, the kernel takes at most %d", len(f.Program), maxInstructions)
+		return -1, fmt.Errorf("seccomp: the filter has %d instructions, the kernel takes at most %d", len(f.Program), maxInstructions)
 	}
 	prog := unix.SockFprog{
 		Len:    uint16(len(f.Program)),
 		Filter: (*unix.SockFilter)(unsafe.Pointer(&f.Program[0])),
 	}
-	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(f.Flags), uintptr(unsafe.Pointer(&prog)))
+	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(f.Flags), uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(f)
 	if errno != 0 {
 		err := fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", errno)
 		switch errno {
 		case unix.EACCES:
-			return hint.With(err, "set no_new_privs first, or load the filter before dropping CAP_SYS_ADMIN")
+			return -1, hint.With(err, "set no_new_privs first, or load the filter before dropping CAP_SYS_ADMIN")
 		case unix.EINVAL:
-			return hint.With(err, "this kernel refused the program or a flag; check the profile's flags")
+			return -1, hint.With(err, "this kernel refused the program or a flag; check the profile's flags")
 		}
-		return err
+		return -1, err
 	}
-	return nil
+	if f.Notifies() {
+		unix.CloseOnExec(int(r))
+		return int(r), nil
+	}
+	return -1, nil
 }
 
 // SetNoNewPrivileges sets no_new_privs on the calling thread (prctl(2)
