@@ -67,8 +67,9 @@ lint:
 	CGO_ENABLED=1 $(GO) vet ./sandbox/nsenter ./cmd/stepbox-exec
 
 # Start latency against runc and crun, the tour, the inspector against lsns,
-# the detached containers' monitor memory (see bench/*.sh; needs root,
-# hyperfine, runc, crun, GNU time).
+# the detached containers' monitor memory, push and pull through a loopback
+# registry against skopeo (see bench/*.sh; needs root, hyperfine, runc, crun,
+# GNU time, skopeo, umoci, docker-registry).
 bench: build
 	./bench/run.sh
 

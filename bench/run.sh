@@ -10,5 +10,6 @@ make -s build
 ./bench/tour.sh
 ./bench/inspect.sh
 ./bench/monitor.sh
+./bench/registry.sh
 ./bench/network.sh
 ./bench/oci.sh

@@ -37,13 +37,15 @@ const (
 const suidHelper = "/tmp/suid-stepbox"
 
 // withSuidTmpfs gives the container a tmpfs at /tmp that honours the
-// set-user-ID bit (AddTmpfs would add nosuid).
+// set-user-ID bit (AddTmpfs would add nosuid), with room for a copy of
+// stepbox (14 MiB stripped, 19 MiB as the tests build it, since it speaks
+// to registries).
 func withSuidTmpfs(s *specs.Spec) {
 	if slices.ContainsFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/tmp" }) {
 		return
 	}
 	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs",
-		Options: []string{"nodev", "mode=1777", "size=16m"}})
+		Options: []string{"nodev", "mode=1777", "size=64m"}})
 }
 
 // checkOf is the inspector's check id of the container against the host,

@@ -39,6 +39,8 @@ dd          coreutils        the OOM test, on the host-tools rootfs
 busybox     busybox-static   the busybox kind of rootfs and the test fixtures (must be static)
 skopeo      skopeo           witness: reads and writes the docker-archive and oci-archive images stepbox saves and loads
 umoci       umoci            witness: unpacks and builds OCI images, compared file by file with what stepbox unpacks
+docker-registry docker-registry the real registry (CNCF distribution) pull, push and login are tested against, started by each test on 127.0.0.1
+htpasswd    apache2-utils    writes the bcrypt htpasswd file of the test registry users (login tests)
 podman      podman           a real engine driving stepbox as its OCI runtime (run, exec, logs, stop, a terminal)
 conmon      conmon           the monitor podman starts, which calls the runtime as runc (comes with podman)
 containerd  containerd       a real engine: the runc shim of containerd drives stepbox as runc (ctr run --runc-binary)
@@ -122,6 +124,19 @@ if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $pkg
 	echo "deps: apt-get could not install $pkgs; the $what lack $cmds" >&2
 	exit 0
 fi
+# docker-registry ships a service on :5000 with /etc/docker/registry; the
+# tests start their own registries and never use it. Debian's policy-rc.d
+# (or the lack of an init system) normally keeps the package from starting
+# it; if it did start, stop it again: nothing of the tests may be left
+# listening.
+case " $pkgs " in
+*" docker-registry "*)
+	if [ -f /run/docker-registry.pid ] && kill -0 "$(cat /run/docker-registry.pid)" 2>/dev/null; then
+		echo "deps: stopping the docker-registry service the package started (the tests start their own)"
+		/etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+	fi
+	;;
+esac
 still=$(missing)
 if [ -n "$still" ]; then
 	echo "deps: still missing after apt-get: $(echo "$still" | words 2)" >&2

@@ -38,18 +38,18 @@ func imageStore(g *globals) (*image.Store, error) {
 func newImageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
-		Short: "Manage images (ls, inspect, history, tag, rm, prune, load, save, import)",
+		Short: "Manage images (ls, inspect, history, tag, rm, prune, load, save, import, pull, push)",
 		Long: `Manage the image store: the same commands as images, history, tag, rmi,
-load, save and import, under docker's "image" names.
+load, save, import, pull and push, under docker's "image" names.
 
-이미지 저장소를 다룹니다. images, history, tag, rmi, load, save, import와 같은 명령을
-docker의 "image" 하위 명령 이름으로 씁니다.`,
+이미지 저장소를 다룹니다. images, history, tag, rmi, load, save, import, pull, push와 같은
+명령을 docker의 "image" 하위 명령 이름으로 씁니다.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newImagesCmd(g, "ls"), newImageInspectCmd(g), newHistoryCmd(g, "history"),
 		newTagCmd(g, "tag"), newRmiCmd(g, "rm"), newPruneCmd(g), newLoadCmd(g, "load"),
-		newSaveCmd(g, "save"), newImportCmd(g, "import"))
+		newSaveCmd(g, "save"), newImportCmd(g, "import"), newPullCmd(g, "pull"), newPushCmd(g, "push"))
 	return cmd
 }
 
@@ -178,6 +178,7 @@ func humanSize(n int64) string {
 type inspectedImage struct {
 	ID           string           `json:"Id"`
 	RepoTags     []string         `json:"RepoTags"`
+	RepoDigests  []string         `json:"RepoDigests"`
 	Manifest     string           `json:"Manifest"`
 	Created      time.Time        `json:"Created"`
 	Author       string           `json:"Author,omitempty"`
@@ -230,6 +231,10 @@ unpacked into, its history and the containers that use it.
 					History: img.Config.History, Containers: img.UsedBy}
 				if in.RepoTags == nil {
 					in.RepoTags = []string{}
+				}
+				in.RepoDigests = img.RepoDigests
+				if in.RepoDigests == nil {
+					in.RepoDigests = []string{}
 				}
 				if in.Containers == nil {
 					in.Containers = []string{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type Image struct {
 	Config         ocispec.Image
 	RawConfig      []byte
 	Tags           []string  // "repository:tag", sorted
+	RepoDigests    []string  // "repository@sha256:…" in registries, sorted
 	Added          time.Time // when it came into this store
 	Size           int64     // bytes of its layers' files, unpacked
 	UsedBy         []string  // containers that use it
@@ -52,6 +54,25 @@ func ParseRef(s string) (string, error) {
 	return familiar(t), nil
 }
 
+// parseDigestRef turns name@sha256:… into its familiar form, as
+// RepoDigests hold it: "alpine@sha256:…", "localhost:5000/x@sha256:…".
+func parseDigestRef(s string) (string, error) {
+	d, err := name.NewDigest(s)
+	if err != nil {
+		return "", hint.With(fmt.Errorf("invalid reference %q: %w", s, err), "use NAME@sha256:DIGEST with 64 hex digits")
+	}
+	return familiarRepo(d.Context()) + "@" + d.DigestStr(), nil
+}
+
+// familiarRepo is a repository as docker shows it: without docker.io's
+// registry and library/ prefix.
+func familiarRepo(r name.Repository) string {
+	if r.RegistryStr() == name.DefaultRegistry {
+		return strings.TrimPrefix(r.RepositoryStr(), "library/")
+	}
+	return r.RegistryStr() + "/" + r.RepositoryStr()
+}
+
 func familiar(t name.Tag) string {
 	reg, repo := t.RegistryStr(), t.RepositoryStr()
 	if reg == name.DefaultRegistry {
@@ -78,6 +99,17 @@ func notFound(ref string) error {
 func resolve(idx *index, ref string) (digest.Digest, error) {
 	if ref == "" {
 		return "", notFound(`""`)
+	}
+	if i := strings.IndexByte(ref, '@'); i > 0 {
+		// name@sha256:…: an image pulled by (or pushed to) that digest.
+		if r, err := parseDigestRef(ref); err == nil {
+			for id, rec := range idx.Images {
+				if slices.Contains(rec.RepoDigests, r) {
+					return id, nil
+				}
+			}
+		}
+		return "", notFound(ref)
 	}
 	if !strings.HasPrefix(ref, "sha256:") {
 		if r, err := ParseRef(ref); err == nil {
@@ -123,7 +155,8 @@ func (s *Store) image(idx *index, id digest.Digest) (*Image, error) {
 	if !ok {
 		return nil, notFound(string(id))
 	}
-	img := &Image{ID: id, ManifestDigest: rec.Manifest, Added: rec.Added}
+	img := &Image{ID: id, ManifestDigest: rec.Manifest, Added: rec.Added, RepoDigests: append([]string(nil), rec.RepoDigests...)}
+	sort.Strings(img.RepoDigests)
 	mb, err := s.readBlob(rec.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: manifest: %w", ShortID(id), err)

@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if arg := os.Getenv(usernsHelperEnv); arg != "" {
 		usernsHelper(arg)
 	}
+	if arg := os.Getenv(pullHelperEnv); arg != "" {
+		pullHelper(arg)
+	}
 	if dir := os.Getenv(helperEnv); dir != "" {
 		s, err := Open(dir)
 		if err == nil {

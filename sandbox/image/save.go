@@ -151,7 +151,18 @@ func (i *storeImage) Layers() ([]v1.Layer, error) {
 	}
 	return out, nil
 }
-func (i *storeImage) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// MediaType is the stored manifest's own: an image pulled from a registry
+// keeps docker's media types if it came with them, so that pushing it again
+// sends the same bytes under the same digest.
+func (i *storeImage) MediaType() (types.MediaType, error) { return manifestMediaType(i.img), nil }
+
+func manifestMediaType(img *Image) types.MediaType {
+	if img.Manifest.MediaType != "" {
+		return types.MediaType(img.Manifest.MediaType)
+	}
+	return types.OCIManifestSchema1
+}
 func (i *storeImage) Size() (int64, error) {
 	b, err := i.RawManifest()
 	return int64(len(b)), err
@@ -306,7 +317,7 @@ func (s *Store) saveOCI(w io.Writer, list []saved, report func(Progress)) error 
 		if err != nil {
 			return err
 		}
-		d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: sv.img.ManifestDigest, Size: int64(len(mb)),
+		d := ocispec.Descriptor{MediaType: string(manifestMediaType(sv.img)), Digest: sv.img.ManifestDigest, Size: int64(len(mb)),
 			Platform: &ocispec.Platform{OS: sv.img.Config.OS, Architecture: sv.img.Config.Architecture, Variant: sv.img.Config.Variant}}
 		if d.Platform.OS == "" {
 			d.Platform = nil

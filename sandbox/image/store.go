@@ -151,6 +151,10 @@ type index struct {
 type record struct {
 	Manifest digest.Digest `json:"manifest"`
 	Added    time.Time     `json:"added"`
+	// RepoDigests are "repository@sha256:…" names the image was pulled
+	// by or pushed to: its manifest's digest in that registry, as
+	// docker records them.
+	RepoDigests []string `json:"repoDigests,omitempty"`
 }
 
 func (s *Store) readIndex() (*index, error) {
