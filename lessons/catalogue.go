@@ -16,7 +16,10 @@ var catalogue []*Lesson
 
 // register adds a lesson; each lesson's file calls it from init, in an order
 // fixed by courseOrder.
-func register(l *Lesson) { catalogue = append(catalogue, l) }
+func register(l *Lesson) {
+	linkExercises(l)
+	catalogue = append(catalogue, l)
+}
 
 // courseOrder lists lesson ids in teaching order; a lesson file that is not
 // listed here is a mistake the tests catch.

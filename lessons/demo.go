@@ -28,18 +28,40 @@ func InDemoNamespace() bool { return os.Getenv(EnvDemoNamespace) == "1" }
 // shared inside, as systemd does on most hosts, so that the mount lesson can
 // show propagation.
 func RunInThrowawayNamespace(paths sandbox.Paths, args []string, stdin, stdout, stderr *os.File) (int, error) {
+	return runThrowaway(paths, throwaway{
+		Hostname: "demo-host", Args: args, Env: []string{EnvDemoNamespace + "=1"},
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+	})
+}
+
+// throwaway describes a run of this stepbox in throwaway namespaces.
+type throwaway struct {
+	Hostname string
+	Args     []string // stepbox's arguments
+	Env      []string // added to this process's environment
+	// Cgroup adds a cgroup namespace (an exercise's shell, which mounts
+	// its cgroup file systems again to show only its own subtree).
+	Cgroup                bool
+	Stdin, Stdout, Stderr *os.File
+	// Created, when set, is called with the container before it starts.
+	Created func(c *sandbox.Container) error
+}
+
+func runThrowaway(paths sandbox.Paths, t throwaway) (int, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
 	}
-	spec := sandbox.DefaultSpec("/", append([]string{self}, args...)...)
-	sandbox.SetNamespaces(spec, []specs.LinuxNamespaceType{
-		specs.UTSNamespace, specs.IPCNamespace, specs.NetworkNamespace, specs.MountNamespace,
-	})
+	spec := sandbox.DefaultSpec("/", append([]string{self}, t.Args...)...)
+	ns := []specs.LinuxNamespaceType{specs.UTSNamespace, specs.IPCNamespace, specs.NetworkNamespace, specs.MountNamespace}
+	if t.Cgroup {
+		ns = append(ns, specs.CgroupNamespace)
+	}
+	sandbox.SetNamespaces(spec, ns)
 	spec.Mounts, spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil, nil
 	spec.Linux.RootfsPropagation = "rshared"
-	spec.Hostname = "demo-host"
-	spec.Process.Env = append(os.Environ(), EnvDemoNamespace+"=1")
+	spec.Hostname = t.Hostname
+	spec.Process.Env = append(os.Environ(), t.Env...)
 	spec.Process.Capabilities = nil
 	spec.Process.NoNewPrivileges = false
 	spec.Process.Rlimits = nil
@@ -48,14 +70,19 @@ func RunInThrowawayNamespace(paths sandbox.Paths, args []string, stdin, stdout, 
 		spec.Process.Cwd = wd
 	}
 	c, err := sandbox.Create(paths, "", spec, sandbox.Options{
-		HostRoot: true, Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		HostRoot: true, Stdin: t.Stdin, Stdout: t.Stdout, Stderr: t.Stderr,
 	})
 	if err != nil {
 		return 0, err
 	}
 	defer c.Delete(true)
+	if t.Created != nil {
+		if err := t.Created(c); err != nil {
+			return 0, err
+		}
+	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
 	if err := c.Start(); err != nil {
 		return 0, err
@@ -68,7 +95,8 @@ func RunInThrowawayNamespace(paths sandbox.Paths, args []string, stdin, stdout, 
 			return code, nil
 		case s := <-sigs:
 			// The demo runs in its own session: pass the learner's Ctrl-C on,
-			// so it tears down what it made before the namespace goes.
+			// so it tears down what it made before the namespace goes; and a
+			// change of the terminal's size, which an exercise's shell follows.
 			if err := c.Signal(s.(syscall.Signal)); err != nil && !errors.Is(err, sandbox.ErrWrongState) {
 				return 0, err
 			}

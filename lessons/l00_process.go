@@ -97,6 +97,7 @@ var lessonProcess = &Lesson{
 		}},
 		Fails: []int{4},
 	},
+	Exercises: processExercises,
 	Outro: i18n.T(
 		"This is the baseline: a process that shares everything. Next we give it its own hostname.",
 		"이것이 기준선입니다. 모든 것을 공유하는 프로세스죠. 다음 레슨에서는 이 프로세스에 자기만의 호스트 이름을 줍니다."),

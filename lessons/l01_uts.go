@@ -88,6 +88,7 @@ var lessonUTS = &Lesson{
 		Remove: withoutNS(specs.UTSNamespace),
 		Fails:  []int{2, 3},
 	},
+	Exercises: utsExercises,
 	Outro: i18n.T(
 		"One namespace, one view taken away. Next: process ids.",
 		"네임스페이스 하나로 보이는 것 하나를 떼어 냈습니다. 다음은 프로세스 ID입니다."),

@@ -118,6 +118,7 @@ var lessonPID = &Lesson{
 		Remove: withoutNS(specs.PIDNamespace),
 		Fails:  []int{2, 3},
 	},
+	Exercises: pidExercises,
 	Outro: i18n.T(
 		"The container is PID 1 of its own namespace, but it still reads the host's /proc. Next: a mount namespace, and a /proc of its own.",
 		"컨테이너는 자기 네임스페이스의 PID 1이 되었지만 아직 호스트의 /proc을 읽습니다. 다음 레슨에서는 마운트 네임스페이스를 만들고 자기 /proc을 마운트합니다."),

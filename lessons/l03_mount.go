@@ -124,6 +124,7 @@ var lessonMount = &Lesson{
 		Remove: func(_ *specs.Spec, o *sandbox.Options) { o.KeepPropagation = true },
 		Fails:  []int{3, 4},
 	},
+	Exercises: mountExercises,
 	Outro: i18n.T(
 		"The container has its own mount table and its own /proc, but it still stands in the host's tree of files. Next: a root filesystem of its own.",
 		"컨테이너는 자기 마운트 테이블과 자기 /proc을 가졌지만, 아직 호스트의 파일 트리 위에 서 있습니다. 다음 레슨에서는 자기만의 루트 파일 시스템을 줍니다."),

@@ -146,6 +146,7 @@ var lessonRootfs = &Lesson{
 		}},
 		Fails: []int{4, 5},
 	},
+	Exercises: rootfsExercises,
 	Outro: i18n.T(
 		"The container now has a root of its own, with its own /proc, /dev and /sys. Next: the System V IPC objects that no file system shows.",
 		"이제 컨테이너는 자기 루트와 자기 /proc, /dev, /sys를 가졌습니다. 다음은 파일 시스템에 보이지 않는 System V IPC 객체입니다."),

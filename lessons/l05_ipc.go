@@ -130,6 +130,7 @@ var lessonIPC = &Lesson{
 		Remove: withoutNS(specs.IPCNamespace),
 		Fails:  []int{2},
 	},
+	Exercises: ipcExercises,
 	Outro: i18n.T(
 		"The container's IPC tables are its own. Next: the network, where a new namespace starts with almost nothing.",
 		"컨테이너의 IPC 테이블은 이제 자기 것입니다. 다음은 네트워크입니다. 새 네임스페이스는 거의 아무것도 없이 시작합니다."),

@@ -224,6 +224,7 @@ var lessonNet = &Lesson{
 		Remove: withoutNS(specs.NetworkNamespace),
 		Fails:  []int{2, 4, 6},
 	},
+	Exercises: netExercises,
 	Outro: i18n.T(
 		"The container has a network stack of its own, connected only where the lesson laid a cable. Next: users, and a root that is root only inside.",
 		"컨테이너는 자기만의 네트워크 스택을 가졌고, 레슨이 케이블을 놓은 곳에만 연결됩니다. 다음은 사용자입니다. 안에서만 root인 root를 만나 봅니다."),

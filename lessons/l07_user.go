@@ -215,6 +215,7 @@ var lessonUser = &Lesson{
 		Remove: withoutNS(specs.UserNamespace),
 		Fails:  []int{2, 3, 4, 5, 6},
 	},
+	Exercises: userExercises,
 	Outro: i18n.T(
 		"Root inside, uid 100000 outside: a breakout now lands as an id that owns nothing. Next: the cgroup namespace, so the container stops seeing where the host keeps it.",
 		"안에서는 root, 밖에서는 uid 100000입니다. 이제 컨테이너를 탈출해도 아무것도 갖지 않은 id일 뿐입니다. 다음은 cgroup 네임스페이스입니다. 호스트가 컨테이너를 어디에 두었는지 더는 보이지 않게 합니다."),

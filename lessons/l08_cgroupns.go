@@ -109,6 +109,7 @@ var lessonCgroupNS = &Lesson{
 		Remove: withoutNS(specs.CgroupNamespace),
 		Fails:  []int{2, 3},
 	},
+	Exercises: cgroupnsExercises,
 	Outro: i18n.T(
 		"The container's cgroup is now its whole world, and its path is the host's secret. The limits set in it come two lessons on; next, the clocks.",
 		"이제 컨테이너에게는 자기 cgroup이 세상의 전부이고, 그 경로는 호스트만 압니다. 이 cgroup에 제한을 거는 것은 두 레슨 뒤에 합니다. 다음은 시계입니다."),

@@ -225,6 +225,7 @@ var lessonTime = &Lesson{
 		},
 		Fails: []int{2, 3, 4},
 	},
+	Exercises: timeExercises,
 	Outro: i18n.T(
 		"Eight namespaces, eight views taken away. What a container sees is now its own; next, what it may use: memory, CPU and processes.",
 		"네임스페이스 여덟 개로 보이는 것 여덟 가지를 떼어 냈습니다. 이제 컨테이너가 보는 것은 자기 것입니다. 다음은 컨테이너가 쓸 수 있는 양, 메모리와 CPU와 프로세스 수입니다."),

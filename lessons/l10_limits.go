@@ -422,6 +422,7 @@ var lessonLimits = &Lesson{
 		Remove: func(s *specs.Spec, _ *sandbox.Options) { s.Linux.Resources = nil },
 		Fails:  []int{1, 2, 3, 4},
 	},
+	Exercises: limitsExercises,
 	Outro: i18n.T(
 		"A limit is a number in a file, and the kernel holds the container to it whatever runs inside. Next: what root inside may do at all.",
 		"제한은 파일 안의 숫자이고, 안에서 무엇이 돌든 커널이 컨테이너를 그 숫자에 묶어 둡니다. 다음은 안의 root가 애초에 무엇을 할 수 있는지입니다."),

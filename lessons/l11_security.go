@@ -200,6 +200,7 @@ var lessonSecurity = &Lesson{
 		},
 		Fails: []int{2, 3, 4},
 	},
+	Exercises: securityExercises,
 	Outro: i18n.T(
 		"Root inside is now root of very little: few capabilities, a filtered kernel, no way up through execve. Last lesson: everything together, as `stepbox run` makes it.",
 		"이제 안의 root가 다스리는 것은 아주 적습니다. 케이퍼빌리티는 몇 개뿐이고, 커널은 걸러지며, execve로 올라갈 길도 없습니다. 마지막 레슨에서는 `stepbox run`이 만드는 그대로, 모든 것을 합칩니다."),

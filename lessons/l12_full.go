@@ -229,6 +229,7 @@ var lessonFull = &Lesson{
 		Remove: withoutNS(specs.MountNamespace),
 		Fails:  []int{1, 3, 4},
 	},
+	Exercises: fullExercises,
 	Outro: i18n.T(
 		"That is a container: one process, eight views of its own, limits, and a root that can do very little. `stepbox run` makes exactly this, in the foreground or detached; `stepbox exec` enters it; `stepbox inspect` and `stepbox verify` check any process on the host the same way.",
 		"이것이 컨테이너입니다. 프로세스 하나, 자기만의 여덟 가지 시야, 제한, 그리고 할 수 있는 일이 아주 적은 root입니다. `stepbox run`이 앞에서든 떼어 놓고든 바로 이것을 만들고, `stepbox exec`가 그 안으로 들어가며, `stepbox inspect`와 `stepbox verify`는 호스트의 어떤 프로세스든 같은 방식으로 검사합니다."),

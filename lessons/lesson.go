@@ -33,6 +33,8 @@ type Lesson struct {
 	// Keep puts the lesson's feature into the lab, so that every later
 	// lesson starts from the container as this one left it.
 	Keep func(l *Lab)
+	// Exercises are what the learner does next, alone (exercise.go).
+	Exercises []*Exercise
 }
 
 // Step is one change to the container and its proof.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -176,26 +177,35 @@ func TestCatalogueShape(t *testing.T) {
 
 // Every lesson under --auto passes all its expectations, in both languages,
 // on both kinds of root filesystem, and its output fits 80 columns without
-// colour.
+// colour; on the busybox kind also in large print (60 columns) and on a
+// projector (120).
 func TestLessonsPass(t *testing.T) {
 	for _, kind := range kinds {
+		widths := []int{WidthNormal}
+		if kind == builtinfs.SourceBusybox {
+			widths = append(widths, WidthLarge, WidthWide)
+		}
 		for i, l := range Catalogue() {
 			for _, lang := range i18n.Langs {
-				t.Run(string(kind)+"/"+l.ID+"/"+string(lang), func(t *testing.T) {
-					lessonPasses(t, kind, i, l, lang)
-				})
+				for _, w := range widths {
+					name := string(kind) + "/" + l.ID + "/" + string(lang)
+					if w != WidthNormal {
+						name += "/" + strconv.Itoa(w)
+					}
+					t.Run(name, func(t *testing.T) { lessonPasses(t, kind, i, l, lang, w) })
+				}
 			}
 		}
 	}
 }
 
-func lessonPasses(t *testing.T, kind builtinfs.Source, i int, l *Lesson, lang i18n.Lang) {
+func lessonPasses(t *testing.T, kind builtinfs.Source, i int, l *Lesson, lang i18n.Lang, width int) {
 	bin, rootfs := fixture(t, kind)
 	{
 		{
 			{
 				var out bytes.Buffer
-				r := &Runner{Lang: lang, Out: &out, Auto: true, Number: i,
+				r := &Runner{Lang: lang, Out: &out, Auto: true, Number: i, Width: width,
 					Lab: LabConfig{Paths: sandbox.DefaultPaths(searchableDir(t)), Rootfs: rootfs, Self: bin}}
 				res, err := r.Run(context.Background(), l)
 				if err != nil {
@@ -205,8 +215,8 @@ func lessonPasses(t *testing.T, kind builtinfs.Source, i int, l *Lesson, lang i1
 					t.Errorf("lesson did not pass:\n%s", out.String())
 				}
 				for _, line := range strings.Split(out.String(), "\n") {
-					if ui.Width(line) > 80 {
-						t.Errorf("line wider than 80 columns (%d): %q", ui.Width(line), line)
+					if w := ui.Width(strings.ReplaceAll(line, "\t", "        ")); w > width {
+						t.Errorf("line wider than %d columns (%d): %q", width, w, line)
 					}
 				}
 			}

@@ -40,6 +40,24 @@ type Runner struct {
 	Lab   LabConfig
 	// Number is the lesson's place in the course, for headings.
 	Number int
+
+	// Classroom controls. Width is the layout's width in columns (0 is
+	// WidthNormal; WidthWide, WidthLarge). NoExplain shows the evidence
+	// only, for a second pass: no introduction, explanations, system calls
+	// or commands by hand. PauseAt lists steps after which an unattended
+	// run waits for a key all the same. Only, when set, shows that step
+	// alone (the ones before it are applied silently, as with From) and
+	// ends the lesson there.
+	Width     int
+	NoExplain bool
+	PauseAt   []int
+	Only      int
+	// Mark, when set, is told the label of every step as it starts (a
+	// recording's marker).
+	Mark func(label string)
+	// OnStep, when set, is told every step shown (the learner's progress,
+	// where --resume goes on).
+	OnStep func(ls *Lesson, step, steps int)
 }
 
 // ErrQuit is returned when the learner quits with q; ErrInterrupted when
@@ -126,8 +144,8 @@ func (r *Runner) Run(ctx context.Context, ls *Lesson) (res *Result, err error) {
 	}
 	r.heading(ls)
 	if demo != nil {
-		r.printf("%s %s\n%s\n", r.Style.Warn(r.t(wDemo)), r.Style.Bold(demo.Feature), wrap(r.t(demo.Explain), 78, "  "))
-		r.printf("%s\n\n", wrap(r.t(wDemoNS), 78, "  "))
+		r.printf("%s %s\n%s\n", r.Style.Warn(r.t(wDemo)), r.Style.Bold(demo.Feature), wrap(r.t(demo.Explain), r.width()-2, "  "))
+		r.printf("%s\n\n", wrap(r.t(wDemoNS), r.width()-2, "  "))
 	}
 	var prev *nsinspect.Snapshot
 	passed := true
@@ -135,19 +153,35 @@ func (r *Runner) Run(ctx context.Context, ls *Lesson) (res *Result, err error) {
 	if demo != nil {
 		steps = append(slices.Clip(steps), demo.Extra...)
 	}
+	from := r.From
+	if r.Only > 0 {
+		if r.Only > len(steps) {
+			return res, fmt.Errorf("lesson %s has %d steps, not %d", ls.ID, len(steps), r.Only)
+		}
+		from = r.Only
+	}
 	for i := 0; i < len(steps); i++ {
 		if err := ctx.Err(); err != nil {
 			return res, ErrInterrupted
 		}
 		st := &steps[i]
 		n := i + 1
-		if n < r.From {
+		if r.Only > 0 && n > r.Only {
+			break
+		}
+		if n < from {
 			if st.Apply != nil {
 				if err := st.Apply(lab); err != nil {
 					return res, fmt.Errorf("step %d: %w", n, err)
 				}
 			}
 			continue
+		}
+		if r.Mark != nil {
+			r.Mark(fmt.Sprintf("%s %d · %s %d/%d · %s", r.t(wLesson), r.Number, r.t(wStep), n, len(steps), r.t(st.Title)))
+		}
+		if r.OnStep != nil {
+			r.OnStep(ls, n, len(steps))
 		}
 		start := time.Now()
 		sr, ev, err := r.step(lab, len(steps), st, n, prev, true)
@@ -169,7 +203,7 @@ func (r *Runner) Run(ctx context.Context, ls *Lesson) (res *Result, err error) {
 		res.Steps = append(res.Steps, sr)
 		prev = &ev.Inside
 		for {
-			key, err := r.wait(ctx)
+			key, err := r.wait(ctx, n)
 			if err != nil {
 				return res, err
 			}
@@ -195,8 +229,8 @@ func (r *Runner) Run(ctx context.Context, ls *Lesson) (res *Result, err error) {
 		}
 	}
 	res.Passed = passed
-	if ls.Outro.En != "" {
-		r.printf("%s\n\n", wrap(r.t(ls.Outro), 78, ""))
+	if ls.Outro.En != "" && !r.NoExplain && r.Only == 0 {
+		r.printf("%s\n\n", wrap(r.t(ls.Outro), r.width()-2, ""))
 	}
 	switch {
 	case demo != nil && passed:
@@ -213,9 +247,9 @@ func (r *Runner) Run(ctx context.Context, ls *Lesson) (res *Result, err error) {
 
 func (r *Runner) heading(ls *Lesson) {
 	title := fmt.Sprintf("%s %d · %s", r.t(wLesson), r.Number, r.t(ls.Title))
-	r.printf("\n%s\n", r.Style.Bold(rule(title, 80)))
-	if ls.Intro.En != "" {
-		r.printf("%s\n\n", wrap(r.t(ls.Intro), 78, ""))
+	r.printf("\n%s\n", r.Style.Bold(rule(title, r.width())))
+	if ls.Intro.En != "" && !r.NoExplain && r.Only == 0 {
+		r.printf("%s\n\n", wrap(r.t(ls.Intro), r.width()-2, ""))
 	}
 }
 
@@ -225,25 +259,28 @@ func (r *Runner) step(lab *Lab, total int, st *Step, n int, prev *nsinspect.Snap
 	for _, sc := range st.Syscalls {
 		sr.Syscalls = append(sr.Syscalls, sc.String())
 	}
-	r.printf("%s %d/%d · %s\n\n", r.Style.Bold(r.t(wStep)), n, total, r.Style.Bold(r.t(st.Title)))
-	r.printf("%s\n\n", wrap(r.t(st.Explain), 78, "  "))
-	for i, sc := range st.Syscalls {
-		label := ""
-		if i == 0 {
-			label = r.t(wSyscall)
-		}
-		r.printf("  %s  %s\n", ui.Pad(label, 12), r.Style.Note(sc.String()))
-	}
-	if st.Shell != "" {
-		for i, line := range strings.Split(st.Shell, "\n") {
+	w := r.width()
+	r.printf("%s\n\n", r.Style.Bold(wrap(fmt.Sprintf("%s %d/%d · %s", r.t(wStep), n, total, r.t(st.Title)), w, "")))
+	if !r.NoExplain {
+		r.printf("%s\n\n", wrap(r.t(st.Explain), w-2, "  "))
+		for i, sc := range st.Syscalls {
 			label := ""
 			if i == 0 {
-				label = r.t(wByHand)
+				label = r.t(wSyscall)
 			}
-			r.printf("  %s  %s\n", ui.Pad(label, 12), line)
+			r.printf("%s\n", labelled("  ", label, 12, r.Style.Note(sc.String()), w-2))
 		}
+		if st.Shell != "" {
+			for i, line := range strings.Split(st.Shell, "\n") {
+				label := ""
+				if i == 0 {
+					label = r.t(wByHand)
+				}
+				r.printf("%s\n", labelled("  ", label, 12, line, w-2))
+			}
+		}
+		r.printf("\n")
 	}
-	r.printf("\n")
 	if apply && st.Apply != nil {
 		if err := st.Apply(lab); err != nil {
 			return sr, nil, err
@@ -254,26 +291,16 @@ func (r *Runner) step(lab *Lab, total int, st *Step, n int, prev *nsinspect.Snap
 		return sr, nil, err
 	}
 	sr.Probes = ev.Probes
-	for _, p := range ev.Probes {
-		where := wInside
-		if p.Where == "host" {
-			where = wOnHost
-		}
-		label := "(" + r.t(where) + ")"
-		r.printf("  %s %s   %s\n", r.Style.Faint("$"), ui.Truncate(expand(lab, p.Cmd), 72-ui.Width(label)), r.Style.Faint(label))
-		r.printf("%s", indentOutput(p.Output, 12, r.t(wMoreLines)))
-	}
-	if len(ev.Probes) > 0 {
-		r.printf("\n")
-	}
-	t := ui.Table{Header: []string{"", r.t(wHost), r.t(wContainer)}, MaxWidth: 78, Shrink: []int{1, 2}, Style: r.Style}
+	r.probes(lab, ev.Probes)
+	header := []string{"", r.t(wHost), r.t(wContainer)}
+	var rows [][]string
 	for _, row := range st.Rows {
 		rr := RowResult{Label: r.t(row.Label), Host: row.Host(ev), Box: row.Box(ev)}
 		sr.Rows = append(sr.Rows, rr)
-		t.Add("  "+rr.Label, rr.Host, rr.Box)
+		rows = append(rows, []string{rr.Label, rr.Host, rr.Box})
 	}
-	if len(st.Rows) > 0 && !r.Quiet {
-		t.Render(r.Out)
+	if len(rows) > 0 && !r.Quiet {
+		r.table(header, rows)
 		r.printf("\n")
 	}
 	if prev != nil {
@@ -287,7 +314,7 @@ func (r *Runner) step(lab *Lab, total int, st *Step, n int, prev *nsinspect.Snap
 					r.printf("    … %d %s\n", len(sr.Changes)-8, r.t(wMoreLines))
 					break
 				}
-				r.printf("    %s\n", ui.Truncate(r.localize(c).String(), 74))
+				r.printf("    %s\n", ui.Truncate(r.localize(c).String(), w-6))
 			}
 		}
 		r.printf("\n")
@@ -301,23 +328,99 @@ func (r *Runner) step(lab *Lab, total int, st *Step, n int, prev *nsinspect.Snap
 	return sr, ev, nil
 }
 
+// probes shows what each probe printed. On a projector (wide) the ones
+// run inside stand on the left and the host's on the right, as in the
+// evidence table; otherwise one under the other.
+func (r *Runner) probes(lab *Lab, ps []ProbeResult) {
+	if len(ps) == 0 {
+		return
+	}
+	w := r.width()
+	block := func(p ProbeResult, width int) []string {
+		where := wInside
+		if p.Where == "host" {
+			where = wOnHost
+		}
+		label := "(" + r.t(where) + ")"
+		lines := []string{fmt.Sprintf("  %s %s   %s", r.Style.Faint("$"), ui.Truncate(expand(lab, p.Cmd), width-8-ui.Width(label)), r.Style.Faint(label))}
+		if out := indentOutput(p.Output, 12, r.t(wMoreLines), width); out != "" {
+			lines = append(lines, strings.Split(strings.TrimSuffix(out, "\n"), "\n")...)
+		}
+		return lines
+	}
+	var inside, host []string
+	for _, p := range ps {
+		if p.Where == "host" {
+			host = append(host, block(p, (w-2)/2)...)
+		} else {
+			inside = append(inside, block(p, (w-2)/2)...)
+		}
+	}
+	if r.wide() && len(inside) > 0 && len(host) > 0 {
+		for _, l := range beside(inside, host, w) {
+			r.printf("%s\n", l)
+		}
+	} else {
+		for _, p := range ps {
+			for _, l := range block(p, w) {
+				r.printf("%s\n", l)
+			}
+		}
+	}
+	r.printf("\n")
+}
+
+// table shows the evidence, host beside container; in large print, where
+// three columns would not fit, one row under the other.
+func (r *Runner) table(header []string, rows [][]string) {
+	w := r.width()
+	t := ui.Table{Header: header, MaxWidth: w - 2, Shrink: []int{1, 2}, Style: r.Style}
+	natural := 4
+	for _, row := range rows {
+		t.Add("  "+row[0], row[1], row[2])
+	}
+	for col := 0; col < 3; col++ {
+		widest := ui.Width(header[col])
+		for _, row := range t.Rows {
+			widest = max(widest, ui.Width(row[col]))
+		}
+		natural += widest
+	}
+	if r.large() && natural > w-2 {
+		var b strings.Builder
+		stacked(&b, header, rows, w-2, r.Style)
+		r.printf("%s", b.String())
+		return
+	}
+	if !r.Quiet {
+		t.Render(r.Out)
+	}
+}
+
 // courseNamespaces are the eight namespace types as /proc/PID/ns names them.
 var courseNamespaces = []string{"uts", "pid", "mnt", "ipc", "net", "user", "cgroup", "time"}
 
-// picture draws the eight namespaces: ● the container's own, ○ the host's.
+// picture draws the eight namespaces: ● the container's own, ○ the host's;
+// in two rows of four where one does not fit.
 func (r *Runner) picture(iso map[string]bool) string {
-	var b strings.Builder
-	b.WriteString("  " + r.t(wNamespaces) + "  ")
-	for _, typ := range courseNamespaces {
+	mark := func(typ string) string {
 		if iso[typ] {
-			b.WriteString(r.Style.Good("●") + typ + " ")
-		} else {
-			b.WriteString(r.Style.Faint("○"+typ) + " ")
+			return r.Style.Good("●") + typ
 		}
+		return r.Style.Faint("○" + typ)
 	}
-	b.WriteString("\n  " + strings.Repeat(" ", ui.Width(r.t(wNamespaces))+2) +
-		r.Style.Faint("● "+r.t(wOwn)+"  ○ "+r.t(wShared)))
-	return b.String()
+	label := "  " + r.t(wNamespaces) + "  "
+	pad := strings.Repeat(" ", ui.Width(label))
+	var all []string
+	for _, typ := range courseNamespaces {
+		all = append(all, mark(typ))
+	}
+	lines := []string{label + strings.Join(all, " ")}
+	if ui.Width(lines[0]) > r.width()-2 {
+		lines = []string{label + strings.Join(all[:4], " "), pad + strings.Join(all[4:], " ")}
+	}
+	lines = append(lines, pad+r.Style.Faint("● "+r.t(wOwn)+"  ○ "+r.t(wShared)))
+	return strings.Join(lines, "\n")
 }
 
 func (r *Runner) verdict(sr StepResult, demo *Demo) {
@@ -325,16 +428,17 @@ func (r *Runner) verdict(sr StepResult, demo *Demo) {
 	if !sr.OK {
 		mark = r.Style.Bad("✗")
 	}
-	line := mark + " " + sr.Expect
+	line := sr.Expect
 	if demo != nil && !sr.OK && sr.ShouldFail {
 		line += "  " + r.Style.Warn("("+r.t(wExpectedBad)+" "+demo.Feature+")")
 	}
-	r.printf("  %s\n\n", line)
+	r.printf("%s\n\n", hang(line, r.width()-2, "  "+mark+" ", "    "))
 }
 
-// wait returns the learner's choice after a step: '\n' (next), 's', 'r'.
-func (r *Runner) wait(ctx context.Context) (byte, error) {
-	if r.Auto || r.In == nil {
+// wait returns the learner's choice after step n: '\n' (next), 's', 'r'.
+// An unattended run waits only at the steps of PauseAt.
+func (r *Runner) wait(ctx context.Context, n int) (byte, error) {
+	if r.In == nil || (r.Auto && !slices.Contains(r.PauseAt, n)) {
 		if r.Delay > 0 {
 			select {
 			case <-time.After(r.Delay):
@@ -414,50 +518,6 @@ func observe(lab *Lab, st *Step, prev *nsinspect.Snapshot) (*Evidence, error) {
 		ev.Probes = append(ev.Probes, ProbeResult{Where: p.Where.String(), Cmd: p.Cmd, Output: out.Output, Code: out.Code})
 	}
 	return ev, nil
-}
-
-func indentOutput(out string, max int, more string) string {
-	out = strings.TrimRight(out, "\n")
-	if out == "" {
-		return ""
-	}
-	lines := strings.Split(out, "\n")
-	var b strings.Builder
-	for i, l := range lines {
-		if i == max {
-			fmt.Fprintf(&b, "    … %d %s\n", len(lines)-max, more)
-			break
-		}
-		b.WriteString("    " + ui.Truncate(l, 74) + "\n")
-	}
-	return b.String()
-}
-
-// rule pads a title with a line to width columns.
-func rule(title string, width int) string {
-	s := "━━ " + title + " "
-	if n := width - ui.Width(s); n > 0 {
-		s += strings.Repeat("━", n)
-	}
-	return s
-}
-
-// wrap folds text to width columns at spaces, indenting every line;
-// paragraphs (blank lines) are kept.
-func wrap(text string, width int, indent string) string {
-	var out []string
-	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
-		line := indent
-		for _, w := range strings.Fields(para) {
-			if ui.Width(line)+ui.Width(w)+1 > width && strings.TrimSpace(line) != "" {
-				out = append(out, strings.TrimRight(line, " "))
-				line = indent
-			}
-			line += w + " "
-		}
-		out = append(out, strings.TrimRight(line, " "), "")
-	}
-	return strings.TrimRight(strings.Join(out, "\n"), "\n")
 }
 
 // expand fills a probe's placeholders: {pid} is the container's pid on the

@@ -35,6 +35,15 @@ var (
 	tLessonCol = i18n.T("Lesson", "레슨")
 	tShowsCol  = i18n.T("What it shows", "보여 주는 것")
 	tDemoCol   = i18n.T("Failure demo", "실패 데모")
+	tExCol     = i18n.T("Exercises", "연습 문제")
+	tExercises = i18n.T("Exercises", "연습 문제")
+	tExIntro   = i18n.T(
+		"Now do it yourself. Each exercise opens a shell in a throwaway namespace made for it (its host is called exercise-host, and whatever you break there goes when you leave); `stepbox exercise check` reads what you made from the kernel and says ✓, or ✗ with what is wrong and a first hint. Try before you open a hint: the last one is the answer.",
+		"이제 직접 해 볼 차례입니다. 연습 문제마다 그것을 위해 만든 일회용 네임스페이스 안에 셸이 열립니다(호스트 이름은 exercise-host이고, 거기서 무엇을 망가뜨려도 나오면 사라집니다). `stepbox exercise check`는 내가 만든 것을 커널에서 읽어 ✓, 또는 ✗와 함께 틀린 점과 첫 힌트를 알려 줍니다. 힌트를 열기 전에 먼저 해 보세요. 마지막 힌트가 정답입니다.")
+	tExStart   = i18n.T("Start it, then check it in the shell it opens:", "시작한 다음, 열린 셸에서 검사하세요:")
+	tExHint    = i18n.T("Hint", "힌트")
+	tExAnswer  = i18n.T("The answer", "정답")
+	tExPending = i18n.T("This lesson's exercises are written with the lesson; they are not here yet.", "이 레슨의 연습 문제는 레슨과 함께 쓰고 있어서 아직 없습니다.")
 )
 
 // TutorialFiles renders every page: file name → content.
@@ -94,9 +103,9 @@ func pageName(n int, l *Lesson, lang i18n.Lang) string {
 func renderIndex(all []*Lesson, lang i18n.Lang) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n[%s](%s)\n\n%s\n\n", tTitle.In(lang), tOther.In(lang), indexName(other(lang)), tIndexIntro.In(lang))
-	fmt.Fprintf(&b, "| # | %s | %s | %s |\n|---|---|---|---|\n", tLessonCol.In(lang), tShowsCol.In(lang), tDemoCol.In(lang))
+	fmt.Fprintf(&b, "| # | %s | %s | %s | %s |\n|---|---|---|---|---|\n", tLessonCol.In(lang), tShowsCol.In(lang), tDemoCol.In(lang), tExCol.In(lang))
 	for n, l := range all {
-		fmt.Fprintf(&b, "| %d | [%s](%s) | %s | `--without %s` |\n", n, l.Title.In(lang), pageName(n, l, lang), l.Summary.In(lang), l.Demo.Feature)
+		fmt.Fprintf(&b, "| %d | [%s](%s) | %s | `--without %s` | %d |\n", n, l.Title.In(lang), pageName(n, l, lang), l.Summary.In(lang), l.Demo.Feature, len(l.Exercises))
 	}
 	fmt.Fprintf(&b, "\n%s\n\n```sh\nmake build\n./bin/stepbox lessons\n./bin/stepbox tour\n```\n\n_%s_\n", tRunText.In(lang), tGenerated.In(lang))
 	return b.String()
@@ -125,6 +134,7 @@ func renderPage(all []*Lesson, n int, lang i18n.Lang) string {
 	}
 	fmt.Fprintf(&b, "\n## %s\n\n%s\n\n```sh\nstepbox learn %s%s\nstepbox learn %s --without %s%s\n```\n\n",
 		tRun.In(lang), tRunText.In(lang), l.ID, langFlag(lang), l.ID, l.Demo.Feature, langFlag(lang))
+	renderExercises(&b, n, l, lang)
 	if l.Outro.En != "" {
 		fmt.Fprintf(&b, "%s\n\n", l.Outro.In(lang))
 	}
@@ -174,5 +184,27 @@ func renderStep(b *strings.Builder, n int, st Step, lang i18n.Lang) {
 	}
 	if !st.Expect.Text.IsZero() {
 		fmt.Fprintf(b, "**%s:** ✓ %s\n\n", tSee.In(lang), st.Expect.Text.In(lang))
+	}
+}
+
+// renderExercises writes a lesson's exercises: each task, how to start and
+// check it, and the hints folded away (the answer last), so that a learner
+// reading alone tries before looking.
+func renderExercises(b *strings.Builder, n int, l *Lesson, lang i18n.Lang) {
+	fmt.Fprintf(b, "## %s\n\n", tExercises.In(lang))
+	if len(l.Exercises) == 0 {
+		if _, pending := exercisesPending[n]; pending {
+			fmt.Fprintf(b, "%s\n\n", tExPending.In(lang))
+		}
+		return
+	}
+	fmt.Fprintf(b, "%s\n\n", tExIntro.In(lang))
+	for _, ex := range l.Exercises {
+		fmt.Fprintf(b, "### %s · %s\n\n%s\n\n%s\n\n```sh\nsudo stepbox exercise start %s%s\nstepbox exercise check\n```\n\n",
+			ex.ID(), ex.Title.In(lang), ex.Task.In(lang), tExStart.In(lang), ex.ID(), langFlag(lang))
+		for i, h := range ex.Hints {
+			fmt.Fprintf(b, "<details><summary>%s %d</summary>\n\n%s\n\n</details>\n\n", tExHint.In(lang), i+1, h.In(lang))
+		}
+		fmt.Fprintf(b, "<details><summary>%s</summary>\n\n```sh\n%s\n```\n\n</details>\n\n", tExAnswer.In(lang), strings.TrimSpace(ex.Answer))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,15 @@ type learnOptions struct {
 	json    bool
 	without string
 	rootfs  string
+
+	// Classroom controls.
+	pauseAt   []string
+	step      int
+	noExplain bool
+	wide      bool
+	large     bool
+	record    string
+	resume    bool
 }
 
 func (o *learnOptions) flags(cmd *cobra.Command, single bool) {
@@ -42,10 +52,52 @@ func (o *learnOptions) flags(cmd *cobra.Command, single bool) {
 	f.DurationVar(&o.delay, "delay", 0, "pause after each step (implies --auto), e.g. 3s for a projector")
 	f.BoolVar(&o.json, "json", false, "print a JSON transcript of every step instead of the lesson (implies --auto)")
 	f.StringVar(&o.rootfs, "rootfs", "", "root filesystem for the lessons (default: the built-in one)")
+	f.StringSliceVar(&o.pauseAt, "pause-at", nil, "wait for a key after these steps even with --auto or --delay: N, or LESSON.N (in a tour)")
+	f.BoolVar(&o.noExplain, "no-explain", false, "evidence only, for a second pass: no explanations, system calls or commands")
+	f.BoolVar(&o.wide, "wide", false, "lay out for a projector: 120 columns, the host's output beside the container's")
+	f.BoolVar(&o.large, "large", false, "large print: every line within 60 columns")
+	f.StringVar(&o.record, "record", "", "record what is shown to FILE.cast (asciicast v2, with a marker at each step): 'stepbox replay' or 'asciinema play' plays it")
 	if single {
 		f.IntVar(&o.from, "from", 1, "start at this step; the steps before it are applied silently")
+		f.IntVar(&o.step, "step", 0, "show this one step only (the steps before it are applied silently)")
 		f.StringVar(&o.without, "without", "", "run the lesson's failure demo: leave this feature out and see what breaks")
+		f.BoolVar(&o.resume, "resume", false, "go on where you stopped: the lesson and step you saw last (or, with LESSON, the step you saw last in it)")
 	}
+}
+
+// width is the layout the flags ask for.
+func (o *learnOptions) width() (int, error) {
+	switch {
+	case o.wide && o.large:
+		return 0, usagef("--wide and --large exclude each other: choose one")
+	case o.wide:
+		return lessons.WidthWide, nil
+	case o.large:
+		return lessons.WidthLarge, nil
+	}
+	return lessons.WidthNormal, nil
+}
+
+// pauses reads --pause-at: for each lesson (by its number), the steps after
+// which to wait. A bare N is a step of the one lesson learn runs.
+func (o *learnOptions) pauses(only int) (map[int][]int, error) {
+	out := map[int][]int{}
+	for _, spec := range o.pauseAt {
+		lesson, step := only, spec
+		if l, s, ok := strings.Cut(spec, "."); ok {
+			n, _, err := lessons.Find(l)
+			if err != nil {
+				return nil, usageError{err}
+			}
+			lesson, step = n, s
+		}
+		n, err := strconv.Atoi(step)
+		if err != nil || n < 1 || lesson < 0 {
+			return nil, usagef("--pause-at %q: give a step number, or LESSON.STEP in a tour (mount.2, 3.2)", spec)
+		}
+		out[lesson] = append(out[lesson], n)
+	}
+	return out, nil
 }
 
 func newLessonsCmd(g *globals) *cobra.Command {
@@ -70,36 +122,68 @@ whether you have done it.
 					Summary string `json:"summary"`
 					Demo    string `json:"without"`
 					Done    bool   `json:"done"`
+					// DoneAt is when it was last passed, LastStep the step
+					// seen last, ExercisesDone of Exercises solved.
+					DoneAt        *time.Time `json:"done_at,omitempty"`
+					LastStep      int        `json:"last_step"`
+					Steps         int        `json:"steps"`
+					Exercises     int        `json:"exercises"`
+					ExercisesDone int        `json:"exercises_done"`
 				}
 				var rows []row
 				for i, l := range lessons.Catalogue() {
-					_, done := prog.Done[l.ID]
-					rows = append(rows, row{i, l.ID, l.Title.In(lang), l.Summary.In(lang), l.Demo.Feature, done})
+					r := row{Number: i, ID: l.ID, Title: l.Title.In(lang), Summary: l.Summary.In(lang), Demo: l.Demo.Feature,
+						Steps: len(l.Steps), Exercises: len(l.Exercises), ExercisesDone: exercisesDone(prog, l)}
+					if d, ok := prog.Done[l.ID]; ok {
+						r.Done, r.DoneAt = true, &d
+					}
+					if lp := prog.Lessons[l.ID]; lp != nil {
+						r.LastStep = lp.Step
+					}
+					rows = append(rows, r)
 				}
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
 			}
 			st := g.Style()
-			t := ui.Table{Header: []string{"#", "ID", i18n.T("LESSON", "레슨").In(lang), i18n.T("DONE", "완료").In(lang)}, MaxWidth: 80, Shrink: []int{2}, Style: st}
+			t := ui.Table{Header: []string{"#", "ID", i18n.T("LESSON", "레슨").In(lang), i18n.T("DONE", "완료").In(lang), i18n.T("EXERCISES", "연습").In(lang)},
+				MaxWidth: 80, Shrink: []int{2}, Style: st}
 			for i, l := range lessons.Catalogue() {
 				done := ""
-				if _, ok := prog.Done[l.ID]; ok {
-					done = st.Good("✓")
+				if d, ok := prog.Done[l.ID]; ok {
+					done = st.Good("✓") + " " + d.Local().Format("01-02 15:04")
+				} else if lp := prog.Lessons[l.ID]; lp != nil {
+					done = fmt.Sprintf(i18n.T("step %d/%d", "%d/%d단계").In(lang), lp.Step, lp.Steps)
 				}
-				t.Add(strconv.Itoa(i), l.ID, l.Title.In(lang), done)
-				t.Add("", "", st.Faint(l.Summary.In(lang)), "")
+				ex := ""
+				if len(l.Exercises) > 0 {
+					ex = fmt.Sprintf("%d/%d", exercisesDone(prog, l), len(l.Exercises))
+				}
+				t.Add(strconv.Itoa(i), l.ID, l.Title.In(lang), done, ex)
+				t.Add("", "", st.Faint(l.Summary.In(lang)), "", "")
 			}
 			if err := t.Render(g.stdout); err != nil {
 				return err
 			}
-			fmt.Fprintln(g.stdout, "\n"+i18n.T("Run one with 'stepbox learn N', or all with 'stepbox tour'.",
-				"'stepbox learn N'으로 하나를, 'stepbox tour'로 전체를 실행하세요.").In(lang))
+			fmt.Fprintln(g.stdout, "\n"+i18n.T("Run one with 'stepbox learn N', or all with 'stepbox tour'; go on where you stopped with 'stepbox learn --resume'; exercises: 'stepbox exercise list'.",
+				"'stepbox learn N'으로 하나를, 'stepbox tour'로 전체를 실행하세요. 멈춘 곳에서 이어 가려면 'stepbox learn --resume', 연습 문제는 'stepbox exercise list'입니다.").In(lang))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// exercisesDone counts the exercises of l the learner solved.
+func exercisesDone(p *lessons.Progress, l *lessons.Lesson) int {
+	n := 0
+	for _, ex := range l.Exercises {
+		if p.Exercise(ex.ID()).Done != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func newLearnCmd(g *globals) *cobra.Command {
@@ -119,12 +203,25 @@ r은 다시, q는 끝내기입니다.`,
 		Example: `  stepbox learn uts
   stepbox learn 2 --lang ko
   stepbox learn uts --without uts      # the failure demo
-  stepbox learn mount --auto --delay 3s
+  stepbox learn mount --auto --delay 3s --pause-at 2
+  stepbox learn pid --step 3 --wide    # one step, on a projector
+  stepbox learn pid --no-explain       # the evidence again, for a second pass
+  stepbox learn uts --record uts.cast  # then: stepbox replay uts.cast
+  stepbox learn --resume               # where you stopped
   stepbox learn pid --json > pid.json`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, l, err := lessons.Find(args[0])
-			if err != nil {
+			if len(args) == 0 && !o.resume {
+				return usagef("name a lesson (see 'stepbox lessons'), or go on where you stopped with --resume")
+			}
+			var n int
+			var l *lessons.Lesson
+			var err error
+			if o.resume && !lessons.InDemoNamespace() {
+				if n, l, o.from, err = resumePlace(g, args); err != nil {
+					return err
+				}
+			} else if n, l, err = lessons.Find(args[0]); err != nil {
 				return usageError{err}
 			}
 			if o.without != "" && l.Demo.Feature != o.without {
@@ -222,12 +319,39 @@ func runLessons(ctx context.Context, g *globals, o *learnOptions, which []int) e
 		Without: o.without, Quiet: o.json,
 		Lab: lessons.LabConfig{Paths: paths, Rootfs: root, Self: self, Image: builtin},
 	}
+	if r.Width, err = o.width(); err != nil {
+		return err
+	}
+	single := -1
+	if len(which) == 1 {
+		single = which[0]
+	}
+	pauses, err := o.pauses(single)
+	if err != nil {
+		return err
+	}
+	r.NoExplain, r.Only = o.noExplain, o.step
+	if o.step > 0 && o.from > 1 {
+		return usagef("--step and --from exclude each other: --step shows one step, --from starts at one")
+	}
 	prog, _ := lessons.LoadProgress()
+	if o.without == "" {
+		r.OnStep = func(ls *lessons.Lesson, step, steps int) { _ = prog.Reached(ls.ID, step, steps) }
+	}
+	if o.record != "" {
+		rec, err := startRecording(g, o, r.Width, which)
+		if err != nil {
+			return err
+		}
+		defer rec.close(g)
+		r.Out, r.Mark = rec.out, rec.cast.Marker
+	}
 	var results []*lessons.Result
 	failed := false
 	all := lessons.Catalogue()
 	for _, n := range which {
 		r.Number = n
+		r.PauseAt = pauses[n]
 		res, err := r.Run(ctx, all[n])
 		if res != nil {
 			results = append(results, res)
@@ -247,7 +371,7 @@ func runLessons(ctx context.Context, g *globals, o *learnOptions, which []int) e
 			}
 			return err
 		}
-		if res.Passed && o.without == "" {
+		if res.Passed && o.without == "" && o.step == 0 {
 			_ = prog.MarkDone(all[n].ID)
 		}
 		failed = failed || !res.Passed

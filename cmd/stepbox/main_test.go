@@ -50,6 +50,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	testRoot = filepath.Join(dir, "state")
+	// No test writes the progress of whoever runs the tests: every
+	// command started here keeps it below the test directory.
+	os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "xdg-state"))
 	testutil.Main(m, func() {
 		// No container may leave its layer or its mark on an image in
 		// any store the tests used.
