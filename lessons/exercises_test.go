@@ -71,6 +71,10 @@ var mistakes = map[string]mistake{
 	"security.2": {"stepbox run -d --name web --privileged -- sleep 1000", "privileged"},
 	"full.1":     {"stepbox run -d --name box -- sleep 1000", "no-userns"},
 	"full.2":     {"stepbox run -d --name db --memory 32m -- sleep 1000", "wrong-pids"},
+	"images.1": {"stepbox run -d --name a -- sleep 1000\n" +
+		"stepbox run -d --name b -- sleep 1000\n" +
+		"stepbox run -- sh -c 'echo hi > /hello'", "not-in-a"},
+	"images.2": {"stepbox run -d --name box -- sleep 1000\nstepbox commit box gone", "no-whiteout"},
 }
 
 // Every exercise has a test of its own: done the way a learner does it
