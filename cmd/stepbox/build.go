@@ -129,7 +129,7 @@ func runBuild(g *globals, o *buildOptions, ctxDir string) error {
 	_, err = build.Build(ctx, build.Options{
 		Store: s, Paths: paths, Context: abs, Dockerfile: file, Tags: o.tags, BuildArgs: args,
 		NoCache: o.noCache, Target: o.target, HostNetwork: o.network == "host",
-		Out: g.stdout, Quiet: o.quiet, Lang: lang,
+		Out: g.stdout, Warn: g.stderr, Quiet: o.quiet, Lang: lang,
 		Builtin: func() (*image.Image, error) {
 			dir, m, err := builtinRootfs(g, paths)
 			if err != nil {

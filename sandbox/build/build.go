@@ -57,7 +57,9 @@ type Options struct {
 	// warnings out of it.
 	Out   io.Writer
 	Quiet bool
-	Lang  i18n.Lang
+	// Warn gets the warnings, one line each (Out when nil).
+	Warn io.Writer
+	Lang i18n.Lang
 	// Builtin gives the built-in image (FROM stepbox-builtin), made or
 	// brought up to date first.
 	Builtin func() (*image.Image, error)
@@ -104,6 +106,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
+	if o.Warn == nil {
+		o.Warn = o.Out
+	}
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(o.Context, "Dockerfile")
 	}
@@ -131,7 +136,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	b := &builder{o: o, df: df, file: o.Dockerfile, stages: map[int]*image.Image{}, used: map[string]bool{}}
 	for _, w := range df.Warnings {
-		fmt.Fprintln(o.Out, "stepbox: warning: "+w.In(o.Lang))
+		fmt.Fprintln(o.Warn, "stepbox: warning: "+w.In(o.Lang))
 	}
 	if b.ignore, err = readIgnore(o.Context); err != nil {
 		return nil, b.errf(0, "read .dockerignore: %v", ".dockerignore를 읽을 수 없습니다: %v", err)
@@ -157,7 +162,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	for k := range o.BuildArgs {
 		if !b.used[k] {
-			fmt.Fprintf(o.Out, "%s\n", i18n.T("stepbox: warning: the build argument "+k+" was not consumed by any ARG",
+			fmt.Fprintf(o.Warn, "%s\n", i18n.T("stepbox: warning: the build argument "+k+" was not consumed by any ARG",
 				"stepbox: 경고: 빌드 인자 "+k+"를 받는 ARG가 없습니다").In(o.Lang))
 		}
 	}
@@ -333,6 +338,12 @@ func (b *builder) buildStage(ctx context.Context, st *Stage) (*image.Image, erro
 		}
 		s.cfg = s.img.Config.Config
 		b.say(" ---> %s", image.ShortID(s.img.ID))
+	}
+	// docker (and buildah) give a stage the default PATH when its image
+	// sets none, first in Env; a later ENV PATH replaces it in place.
+	if _, ok := envOf(s.cfg.Env, "PATH"); !ok {
+		s.cfg = cloneConfig(s.cfg)
+		s.cfg.Env = append([]string{"PATH=" + defaultPath}, s.cfg.Env...)
 	}
 	for _, in := range st.Steps {
 		if err := ctx.Err(); err != nil {

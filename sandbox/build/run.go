@@ -24,6 +24,9 @@ import (
 // that build was killed (sweep).
 const buildAnnotation = "io.stepbox.build.owner"
 
+// defaultPath is docker's PATH for an image that sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // run runs RUN in a real container on the stage's image, as `stepbox run
 // IMAGE` would make it (its own overlay upper directory over the
 // image's layers, every namespace, docker's capabilities and seccomp
@@ -111,7 +114,7 @@ func (b *builder) runSpec(s *stage, argv, argEnv []string, id string) (*specs.Sp
 	spec.Hostname = sandbox.ShortID(id)
 	env := slices.Clone(s.cfg.Env)
 	if _, ok := envOf(env, "PATH"); !ok {
-		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+		env = append(env, "PATH="+defaultPath)
 	}
 	spec.Process.Env = append(env, argEnv...)
 	spec.Process.Cwd = "/"
