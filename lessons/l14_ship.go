@@ -17,28 +17,36 @@ import (
 
 func init() { register(lessonShip) }
 
-// Lesson 14: build → ship → run. The image is made on the host with the
+// Lesson 14: build → ship → run. The image is built on the host with the
 // stepbox command line (its layers land in the lab's image store), shipped
 // through a registry the lesson starts on 127.0.0.1 (or, where none is
 // installed, as a `save` archive), removed, brought back, and run. The
 // checks read the store, the registry's storage and exit codes.
 
-// The lesson's probes. {lab} is the lesson's directory, {blobs} the
+// The lesson's probes. {lab} is the lesson's directory, {ctx} the build's
+// context, {layer} the COPY layer unpacked in the store, {blobs} the
 // registry's blob directory (or the lab's directory without a registry),
 // {ship} the image's local name, {pulled} what the last step runs,
 // {stepbox} the command line with the lab's --root.
 const (
-	shipLsLab    = "ls {lab}"
-	shipBlobs    = "cd {blobs} && ls -d */*"
-	shipImages   = "{stepbox} images"
-	shipRun      = "{stepbox} run --rm {pulled}"
-	shipHistory  = "{stepbox} history {ship}"
-	shipGreeting = "hello from stepbox"
+	shipLsLab      = "ls {lab}"
+	shipBlobs      = "cd {blobs} && ls -d */*"
+	shipImages     = "{stepbox} images"
+	shipRun        = "{stepbox} run --rm {pulled}"
+	shipHistory    = "{stepbox} history {ship}"
+	shipDockerfile = "cat {ctx}/Dockerfile"
+	shipLsLayer    = "ls {layer}"
+	shipSecondLog  = "cat {lab}/second-build.log"
+	shipGreeting   = "hello from stepbox"
 )
 
 // Facts the steps note and the checks read.
 const (
-	nShipMade     = "ship.made"     // image ID, layers
+	nShipMade     = "ship.made"     // image ID, layers of the base, of the image
+	nShipSteps    = "ship.steps"    // the history's two newest steps
+	nShipUnpacked = "ship.unpacked" // the COPY layer is unpacked in the store
+	nShipAgain    = "ship.again"    // the second build's image ID
+	nShipCounts   = "ship.counts"   // images and blobs before → after the second build
 	nShipTop      = "ship.top"      // what the image's own layer holds
 	nShipReg      = "ship.registry" // the registry's address, or "-"
 	nShipPing     = "ship.ping"     // GET /v2/'s status
@@ -134,22 +142,22 @@ var lessonShip = &Lesson{
 	Title:   i18n.T("Build, ship, run", "빌드, 배포, 실행"),
 	Summary: i18n.T("an image is built in layers, shipped by its digests through a registry, and runs anywhere the same", "이미지는 레이어로 빌드되고, 다이제스트로 레지스트리를 거쳐 배포되며, 어디서나 똑같이 돈다"),
 	Intro: i18n.T(
-		"Docker's promise was three words: build, ship, run. An image is built once, in layers; it is shipped through a registry, a plain HTTP service that stores blobs under their SHA-256 and nothing else; and it runs wherever it is pulled, the same bytes. This lesson does the whole cycle on this machine: it makes an image, starts a registry of its own on 127.0.0.1 (Debian's docker-registry), pushes the image, removes it, pulls it back and runs it. Where no registry is installed it says how to get one and ships through a `save` archive instead.",
-		"docker의 약속은 세 단어였습니다. 빌드, 배포, 실행. 이미지는 레이어로 한 번 빌드되고, 레지스트리를 거쳐 배포됩니다. 레지스트리는 블롭을 SHA-256 이름으로 저장할 뿐인 평범한 HTTP 서비스입니다. 그리고 이미지는 어디로 pull되든 같은 바이트로 돕니다. 이 레슨은 이 순환 전체를 이 기계에서 해 봅니다. 이미지를 만들고, 127.0.0.1에 자기 레지스트리(Debian의 docker-registry)를 띄우고, 이미지를 push하고, 지우고, 다시 pull해서 실행합니다. 레지스트리가 설치되어 있지 않으면 설치 방법을 알려 주고 대신 `save` 묶음으로 배포합니다."),
+		"Docker's promise was three words: build, ship, run. An image is built once, in layers; it is shipped through a registry, a plain HTTP service that stores blobs under their SHA-256 and nothing else; and it runs wherever it is pulled, the same bytes. This lesson does the whole cycle on this machine: it builds an image from a three-line Dockerfile, builds it again from the cache, starts a registry of its own on 127.0.0.1 (Debian's docker-registry), pushes the image, removes it, pulls it back and runs it. Where no registry is installed it says how to get one and ships through a `save` archive instead.",
+		"docker의 약속은 세 단어였습니다. 빌드, 배포, 실행. 이미지는 레이어로 한 번 빌드되고, 레지스트리를 거쳐 배포됩니다. 레지스트리는 블롭을 SHA-256 이름으로 저장할 뿐인 평범한 HTTP 서비스입니다. 그리고 이미지는 어디로 pull되든 같은 바이트로 돕니다. 이 레슨은 이 순환 전체를 이 기계에서 해 봅니다. 세 줄짜리 Dockerfile로 이미지를 빌드하고, 캐시로 한 번 더 빌드하고, 127.0.0.1에 자기 레지스트리(Debian의 docker-registry)를 띄우고, 이미지를 push하고, 지우고, 다시 pull해서 실행합니다. 레지스트리가 설치되어 있지 않으면 설치 방법을 알려 주고 대신 `save` 묶음으로 배포합니다."),
 	Needs: Needs{
 		Inside: []string{"cat"},
 		Host:   []string{"ls", "stepbox"},
 	},
 	Steps: []Step{
 		{
-			Title: i18n.T("The image to ship: a layer of its own", "배포할 이미지: 자기 레이어 하나"),
+			Title: i18n.T("Build: one layer per instruction", "빌드: 명령어 하나에 레이어 하나"),
 			Explain: i18n.T(
-				"The image to ship adds one layer to the lab's image: a file /hello.txt, and a command (CMD) that prints it. Here it is made the way `stepbox commit` makes one, from a container that wrote the file; the Dockerfile way, `stepbox build`, makes the same kind of layer from each instruction. history shows the new layer on top of the base's.",
-				"배포할 이미지는 실습 이미지에 레이어 하나를 더합니다. /hello.txt 파일 하나와, 그것을 출력하는 명령(CMD)입니다. 여기서는 `stepbox commit`처럼, 파일을 쓴 컨테이너에서 이미지를 만듭니다. Dockerfile로 만드는 `stepbox build`도 명령어 하나마다 같은 종류의 레이어를 만듭니다. history는 기반 이미지의 레이어 위에 얹힌 새 레이어를 보여 줍니다."),
-			Syscalls: []Syscall{{"write", 2, "UPPER/hello.txt"}, {"rename", 2, "blobs/tmp → blobs/sha256/…"}},
-			Shell:    "stepbox run --name maker IMAGE sh -c 'echo " + shipGreeting + " > /hello.txt'\nstepbox commit -c 'CMD [\"cat\", \"/hello.txt\"]' maker hello\nstepbox history hello",
-			Apply:    shipMake,
-			Probes:   []Probe{{Host, shipHistory}},
+				"A Dockerfile of three lines, in the context directory $CTX beside hello.txt: FROM names the base image, COPY puts hello.txt into the image, CMD says what a container of it runs. `stepbox build` takes them one at a time, each step an image of its own: COPY makes a layer, a tar of what it added, kept in the store under its SHA-256 and unpacked beside it; CMD changes only the config and makes no layer. history lists the instructions, newest first, with the size each one's layer adds.",
+				"세 줄짜리 Dockerfile이 컨텍스트 디렉터리 $CTX에 hello.txt와 함께 있습니다. FROM은 기반 이미지를 대고, COPY는 hello.txt를 이미지에 넣고, CMD는 그 이미지의 컨테이너가 무엇을 돌릴지 정합니다. `stepbox build`는 한 줄씩 처리하고, 단계마다 이미지가 하나씩 생깁니다. COPY는 레이어를 만듭니다. 더한 것을 담은 tar이고, 저장소에 SHA-256 이름으로 보관되며 그 옆에 풀어 둡니다. CMD는 설정(config)만 바꾸고 레이어를 만들지 않습니다. history는 명령어들을 최신 것부터, 각 레이어가 더하는 크기와 함께 보여 줍니다."),
+			Syscalls: []Syscall{{"openat", 2, "CTX/hello.txt"}, {"rename", 2, "blobs/tmp → blobs/sha256/…"}},
+			Shell:    "cat $CTX/Dockerfile\nstepbox build -t hello $CTX\nstepbox history hello\nls $LAYER",
+			Apply:    shipBuild,
+			Probes:   []Probe{{Host, shipDockerfile}, {Host, shipHistory}, {Host, shipLsLayer}},
 			Rows: []Row{
 				{
 					Label: i18n.T("layers: base, image", "레이어 수: 기반, 이미지"),
@@ -157,13 +165,18 @@ var lessonShip = &Lesson{
 					Box:   func(e *Evidence) string { return "-" },
 				},
 				{
-					Label: i18n.T("the new layer holds", "새 레이어의 내용"),
+					Label: i18n.T("the COPY layer holds", "COPY 레이어의 내용"),
 					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nShipTop)) },
+					Box:   func(e *Evidence) string { return "-" },
+				},
+				{
+					Label: i18n.T("history: the two new steps", "history: 새 단계 둘"),
+					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nShipSteps)) },
 					Box:   func(e *Evidence) string { return "-" },
 				},
 			},
 			Expect: Expect{
-				Text: i18n.T("one layer more, holding hello.txt", "레이어가 하나 늘고, 거기에 hello.txt가 있다"),
+				Text: i18n.T("COPY added one layer holding hello.txt; CMD added none", "COPY가 hello.txt를 담은 레이어 하나를 더하고, CMD는 하나도 더하지 않는다"),
 				Check: func(e *Evidence) bool {
 					f := strings.Fields(noted(e, nShipMade))
 					if len(f) != 3 {
@@ -171,7 +184,39 @@ var lessonShip = &Lesson{
 					}
 					base, _ := strconv.Atoi(f[1])
 					n, _ := strconv.Atoi(f[2])
-					return base > 0 && n == base+1 && noted(e, nShipTop) == "hello.txt"
+					return base > 0 && n == base+1 && noted(e, nShipTop) == "hello.txt" && noted(e, nShipSteps) == "CMD COPY" &&
+						noted(e, nShipUnpacked) == "yes"
+				},
+			},
+		},
+		{
+			Title: i18n.T("Build again: the cache", "다시 빌드: 캐시"),
+			Explain: i18n.T(
+				"The same build a second time, with nothing changed. For each step the builder looks for an image made from the same base by the same instruction and, for COPY, the same files (their content's checksum is part of the key); it finds one, says CACHED, and goes on from it. Nothing is built: the image is the very one, same ID, and the store gains no image, no blob and no layer. Change hello.txt and the COPY step, and every step after it, is built again.",
+				"아무것도 바꾸지 않고 같은 빌드를 한 번 더 합니다. 빌더는 단계마다 같은 기반에서 같은 명령어로, COPY라면 같은 파일로(내용의 체크섬이 키의 일부입니다) 만든 이미지를 찾습니다. 찾으면 CACHED라고 말하고 그 이미지에서 이어 갑니다. 아무것도 빌드하지 않습니다. 이미지는 ID까지 바로 그 이미지이고, 저장소에는 이미지도, 블롭도, 레이어도 늘지 않습니다. hello.txt를 바꾸면 COPY 단계와 그 뒤의 모든 단계를 다시 빌드합니다."),
+			Syscalls: []Syscall{{"read", 2, "CTX/hello.txt (its checksum, the cache key)"}, {"openat", 2, "images.json"}},
+			Shell:    "stepbox build -t hello $CTX",
+			Apply:    shipRebuild,
+			Probes:   []Probe{{Host, shipSecondLog}},
+			Rows: []Row{
+				{
+					Label: i18n.T("ID, built twice", "두 번 빌드한 ID"),
+					Host: func(e *Evidence) string {
+						return shortDigest(field(noted(e, nShipMade), 0)) + ", " + shortDigest(dashIfEmpty(noted(e, nShipAgain)))
+					},
+					Box: func(e *Evidence) string { return "-" },
+				},
+				{
+					Label: i18n.T("store: images, blobs", "저장소: 이미지, 블롭"),
+					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nShipCounts)) },
+					Box:   func(e *Evidence) string { return "-" },
+				},
+			},
+			Expect: Expect{
+				Text: i18n.T("the same image, and nothing new in the store", "같은 이미지이고, 저장소에 새것이 없다"),
+				Check: func(e *Evidence) bool {
+					c := strings.Split(noted(e, nShipCounts), " → ")
+					return noted(e, nShipAgain) == field(noted(e, nShipMade), 0) && len(c) == 2 && c[0] == c[1]
 				},
 			},
 		},
@@ -293,8 +338,8 @@ var lessonShip = &Lesson{
 		{
 			Title: i18n.T("Run what was shipped", "배포된 것을 실행"),
 			Explain: i18n.T(
-				"`stepbox run` starts a container of the image that came back: its layers stacked under a layer of the container's own, and the image's CMD as its command. It prints the greeting the first step put into the image, and exits 0. Built, shipped, run: the same bytes, checked by their digests at every hop.",
-				"`stepbox run`이 돌아온 이미지로 컨테이너를 띄웁니다. 이미지의 레이어를 쌓고 그 위에 컨테이너 자신의 레이어를 얹으며, 이미지의 CMD를 명령으로 씁니다. 첫 단계에서 이미지에 넣은 인사말을 출력하고 0으로 끝납니다. 빌드, 배포, 실행: 같은 바이트가 매 단계 다이제스트로 검사되며 옵니다."),
+				"`stepbox run` starts a container of the image that came back: its layers stacked under a layer of the container's own, and the image's CMD as its command. It prints the greeting that COPY put into the image, and exits 0. Built, shipped, run: the same bytes, checked by their digests at every hop.",
+				"`stepbox run`이 돌아온 이미지로 컨테이너를 띄웁니다. 이미지의 레이어를 쌓고 그 위에 컨테이너 자신의 레이어를 얹으며, 이미지의 CMD를 명령으로 씁니다. COPY가 이미지에 넣은 인사말을 출력하고 0으로 끝납니다. 빌드, 배포, 실행: 같은 바이트가 매 단계 다이제스트로 검사되며 옵니다."),
 			Syscalls: []Syscall{{"mount", 2, `"overlay", ROOT, "overlay", 0, "lowerdir=…"`}, {"execve", 2, `"cat", ["/hello.txt"]`}},
 			Shell:    "stepbox run --rm 127.0.0.1:5000/lesson/hello:1",
 			Probes:   []Probe{{Host, shipRun}},
@@ -324,16 +369,21 @@ var lessonShip = &Lesson{
 			"Without --tls-verify=false, stepbox speaks to the registry only over verified HTTPS, as podman does, even on 127.0.0.1; the lesson's registry speaks plain HTTP. The push is refused before a single blob moves, so the registry stays empty, the image removed by rmi cannot come back, and there is nothing to run. (On a machine without docker-registry the demo has no registry to be refused by.)",
 			"--tls-verify=false가 없으면 stepbox는 podman처럼 127.0.0.1에서도 검증된 HTTPS로만 레지스트리와 이야기합니다. 레슨의 레지스트리는 평문 HTTP를 말합니다. 그래서 블롭 하나 움직이기 전에 push가 거절되어 레지스트리는 빈 채로 남고, rmi로 지운 이미지는 돌아올 수 없으며, 실행할 것도 없습니다. (docker-registry가 없는 기계에서는 데모가 거절당할 레지스트리가 없습니다.)"),
 		Setup: func(l *Lab) { l.Set("secure", "yes") },
-		Fails: []int{3, 4, 5},
+		Fails: []int{4, 5, 6},
 	},
 	Outro: i18n.T(
 		"An image travels as blobs named by their SHA-256: the store, the registry and a save archive all name them the same, and each hop checks them. A registry is only a place to keep those blobs; any machine that pulls them gets the very image that was built.",
 		"이미지는 SHA-256으로 이름 붙은 블롭으로 이동합니다. 저장소도, 레지스트리도, save 묶음도 같은 이름을 쓰고, 단계마다 그것을 검사합니다. 레지스트리는 그 블롭을 보관하는 곳일 뿐이고, pull하는 기계는 어디서나 빌드된 바로 그 이미지를 받습니다."),
 }
 
-// shipMake makes the image to ship: a container of the lab's image writes
-// /hello.txt, and is committed with a CMD that prints it.
-func shipMake(l *Lab) error {
+// shipDockerfile is the lesson's three lines, FROM the lab's image.
+func shipDockerfileText(base string) string {
+	return "FROM " + base + "\nCOPY hello.txt /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n"
+}
+
+// shipBuild writes the context and builds it with the stepbox command
+// line, as the learner would.
+func shipBuild(l *Lab) error {
 	if err := l.Ensure(); err != nil {
 		return err
 	}
@@ -346,32 +396,45 @@ func shipMake(l *Lab) error {
 	if err != nil {
 		return err
 	}
-	base, err := l.Image()
-	if err != nil {
-		return err
-	}
 	s, err := l.Store()
 	if err != nil {
 		return err
 	}
-	baseImg, err := s.Get(base)
+	ref, err := l.Image()
 	if err != nil {
 		return err
 	}
-	maker := l.name("-maker")
-	l.Defer(func() error {
-		_, err := l.Host(sb + " rm -f " + maker + " >/dev/null 2>&1; true")
+	baseImg, err := s.Get(ref)
+	if err != nil {
 		return err
-	})
-	if err := hostOK(l, fmt.Sprintf("%s run --name %s %s sh -c 'echo %s > /hello.txt'", sb, maker, string(baseImg.ID), shipGreeting)); err != nil {
+	}
+	// FROM takes a name; the lab's image has one (stepbox-builtin, or the
+	// tag its import was given).
+	base := ref
+	if len(baseImg.Tags) > 0 {
+		base = baseImg.Tags[0]
+	}
+	ctx := filepath.Join(st.dir, "context")
+	l.Set("ctx", ctx)
+	if err := os.MkdirAll(ctx, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(ctx, "hello.txt"), []byte(shipGreeting+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(shipDockerfileText(base)), 0o644); err != nil {
 		return err
 	}
 	removeImage(l, st.local)
-	if err := hostOK(l, fmt.Sprintf(`%s commit -c 'CMD ["cat", "/hello.txt"]' %s %s`, sb, maker, st.local)); err != nil {
+	out, err := l.Host(fmt.Sprintf("%s build --progress plain -t %s %s", sb, st.local, ctx))
+	if err != nil {
 		return err
 	}
-	if err := hostOK(l, sb+" rm "+maker); err != nil {
+	if err := os.WriteFile(filepath.Join(st.dir, "first-build.log"), []byte(out.Output), 0o644); err != nil {
 		return err
+	}
+	if out.Code != 0 {
+		return &stepError{what: "stepbox build", out: out.Output}
 	}
 	img, err := s.Get(st.local)
 	if err != nil {
@@ -380,14 +443,83 @@ func shipMake(l *Lab) error {
 	st.id = string(img.ID)
 	layers := s.Layers(img)
 	note(l, nShipMade, fmt.Sprintf("%s %d %d", img.ID, len(s.Layers(baseImg)), len(layers)))
+	if h := s.History(img); len(h) >= 2 {
+		note(l, nShipSteps, firstWord(h[0].CreatedBy)+" "+firstWord(h[1].CreatedBy))
+	}
 	if len(layers) > 0 {
-		top, err := layerEntries(layers[len(layers)-1].Blob)
+		top := layers[len(layers)-1]
+		l.Set("layer", top.Dir)
+		names, err := layerEntries(top.Blob)
 		if err != nil {
 			return err
 		}
-		note(l, nShipTop, strings.Join(slices.DeleteFunc(top, func(n string) bool { return n == "" || n == "." }), " "))
+		note(l, nShipTop, strings.Join(slices.DeleteFunc(names, func(n string) bool { return n == "" || n == "." }), " "))
+		note(l, nShipUnpacked, yesNo(exists(filepath.Join(top.Dir, "hello.txt"))))
 	}
 	return nil
+}
+
+// firstWord is an instruction's keyword in a history's created-by.
+func firstWord(s string) string {
+	s = strings.TrimPrefix(s, "/bin/sh -c #(nop) ")
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return "-"
+}
+
+// shipRebuild builds the same context again, counting the store's images
+// and blobs before and after.
+func shipRebuild(l *Lab) error {
+	st, err := shipOf(l)
+	if err != nil {
+		return err
+	}
+	sb, err := l.stepboxCommand()
+	if err != nil {
+		return err
+	}
+	s, err := l.Store()
+	if err != nil {
+		return err
+	}
+	before, err := storeCounts(s)
+	if err != nil {
+		return err
+	}
+	out, err := l.Host(fmt.Sprintf("%s build --progress plain -t %s %s", sb, st.local, l.Var("ctx")))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(st.dir, "second-build.log"), []byte(out.Output), 0o644); err != nil {
+		return err
+	}
+	if out.Code != 0 {
+		return &stepError{what: "stepbox build", out: out.Output}
+	}
+	after, err := storeCounts(s)
+	if err != nil {
+		return err
+	}
+	note(l, nShipCounts, before+" → "+after)
+	if img, err := s.Get(st.local); err == nil {
+		note(l, nShipAgain, string(img.ID))
+	}
+	return nil
+}
+
+// storeCounts is "IMAGES, BLOBS" in the store now, untagged images (a
+// build's steps) included.
+func storeCounts(s *image.Store) (string, error) {
+	imgs, err := s.List()
+	if err != nil {
+		return "", err
+	}
+	blobs, err := filepath.Glob(filepath.Join(s.Dir(), "blobs", "sha256", "*"))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d, %d", len(imgs), len(blobs)), nil
 }
 
 // shipRegistry starts the lesson's registry, when there is one to start.

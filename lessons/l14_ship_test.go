@@ -74,7 +74,7 @@ func TestShipInterruptedStopsRegistry(t *testing.T) {
 	testutil.RequiresCommand(t, "docker-registry")
 	leaks := testutil.Snapshot()
 	root := searchableDir(t)
-	cmd := exec.Command(bin, "learn", "ship", "--auto", "--rootfs", rootfs, "--root", root, "--pause-at", "3")
+	cmd := exec.Command(bin, "learn", "ship", "--auto", "--rootfs", rootfs, "--root", root, "--pause-at", "4")
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "STEPBOX_LANG=en", "TERM=xterm", "XDG_STATE_HOME="+t.TempDir())
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 100})
 	if err != nil {
@@ -88,7 +88,7 @@ func TestShipInterruptedStopsRegistry(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	text := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
 	deadline := time.Now().Add(60 * time.Second)
-	// The pause after step 3: the registry runs and holds the image.
+	// The pause after step 4 (the push): the registry runs and holds the image.
 	for !strings.Contains(text(), "every blob is shipped") || !strings.Contains(text(), wPrompt.En) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
