@@ -371,6 +371,7 @@ var lessonShip = &Lesson{
 		Setup: func(l *Lab) { l.Set("secure", "yes") },
 		Fails: []int{4, 5, 6},
 	},
+	Exercises: shipExercises,
 	Outro: i18n.T(
 		"An image travels as blobs named by their SHA-256: the store, the registry and a save archive all name them the same, and each hop checks them. A registry is only a place to keep those blobs; any machine that pulls them gets the very image that was built.",
 		"이미지는 SHA-256으로 이름 붙은 블롭으로 이동합니다. 저장소도, 레지스트리도, save 묶음도 같은 이름을 쓰고, 단계마다 그것을 검사합니다. 레지스트리는 그 블롭을 보관하는 곳일 뿐이고, pull하는 기계는 어디서나 빌드된 바로 그 이미지를 받습니다."),
