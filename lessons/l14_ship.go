@@ -146,7 +146,7 @@ var lessonShip = &Lesson{
 		"docker의 약속은 세 단어였습니다. 빌드, 배포, 실행. 이미지는 레이어로 한 번 빌드되고, 레지스트리를 거쳐 배포됩니다. 레지스트리는 블롭을 SHA-256 이름으로 저장할 뿐인 평범한 HTTP 서비스입니다. 그리고 이미지는 어디로 pull되든 같은 바이트로 돕니다. 이 레슨은 이 순환 전체를 이 기계에서 해 봅니다. 세 줄짜리 Dockerfile로 이미지를 빌드하고, 캐시로 한 번 더 빌드하고, 127.0.0.1에 자기 레지스트리(Debian의 docker-registry)를 띄우고, 이미지를 push하고, 지우고, 다시 pull해서 실행합니다. 레지스트리가 설치되어 있지 않으면 설치 방법을 알려 주고 대신 `save` 묶음으로 배포합니다."),
 	Needs: Needs{
 		Inside: []string{"cat"},
-		Host:   []string{"ls", "stepbox"},
+		Host:   []string{"cat", "ls", "stepbox"},
 	},
 	Steps: []Step{
 		{
