@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/sandbox/cgroups"
 )
 
 // Joining an existing user namespace by path (linux.namespaces[] {type:
@@ -22,9 +24,11 @@ import (
 // becomes its root, clones the init into the namespaces the spec wants new
 // (so they belong to the joined user namespace, as runc's nsexec makes
 // them) as our own child (CLONE_PARENT), and executes the init's sealed
-// copy there. Mount and pid namespaces by path are joined as before by the
-// thread that starts the stage (joinns.go); net, ipc, uts, cgroup and time
-// by the init, now as root of the joined user namespace.
+// copy there. Mount and pid namespaces by path are joined by the stage
+// too, first, as the host's root (joinns.go's thread would leave the stage
+// in the pid namespace, and the pid it reports would not be ours); net,
+// ipc, uts, cgroup and time by the init, as root of the joined user
+// namespace.
 //
 // The runtime-spec forbids uid and gid mappings with a path (config-linux.md,
 // "User namespace mappings"): the namespace's own maps apply, which we read
@@ -32,7 +36,8 @@ import (
 
 // UserNSStageArg (argv[1]) and UserNSStageEnv mark stepbox-exec started as
 // the user-namespace stage (sandbox/nsenter/nsenter.h says the same).
-// UserNSStageEnv holds "userfd,cloneflags,exefd,reportfd,gofd".
+// UserNSStageEnv holds "userfd,cloneflags,exefd,reportfd,gofd,mntfd,pidfd"
+// (-1 for none).
 const (
 	UserNSStageArg = "userns-init"
 	UserNSStageEnv = "_STEPBOX_USERNS"
@@ -49,9 +54,9 @@ func joinedUserNS(s *specs.Spec) string {
 }
 
 // startInUserNS starts cmd, the init, through the user-namespace stage:
-// start starts the stage (from the thread and cgroups the init would have
-// been cloned from), and on return cmd.Process is the init itself.
-func (c *Container) startInUserNS(cmd *exec.Cmd, path string, start func(*exec.Cmd) error) error {
+// the stage is born in the container's cgroups, and on return cmd.Process
+// is the init itself.
+func (c *Container) startInUserNS(cmd *exec.Cmd, path string) error {
 	var exeFD int
 	if _, err := fmt.Sscanf(cmd.Path, "/proc/self/fd/%d", &exeFD); err != nil {
 		return fmt.Errorf("user namespace stage: the init is not a descriptor (%s)", cmd.Path)
@@ -80,12 +85,27 @@ func (c *Container) startInUserNS(cmd *exec.Cmd, path string, start func(*exec.C
 
 	base := 3 + len(cmd.ExtraFiles)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, userFile, stage.file, repW, goR)
+	// Mount and pid by path: the stage joins them before the user
+	// namespace (see userns.c).
+	nsFD := map[specs.LinuxNamespaceType]int{specs.MountNamespace: -1, specs.PIDNamespace: -1}
+	for _, ns := range c.spec.Linux.Namespaces {
+		if _, ok := nsFD[ns.Type]; ok && ns.Path != "" {
+			f, err := os.OpenFile(ns.Path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("open %s namespace %s: %w", ns.Type, ns.Path, err)
+			}
+			defer f.Close()
+			nsFD[ns.Type] = 3 + len(cmd.ExtraFiles)
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		}
+	}
 	flags := cmd.SysProcAttr.Cloneflags
 	cmd.SysProcAttr.Cloneflags = 0 // the stage clones them, once inside
-	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d,%d,%d,%d,%d", UserNSStageEnv, base, flags, exeFD, base+2, base+3))
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d,%d,%d,%d,%d,%d,%d", UserNSStageEnv, base, flags, exeFD, base+2, base+3,
+		nsFD[specs.MountNamespace], nsFD[specs.PIDNamespace]))
 	cmd.Args = append([]string{ExecBinaryName, UserNSStageArg}, cmd.Args...)
 	cmd.Path = fmt.Sprintf("/proc/self/fd/%d", base+1)
-	if err := start(cmd); err != nil {
+	if err := cgroups.StartIn(c.cg, cmd); err != nil {
 		return err
 	}
 	stagePid := cmd.Process.Pid

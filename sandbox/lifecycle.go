@@ -263,13 +263,8 @@ func (c *Container) cloneInit(cmd *exec.Cmd) error {
 		if c.opts.monitored {
 			return invalidf("a detached container cannot join a user namespace by path")
 		}
-		return c.startInUserNS(cmd, path, c.cloneJoined)
+		return c.startInUserNS(cmd, path)
 	}
-	return c.cloneJoined(cmd)
-}
-
-// cloneJoined is cloneInit once any user namespace by path is seen to.
-func (c *Container) cloneJoined(cmd *exec.Cmd) error {
 	if joinsInParent(c.spec) {
 		if c.opts.monitored {
 			return invalidf("a detached container cannot join a mount or pid namespace by path")

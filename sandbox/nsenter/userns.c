@@ -65,10 +65,10 @@ __attribute__((constructor)) static void stepbox_userns(int argc, char **argv, c
 	const char *spec = getenv(STEPBOX_USERNS_ENV);
 	if (spec == NULL)
 		return;
-	// "userfd,cloneflags,exefd,reportfd,gofd"
-	int userfd, exefd, rep, go;
+	// "userfd,cloneflags,exefd,reportfd,gofd,mntfd,pidfd"
+	int userfd, exefd, rep, go, mntfd, pidnsfd;
 	unsigned long flags;
-	if (sscanf(spec, "%d,%lu,%d,%d,%d", &userfd, &flags, &exefd, &rep, &go) != 5) {
+	if (sscanf(spec, "%d,%lu,%d,%d,%d,%d,%d", &userfd, &flags, &exefd, &rep, &go, &mntfd, &pidnsfd) != 7) {
 		static const char msg[] = "stepbox: user namespace stage started without its descriptors\n";
 		(void)!write(2, msg, sizeof(msg) - 1);
 		_exit(1);
@@ -78,10 +78,23 @@ __attribute__((constructor)) static void stepbox_userns(int argc, char **argv, c
 	fcntl(userfd, F_SETFD, FD_CLOEXEC);
 	fcntl(go, F_SETFD, FD_CLOEXEC);
 	fcntl(rep, F_SETFD, FD_CLOEXEC);
+	if (mntfd >= 0)
+		fcntl(mntfd, F_SETFD, FD_CLOEXEC);
+	if (pidnsfd >= 0)
+		fcntl(pidnsfd, F_SETFD, FD_CLOEXEC);
 	// CVE-2016-9962, as in nsenter.c: inside the container's user
 	// namespace with descriptors of the host.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail(rep, "prctl", errno);
+	// A mount and a pid namespace given by path are joined first, while
+	// we are still the host's root, as the parent's thread joins them
+	// when no user namespace is (sandbox/joinns.go). Here, not there: the
+	// pid we report must be the host's, so we stay in the host's pid
+	// namespace (setns(2) CLONE_NEWPID moves only our children).
+	if (mntfd >= 0 && setns(mntfd, CLONE_NEWNS) < 0)
+		fail(rep, "setns mount namespace", errno);
+	if (pidnsfd >= 0 && setns(pidnsfd, CLONE_NEWPID) < 0)
+		fail(rep, "setns pid namespace", errno);
 	if (setns(userfd, CLONE_NEWUSER) < 0)
 		fail(rep, "setns", errno);
 	close(userfd);
