@@ -198,6 +198,16 @@ func TestOCIJoinUserNS(t *testing.T) {
 		e.must("delete", "--force", "u2")
 	})
 
+	t.Run("not a user namespace", func(t *testing.T) {
+		bad := e.bundle(func(s *specs.Spec) {
+			joinNS(s, specs.UserNamespace, fmt.Sprintf("/proc/%d/ns/net", target))
+		}, "true")
+		ociOneLine(t, "a network namespace as the user namespace", e.run("create", "--bundle", bad, "bad"), "setns: invalid argument")
+		if ents, _ := os.ReadDir(e.root); len(ents) != 0 {
+			t.Errorf("a failed create left %d entries in the state root", len(ents))
+		}
+	})
+
 	t.Run("mappings with a path", func(t *testing.T) {
 		bad := e.bundle(func(s *specs.Spec) {
 			joinNS(s, specs.UserNamespace, userPath)
