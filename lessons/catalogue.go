@@ -23,7 +23,7 @@ func register(l *Lesson) {
 
 // courseOrder lists lesson ids in teaching order; a lesson file that is not
 // listed here is a mistake the tests catch.
-var courseOrder = []string{"process", "uts", "pid", "mount", "rootfs", "ipc", "net", "user", "cgroupns", "time", "limits", "security", "full", "images"}
+var courseOrder = []string{"process", "uts", "pid", "mount", "rootfs", "ipc", "net", "user", "cgroupns", "time", "limits", "security", "full", "images", "ship"}
 
 // Catalogue returns the lessons in teaching order.
 func Catalogue() []*Lesson {

@@ -71,6 +71,18 @@ var mistakes = map[string]mistake{
 	"security.2": {"stepbox run -d --name web --privileged -- sleep 1000", "privileged"},
 	"full.1":     {"stepbox run -d --name box -- sleep 1000", "no-userns"},
 	"full.2":     {"stepbox run -d --name db --memory 32m -- sleep 1000", "wrong-pids"},
+	"images.1": {"stepbox run -d --name a -- sleep 1000\n" +
+		"stepbox run -d --name b -- sleep 1000\n" +
+		"stepbox run -- sh -c 'echo hi > /hello'", "not-in-a"},
+	"ship.1": {"mkdir -p $STEPBOX_ROOT/greet\n" +
+		"printf 'FROM stepbox-builtin\\nRUN echo hello\\n' > $STEPBOX_ROOT/greet/Dockerfile\n" +
+		"stepbox build -t greet $STEPBOX_ROOT/greet", "run-not-cmd"},
+	"ship.2": {"mkdir -p $STEPBOX_ROOT/registry\n" +
+		"printf 'version: 0.1\\nstorage:\\n  filesystem:\\n    rootdirectory: %s\\nhttp:\\n  addr: 127.0.0.1:5000\\n' $STEPBOX_ROOT/registry/storage > $STEPBOX_ROOT/registry/config.yml\n" +
+		"docker-registry serve $STEPBOX_ROOT/registry/config.yml > $STEPBOX_ROOT/registry/log 2>&1 &\n" +
+		"sleep 1; stepbox run --rm -- true\n" +
+		"stepbox push stepbox-builtin 127.0.0.1:5000/box:1", "not-pushed"},
+	"images.2": {"stepbox run -d --name box -- sleep 1000\nstepbox commit box gone", "no-whiteout"},
 }
 
 // Every exercise has a test of its own: done the way a learner does it

@@ -463,6 +463,7 @@ var lessonImages = &Lesson{
 		Setup: func(l *Lab) { l.ShareImage() },
 		Fails: []int{1, 2, 3, 4, 5},
 	},
+	Exercises: imagesExercises,
 	Outro: i18n.T(
 		"An image is files in layers, named by their digests; a container is the image's layers, shared and never written, under one writable layer of its own. `stepbox export`, `diff` and `commit` read that layer; `stepbox rm` removes it.",
 		"이미지는 다이제스트로 이름 붙인 레이어들의 파일이고, 컨테이너는 함께 쓰되 절대 쓰지 않는 이미지의 레이어들 위에 자기만의 쓰기 레이어 하나를 얹은 것입니다. `stepbox export`, `diff`, `commit`은 그 레이어를 읽고, `stepbox rm`은 그것을 지웁니다."),

@@ -52,6 +52,7 @@ var toolPackages = map[string]string{
 	"hostname": "hostname", "grep": "grep", "sed": "sed", "find": "findutils", "xargs": "findutils",
 	"less": "less", "diff": "diffutils", "which": "debianutils", "clear": "ncurses-bin",
 	"capsh": "libcap2-bin", "busybox": "busybox-static", "tar": "tar",
+	"docker-registry": "docker-registry",
 }
 
 // Package is the Debian package that has the command name: coreutils for
