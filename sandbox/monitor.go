@@ -67,9 +67,9 @@ type monitorArgs struct {
 	// of its stdin (held so that -i keeps it open), the log, and the
 	// attach socket (attach.go).
 	pid, out, err, pty, in, log, sock int
-	status                      int  // exited: the init's wait status, -1 when unknown
-	stopped                     bool // the monitor was told to stop (SIGTERM)
-	delay                       time.Duration
+	status                            int  // exited: the init's wait status, -1 when unknown
+	stopped                           bool // the monitor was told to stop (SIGTERM)
+	delay                             time.Duration
 }
 
 func (a monitorArgs) env() string {
