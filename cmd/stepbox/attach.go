@@ -92,9 +92,14 @@ func attach(ctx context.Context, g *globals, c *sandbox.Container, o *attachOpti
 	}
 	defer a.Close()
 	name := c.State().DisplayName()
+	input := a.Stdin && !o.noStdin
 	if a.Terminal {
-		restore := rawTerminal(g.stdin)
-		defer restore()
+		// Raw only when the keys go to the container (docker's rule):
+		// otherwise ctrl-c is this terminal's, and ends attach.
+		if input {
+			restore := rawTerminal(g.stdin)
+			defer restore()
+		}
 		sendSize(a, g.stdout)
 	}
 	sigs := make(chan os.Signal, 8)
@@ -109,7 +114,7 @@ func attach(ctx context.Context, g *globals, c *sandbox.Container, o *attachOpti
 	}
 	defer signal.Stop(sigs)
 	detached := make(chan struct{})
-	if a.Stdin && !o.noStdin {
+	if input {
 		go func() {
 			if copyInput(a, g.stdin, keys) {
 				close(detached)
