@@ -11,6 +11,7 @@ make -s build
 ./bench/inspect.sh
 ./bench/monitor.sh
 ./bench/overlay.sh
+./bench/images.sh
 ./bench/registry.sh
 ./bench/network.sh
 ./bench/oci.sh

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -153,26 +152,9 @@ podman). The archive is made beside -o FILE and renamed onto it when whole.
 				p.done()
 				return err
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp-")
-			if err != nil {
-				return fmt.Errorf("save %s: %w", output, err)
-			}
-			defer os.Remove(tmp.Name())
-			err = s.Save(tmp, args, opts)
+			err = writeAtomic(output, func(w io.Writer) error { return s.Save(w, args, opts) })
 			p.done()
-			if err == nil {
-				err = tmp.Sync()
-			}
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Chmod(tmp.Name(), 0o644)
-			}
-			if err != nil {
-				return err
-			}
-			return os.Rename(tmp.Name(), output)
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
