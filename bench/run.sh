@@ -15,3 +15,4 @@ make -s build
 ./bench/registry.sh
 ./bench/network.sh
 ./bench/oci.sh
+./bench/build.sh

@@ -96,4 +96,4 @@ round limits --memory 64m --cpus 0.5 --pids-limit 100
 # cgroups), and idle CPUs must wake up.
 runs=$((runs / 2)) SPACED=0.2 round "plain, 200 ms apart" --security-opt seccomp=unconfined
 echo
-echo "Goal: stepbox run at most 0.5 of runc's median and within 1.5x of crun's; peak RSS under runc's."
+echo "Goal (issue 14): stepbox run at most 0.5 of runc's median and at most crun's; peak RSS under runc's."

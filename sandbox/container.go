@@ -445,7 +445,7 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	if !cfg.Spec.Process.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.opts.Stdin, c.opts.Stdout, c.opts.Stderr
 	}
-	if HasNamespace(c.spec, specs.UserNamespace) && !c.opts.UnmappedUserNS {
+	if hasNew(c.spec, specs.UserNamespace) && !c.opts.UnmappedUserNS {
 		cmd.SysProcAttr.UidMappings = idMaps(c.spec.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(c.spec.Linux.GIDMappings)
 		// setgroups(2) stays allowed, as the maps are written by privileged

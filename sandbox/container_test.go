@@ -322,8 +322,9 @@ func TestSignalsThroughInit(t *testing.T) {
 	}
 }
 
-// CVE-2019-5736: the init runs from a sealed memfd, never from the host's
-// binary, and it cannot be opened for writing.
+// CVE-2019-5736: the init runs from a read-only overlay view of its binary
+// or a sealed memfd copy, never from the host's binary as it is mounted, and
+// it cannot be opened for writing.
 func TestInitRunsFromSealedMemfd(t *testing.T) {
 	testutil.RequiresRoot(t)
 	c, err := Create(testPaths(t), "", DefaultSpec(rootfsDir(t), "true"), Options{})
@@ -333,8 +334,8 @@ func TestInitRunsFromSealedMemfd(t *testing.T) {
 	defer c.Delete(true)
 	exe := fmt.Sprintf("/proc/%d/exe", c.Pid())
 	link, _ := os.Readlink(exe)
-	if !strings.HasPrefix(link, "/memfd:stepbox-init") {
-		t.Errorf("init runs from %q, not a memfd", link)
+	if why := notProtected(exe, "stepbox-init"); why != "" {
+		t.Errorf("init runs from %q: %s", link, why)
 	}
 	if f, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
 		f.Close()
@@ -610,4 +611,25 @@ func TestInitThreadsConfined(t *testing.T) {
 			}
 		})
 	}
+}
+
+// notProtected says why the binary behind exe (a /proc/PID/exe) could be
+// written through, or "" when it is a sealed memfd called name or on a
+// read-only overlay (readOnlyView).
+func notProtected(exe, name string) string {
+	link, err := os.Readlink(exe)
+	if err != nil {
+		return err.Error()
+	}
+	if strings.HasPrefix(link, "/memfd:"+name) {
+		return ""
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(exe, &st); err != nil {
+		return err.Error()
+	}
+	if st.Type != unix.OVERLAYFS_SUPER_MAGIC || st.Flags&unix.ST_RDONLY == 0 {
+		return fmt.Sprintf("neither a sealed memfd nor a read-only overlay (filesystem %#x, flags %#x)", st.Type, st.Flags)
+	}
+	return ""
 }

@@ -3,8 +3,8 @@
 //
 // A container is described by an OCI runtime-spec [specs.Spec] plus a few
 // stepbox [Options]. [Create] starts the container's init in the new
-// namespaces: stepbox-init, or stepbox itself, from a sealed memfd copy
-// (CVE-2019-5736; exeseal.go), born in the container's cgroups
+// namespaces: stepbox-init, or stepbox itself, through a read-only overlay
+// view or from a sealed memfd copy (CVE-2019-5736; exeseal.go, exeview.go), born in the container's cgroups
 // (cgroups.StartIn); the parent hands it the configuration over a pipe
 // (wire.go); the child prepares the root filesystem, drops privileges and
 // waits; [Container.Start] lets it execve(2) the payload. Every failure in

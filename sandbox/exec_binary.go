@@ -66,7 +66,7 @@ func makeSealedExecStage() (*sealedInit, error) {
 	if err := trustedInit(src); err != nil {
 		return nil, fmt.Errorf("not using %s: %w", p, err)
 	}
-	dst, err := sealedCopy(src, ExecBinaryName)
+	dst, err := protectedExe(src, p, ExecBinaryName)
 	if err != nil {
 		return nil, err
 	}

@@ -111,11 +111,33 @@ func makeSealedExe() (*sealedInit, error) {
 		return nil, err
 	}
 	defer src.Close()
-	dst, err := sealedCopy(src, "stepbox-init")
+	path := src.Name()
+	if !lean {
+		// /proc/self/exe is a link: the view opens the file it names.
+		if path, err = os.Executable(); err != nil {
+			path = ""
+		}
+	}
+	dst, err := protectedExe(src, path, "stepbox-init")
 	if err != nil {
 		return nil, err
 	}
 	return &sealedInit{file: dst, lean: lean}, nil
+}
+
+// protectedExe gives a descriptor of src, the file at path, that no process
+// can write through: the file itself on a read-only overlay (readOnlyView),
+// else a sealed memfd copy called name. The view costs a tenth of a millisecond against the copy's 1.3 to 3
+// (DESIGN.md, "Start latency").
+func protectedExe(src *os.File, path, name string) (*os.File, error) {
+	if path != "" {
+		f, err := readOnlyView(src, path)
+		if err == nil {
+			return f, nil
+		}
+		tracef("no read-only view of %s, copying it: %v", path, err)
+	}
+	return sealedCopy(src, name)
 }
 
 // sealedCopy copies src into a new memfd called name and seals it.

@@ -259,6 +259,12 @@ func (c *Container) findCgroups() cgroups.Manager {
 // tied to the parent thread, not the process: cloned from any other Go
 // thread, it would fire when that thread went.)
 func (c *Container) cloneInit(cmd *exec.Cmd) error {
+	if path := joinedUserNS(c.spec); path != "" {
+		if c.opts.monitored {
+			return invalidf("a detached container cannot join a user namespace by path")
+		}
+		return c.startInUserNS(cmd, path)
+	}
 	if joinsInParent(c.spec) {
 		if c.opts.monitored {
 			return invalidf("a detached container cannot join a mount or pid namespace by path")

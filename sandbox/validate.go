@@ -46,19 +46,27 @@ func Validate(s *specs.Spec, o Options) error {
 		if ns.Path != "" {
 			switch ns.Type {
 			case specs.NetworkNamespace, specs.UTSNamespace, specs.IPCNamespace, specs.CgroupNamespace, specs.TimeNamespace,
-				specs.MountNamespace, specs.PIDNamespace: // the last two by the parent (joinns.go)
+				specs.MountNamespace, specs.PIDNamespace, // mount and pid by the parent (joinns.go)
+				specs.UserNamespace: // by a stage before Go (joinuserns.go)
 				if _, err := os.Stat(ns.Path); err != nil {
 					return invalidf("namespace %s path: %v", ns.Type, err)
 				}
 			default:
-				// A user namespace needs setns(2) from a single-threaded
-				// process, before any Go runtime starts (runc's nsexec).
 				return invalidf("joining an existing %s namespace (%s) is not supported", ns.Type, ns.Path)
 			}
 		}
 	}
 	userns := seen[specs.UserNamespace]
-	if userns && !o.UnmappedUserNS && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
+	if joinedUserNS(s) != "" {
+		// config-linux.md: mappings MUST NOT be given with a path; the
+		// joined namespace's own apply.
+		if len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0 {
+			return invalidf("linux.uidMappings and gidMappings must not be set when the user namespace is joined by path (%s): its own maps apply", joinedUserNS(s))
+		}
+		if o.UnmappedUserNS {
+			return invalidf("an unmapped user namespace cannot be joined by path")
+		}
+	} else if userns && !o.UnmappedUserNS && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
 		return invalidf("a user namespace needs uid and gid mappings")
 	}
 	if !userns && (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) {

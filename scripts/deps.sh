@@ -48,6 +48,7 @@ containerd  containerd       a real engine: the runc shim of containerd drives s
 ctr         containerd       the client of containerd, for that test
 runc        runc             the peer make validate and make bench compare stepbox with
 crun        crun             the other peer of make validate and make bench
+buildah     buildah          the peer stepbox build is compared with: the same context, the same files and config (--isolation chroot)
 asciinema   asciinema        witness: plays the recordings of learn --record and tour --record (asciicast v2) to the end
 '
 case ${1:-test} in

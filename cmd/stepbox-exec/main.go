@@ -1,6 +1,6 @@
 // Command stepbox-exec is the exec stage of stepbox and nothing else: for
-// `stepbox exec` (sandbox.Container.Exec), stepbox starts a sealed memfd
-// copy of it, whose C constructor (package nsenter) enters every namespace
+// `stepbox exec` (sandbox.Container.Exec), stepbox starts it through a
+// read-only view or a sealed memfd copy, whose C constructor (package nsenter) enters every namespace
 // of the running container before the Go runtime starts, and whose Go half
 // (sandbox.RunExecStage) then gives the process its user, privileges and
 // seccomp filter and executes the command.

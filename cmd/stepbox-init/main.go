@@ -1,12 +1,13 @@
 // Command stepbox-init is the container init of stepbox and nothing else.
-// stepbox copies it into a sealed memfd and starts that copy in each new
-// container's namespaces; the sandbox package, imported here for that alone,
+// stepbox starts it, through a read-only view or a sealed memfd copy, in each
+// new container's namespaces; the sandbox package, imported here for that alone,
 // runs the init from its package initialisation, so main is reached only
 // when someone starts this binary by hand.
 //
-// It is a binary of its own so that every container start copies, maps and
-// frees 3 MB instead of all of stepbox (README.md, "How a container
-// starts"). Without it beside stepbox, stepbox uses a copy of itself.
+// It is a binary of its own so that every container start maps 3 MB, and
+// where the kernel refuses the read-only view copies them, instead of all of
+// stepbox (README.md, "How a container starts"). Without it beside stepbox,
+// stepbox runs itself.
 package main
 
 import (

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ load, save, import, pull and push, under docker's "image" names.
 	}
 	cmd.AddCommand(newImagesCmd(g, "ls"), newImageInspectCmd(g), newHistoryCmd(g, "history"),
 		newTagCmd(g, "tag"), newRmiCmd(g, "rm"), newPruneCmd(g), newLoadCmd(g, "load"),
-		newSaveCmd(g, "save"), newImportCmd(g, "import"), newPullCmd(g, "pull"), newPushCmd(g, "push"))
+		newSaveCmd(g, "save"), newImportCmd(g, "import"), newPullCmd(g, "pull"), newPushCmd(g, "push"), newBuildCmd(g))
 	return cmd
 }
 
@@ -82,6 +83,11 @@ tar 파일로 묶어 층(레이어)으로 쌓은 것입니다. 각 레이어가 
 			imgs, err := s.List()
 			if err != nil {
 				return err
+			}
+			if !all {
+				// A build's intermediate images (one per step, its cache)
+				// show only with -a, as docker's.
+				imgs = slices.DeleteFunc(imgs, func(i *image.Image) bool { return i.Intermediate })
 			}
 			if quiet {
 				for _, img := range imgs {
@@ -116,7 +122,6 @@ tar 파일로 묶어 층(레이어)으로 쌓은 것입니다. 각 레이어가 
 				}
 				return nil
 			}
-			_ = all // no intermediate images: every image is listed either way
 			t := ui.Table{Header: []string{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}, Gap: 3, Style: g.Style()}
 			for _, img := range imgs {
 				for _, r := range rows(img) {
@@ -126,7 +131,7 @@ tar 파일로 묶어 층(레이어)으로 쌓은 것입니다. 각 레이어가 
 			return t.Render(g.stdout)
 		},
 	}
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all images (stepbox keeps no intermediate ones: the same list)")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "show all images, a build's intermediate ones (its cache) too")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print image IDs only")
 	cmd.Flags().StringVar(&format, "format", "", "json: one JSON object a line")
 	return cmd

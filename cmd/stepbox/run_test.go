@@ -488,8 +488,8 @@ func TestRunSeccompProfileFile(t *testing.T) {
 	oneLine(t, "malformed profile", r)
 }
 
-// Each container's init is a sealed copy of stepbox-init, the lean build
-// beside stepbox, not of stepbox itself; one that others could have
+// Each container's init is stepbox-init (a read-only view or a sealed
+// copy), the lean build beside stepbox, not stepbox itself; one that others could have
 // changed is not used (stepbox copies itself instead).
 func TestRunLeanInit(t *testing.T) {
 	testutil.RequiresRoot(t)
@@ -519,8 +519,8 @@ func TestRunLeanInit(t *testing.T) {
 		return link, size(exe)
 	}
 	link, got := initExe()
-	if !strings.HasPrefix(link, "/memfd:") {
-		t.Errorf("the init runs %s, not a memfd", link)
+	if !strings.HasPrefix(link, "/memfd:") && link != "/"+sandbox.InitBinaryName {
+		t.Errorf("the init runs %s, neither a memfd nor stepbox-init's read-only view", link)
 	}
 	if want := size(lean); got != want {
 		t.Errorf("the init's binary has %d bytes, stepbox-init %d", got, want)
@@ -531,5 +531,26 @@ func TestRunLeanInit(t *testing.T) {
 	defer os.Chmod(lean, 0o755)
 	if _, got := initExe(); got != size(stepboxBin) {
 		t.Errorf("with a world-writable stepbox-init the init's binary has %d bytes, want stepbox's own %d", got, size(stepboxBin))
+	}
+}
+
+// The init's binary cannot be written from a privileged container, whether
+// it runs from the read-only view or the sealed copy: not through
+// /proc/1/exe (CVE-2019-5736), and not through /proc/1/map_files, which
+// root with CAP_SYS_ADMIN may open (proc(5)). overlayfs maps the file
+// beneath, but since Linux 6.6 a mapping's path is the overlay's (a
+// backing file), which is read-only.
+func TestInitBinaryNotWritable(t *testing.T) {
+	testutil.RequiresRoot(t)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
+	script := `for f in /proc/1/exe $(ls -d /proc/1/map_files/* | head -1); do
+	if (exec 3>>"$f") 2>/dev/null; then echo "WRITABLE $f"; else echo "refused $f"; fi
+done`
+	r := runIn(t, root, "run", "--rm", "--privileged", "--", "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout, "WRITABLE") || strings.Count(r.stdout, "refused") != 2 {
+		t.Errorf("the init's binary from inside a privileged container:\n%s", r.stdout)
 	}
 }

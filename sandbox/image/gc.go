@@ -88,8 +88,10 @@ func (s *Store) Remove(ref string, force bool) (*Removed, error) {
 			res.Untagged = append(res.Untagged, t)
 		}
 		if len(users) == 0 {
+			parent := idx.Images[id].Parent
 			delete(idx.Images, id)
 			res.Deleted = append(res.Deleted, id)
+			removeParents(idx, parent, res)
 		}
 		return nil
 	})
@@ -132,8 +134,16 @@ func (s *Store) Prune(all bool) (*Removed, error) {
 		for _, id := range idx.Tags {
 			tagged[id] = true
 		}
+		// What a kept image was built from stays: the build cache.
+		keep := map[digest.Digest]bool{}
 		for id := range idx.Images {
 			if used[id] || tagged[id] && !all {
+				keep[id] = true
+			}
+		}
+		parents := ancestors(idx, keep)
+		for id := range idx.Images {
+			if keep[id] || parents[id] && !all {
 				continue
 			}
 			for t, tid := range idx.Tags {

@@ -29,6 +29,11 @@ type Image struct {
 	Added          time.Time // when it came into this store
 	Size           int64     // bytes of its layers' files, unpacked
 	UsedBy         []string  // containers that use it
+	// Parent is the image a build step made this one from (build.go).
+	Parent digest.Digest
+	// Intermediate is an untagged image a later build step was made
+	// from: docker's intermediate image, hidden by images unless -a.
+	Intermediate bool
 }
 
 // Created is when the image was made (its config's created), or when it
@@ -155,7 +160,7 @@ func (s *Store) image(idx *index, id digest.Digest) (*Image, error) {
 	if !ok {
 		return nil, notFound(string(id))
 	}
-	img := &Image{ID: id, ManifestDigest: rec.Manifest, Added: rec.Added, RepoDigests: append([]string(nil), rec.RepoDigests...)}
+	img := &Image{ID: id, ManifestDigest: rec.Manifest, Added: rec.Added, RepoDigests: append([]string(nil), rec.RepoDigests...), Parent: rec.Parent}
 	sort.Strings(img.RepoDigests)
 	mb, err := s.readBlob(rec.Manifest)
 	if err != nil {
@@ -179,6 +184,9 @@ func (s *Store) image(idx *index, id digest.Digest) (*Image, error) {
 		}
 	}
 	sort.Strings(img.Tags)
+	if len(img.Tags) == 0 {
+		img.Intermediate = hasChild(idx, id)
+	}
 	for c, cid := range idx.Uses {
 		if cid == id {
 			img.UsedBy = append(img.UsedBy, c)

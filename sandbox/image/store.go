@@ -155,6 +155,10 @@ type record struct {
 	// by or pushed to: its manifest's digest in that registry, as
 	// docker records them.
 	RepoDigests []string `json:"repoDigests,omitempty"`
+	// Parent and BuildKey are set on the images a build makes, one per
+	// step (build.go): the image the step ran on, and its cache key.
+	Parent   digest.Digest `json:"parent,omitempty"`
+	BuildKey string        `json:"buildKey,omitempty"`
 }
 
 func (s *Store) readIndex() (*index, error) {

@@ -29,6 +29,12 @@
 // What follows syncfd belongs to the Go half. The first process waits for
 // the child and exits with its status (128+n for signal n).
 //
+// A second constructor (userns.c) serves create, not exec: started with
+// argv[1] sandbox.UserNSStageArg, it joins a user namespace given by path
+// in config.json (and mount and pid ones), clones the container's init
+// into the new namespaces as its caller's child and executes it; it never
+// enters Go (sandbox/joinuserns.go has the protocol).
+//
 // Built without cgo, the package has no constructor, [Available] is false
 // and [Entered] always false: stepbox-exec then refuses to run anything.
 package nsenter

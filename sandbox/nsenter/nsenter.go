@@ -20,3 +20,8 @@ func Entered() bool { return C.stepbox_nsenter_entered != 0 }
 func cNames() (arg, env string) {
 	return C.GoString(C.stepbox_nsenter_arg()), C.GoString(C.stepbox_nsenter_env())
 }
+
+// cUserNSNames is the same for the user-namespace stage of create.
+func cUserNSNames() (arg, env string) {
+	return C.GoString(C.stepbox_userns_arg()), C.GoString(C.stepbox_userns_env())
+}

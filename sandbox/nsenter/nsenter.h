@@ -11,8 +11,15 @@
 // never a namespace; it is cleared before setns(2).
 #define STEPBOX_EXEC_RELEASE 0x1
 
+// The user-namespace stage of create (userns.c): the names must be the
+// sandbox package's UserNSStageArg and UserNSStageEnv.
+#define STEPBOX_USERNS_ARG "userns-init"
+#define STEPBOX_USERNS_ENV "_STEPBOX_USERNS"
+
 extern int stepbox_nsenter_entered;
 const char *stepbox_nsenter_env(void);
 const char *stepbox_nsenter_arg(void);
+const char *stepbox_userns_env(void);
+const char *stepbox_userns_arg(void);
 
 #endif

@@ -15,6 +15,10 @@ func TestNamesAgree(t *testing.T) {
 	if arg != sandbox.ExecStageArg || env != sandbox.ExecStageEnv {
 		t.Errorf("C has %q and %q, sandbox %q and %q", arg, env, sandbox.ExecStageArg, sandbox.ExecStageEnv)
 	}
+	arg, env = cUserNSNames()
+	if arg != sandbox.UserNSStageArg || env != sandbox.UserNSStageEnv {
+		t.Errorf("C has %q and %q, sandbox %q and %q", arg, env, sandbox.UserNSStageArg, sandbox.UserNSStageEnv)
+	}
 	if Entered() {
 		t.Error("a test binary started normally says it was entered")
 	}
