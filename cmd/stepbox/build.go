@@ -126,10 +126,16 @@ func runBuild(g *globals, o *buildOptions, ctxDir string) error {
 	// its container and staging files before it exits.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	out, warn := g.stdout, g.stderr
+	var onStep func(int, int, string)
+	if status := newBuildStatus(g, o.progress, o.quiet); status != nil {
+		defer status.done()
+		out, warn, onStep = status.writer(out), status.writer(warn), status.step
+	}
 	_, err = build.Build(ctx, build.Options{
 		Store: s, Paths: paths, Context: abs, Dockerfile: file, Tags: o.tags, BuildArgs: args,
 		NoCache: o.noCache, Target: o.target, HostNetwork: o.network == "host",
-		Out: g.stdout, Warn: g.stderr, Quiet: o.quiet, Lang: lang,
+		Out: out, Warn: warn, Quiet: o.quiet, Lang: lang, Step: onStep,
 		Builtin: func() (*image.Image, error) {
 			dir, m, err := builtinRootfs(g, paths)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/stepbox/stepbox/internal/testutil"
 )
@@ -224,14 +227,23 @@ func TestBuildKilled(t *testing.T) {
 	testutil.WriteFile(t, filepath.Join(dir, "Dockerfile"), "FROM test/base:1\nRUN echo started; dd if=/dev/zero of=/big bs=1k count=100; sleep 60\n")
 	before := ok(t, run(t, "images", "-a", "-q"))
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		var out bytes.Buffer
+		// A file, not a pipe: Wait must not wait for the RUN container a
+		// killed build leaves running, which holds its output open.
+		out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
 		cmd := exec.Command(stepboxBin, "--root", testRoot, "build", dir)
-		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), "started") && time.Now().Before(deadline) {
+		for time.Now().Before(deadline) {
+			if b, _ := os.ReadFile(out.Name()); bytes.Contains(b, []byte("started")) {
+				break
+			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		cmd.Process.Signal(sig)
@@ -389,4 +401,42 @@ func listDiff(a, b []string) string {
 		}
 	}
 	return strings.Join(d, "\n")
+}
+
+// On a terminal a build keeps a progress line (the step and its time) below
+// the steps and RUN's output; --progress plain, as on a pipe, has none.
+func TestBuildProgressOnTerminal(t *testing.T) {
+	testutil.RequiresRoot(t)
+	importImage(t, "test/base:1")
+	dir := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(dir, "Dockerfile"), "FROM test/base:1\nRUN echo first; sleep 0.5; echo second\nLABEL done=yes\n")
+	onTerminal := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(stepboxBin, append([]string{"--root", testRoot, "build", "--no-cache"}, args...)...)
+		cmd.Env = append(os.Environ(), "NO_COLOR=1", "STEPBOX_LANG=en")
+		ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ptmx.Close()
+		var out bytes.Buffer
+		io.Copy(&out, ptmx) // EIO once the build has exited
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("build on a terminal: %v\n%q", err, out.String())
+		}
+		return out.String()
+	}
+	t.Cleanup(func() { run(t, "rmi", "-f", "progress:line") })
+	out := onTerminal("-t", "progress:line", dir)
+	for _, want := range []string{"\x1b[7m[2/3] RUN echo first; sleep 0.5; echo second", "first\r\n", "second\r\n", "Successfully built"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("a build on a terminal lacks %q:\n%q", want, out)
+		}
+	}
+	if strings.LastIndex(out, "\x1b[7m") > strings.LastIndex(out, "\r\x1b[K") {
+		t.Errorf("the progress line is still there after the build:\n%q", out)
+	}
+	if plain := onTerminal("--progress", "plain", "-t", "progress:line", dir); strings.Contains(plain, "\x1b[") {
+		t.Errorf("--progress plain draws on the terminal:\n%q", plain)
+	}
 }

@@ -59,6 +59,9 @@ type Options struct {
 	Quiet bool
 	// Warn gets the warnings, one line each (Out when nil).
 	Warn io.Writer
+	// Step, when set, is told of each step as it begins (a terminal's
+	// progress line).
+	Step func(n, total int, instruction string)
 	Lang i18n.Lang
 	// Builtin gives the built-in image (FROM stepbox-builtin), made or
 	// brought up to date first.
@@ -317,6 +320,9 @@ func (b *builder) say(format string, a ...any) {
 func (b *builder) header(in Instruction) {
 	b.step++
 	b.say("Step %d/%d : %s", b.step, b.total, in.Original())
+	if b.o.Step != nil {
+		b.o.Step(b.step, b.total, in.Original())
+	}
 }
 
 // buildStage runs one stage's steps and returns its image.
