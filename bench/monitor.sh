@@ -5,7 +5,8 @@
 # medians over N monitors running side by side. Three ways to be a monitor:
 #
 #   lean     what stepbox does: the monitor execve(2)s into stepbox-init's
-#            lean phase (sandbox/monitor_lean.go)
+#            lean phase (sandbox/monitor_lean.go); idle, and then busy:
+#            logging a line a millisecond with two `stepbox attach` reading
 #   stepbox  the same lean phase in stepbox's own binary (what happens when
 #            no trusted stepbox-init is installed beside stepbox)
 #   staying  stepbox as it is right after creating the container, had it
@@ -96,6 +97,23 @@ mapfile -t pids < <(monitors "$work/bin-lean/stepbox")
 measure "lean (stepbox-init, $(du -k bin/stepbox-init | cut -f1) KiB)" "${pids[@]}"
 mapfile -t inits <"$work/inits"
 measure "(the container's minimal init)" "${inits[@]}"
+"$work/bin-lean/stepbox" --root "$work/state" rm -f $("$work/bin-lean/stepbox" --root "$work/state" ps -aq) >/dev/null
+# The lean monitor at work: each container prints a line every
+# millisecond or so, and two `stepbox attach` read it all the while.
+pids=()
+attaches=()
+for i in $(seq "$n"); do
+	id=$("$work/bin-lean/stepbox" --root "$work/state" run -d --rootfs "$rootfs" -- sh -c 'while :; do echo a line of output; usleep 1000; done')
+	for j in 1 2; do
+		"$work/bin-lean/stepbox" --root "$work/state" attach --no-stdin "$id" >/dev/null 2>&1 &
+		attaches+=("$!")
+	done
+	pids+=("$(awk -F'[:,]' '/"monitorPid":/ { gsub(/ /, "", $2); print $2 }' "$work/state/run/$id/state.json")")
+done
+sleep 3
+measure "lean, logging with 2 attaches each" "${pids[@]}"
+kill "${attaches[@]}" 2>/dev/null || true
+wait "${attaches[@]}" 2>/dev/null || true
 "$work/bin-lean/stepbox" --root "$work/state" rm -f $("$work/bin-lean/stepbox" --root "$work/state" ps -aq) >/dev/null
 mapfile -t pids < <(monitors "$work/bin-stepbox/stepbox")
 measure "lean phase in stepbox ($(du -k bin/stepbox | cut -f1) KiB)" "${pids[@]}"

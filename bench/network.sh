@@ -10,6 +10,18 @@
 #                   (a socket bound and a proxy started); hyperfine, the
 #                   commands taking turns in rounds, medians, ratios to
 #                   --network none
+#   against runc    stepbox run --rm --network bridge (the default
+#                   network) against runc run of the same bundle (written
+#                   by `stepbox spec`) whose createRuntime hook,
+#                   bench/vethhook, wires a veth the way stepbox does (netlink,
+#                   the same library): host end on a bridge the bench makes
+#                   (sbbench0, 10.211.0.0/16, forwarding off, removed after),
+#                   the other end moved into the container's namespace with
+#                   an address, up, and a default route; each also without a
+#                   network (a namespace with only lo), ratios to runc with
+#                   the veth. runc keeps no address book: its address comes
+#                   from its pid, where stepbox takes a lease under a lock
+#                   and writes the container's /etc/hosts
 #   first answer    run -d of busybox httpd with -p 127.0.0.1:PORT:80: when
 #                   run -d returns, and when the first HTTP request through
 #                   the port proxy is answered (bench/firstanswer), with the
@@ -20,8 +32,8 @@
 # static busybox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in hyperfine busybox; do
-	command -v "$tool" >/dev/null || { echo "bench/network.sh: $tool is missing: apt-get install hyperfine busybox-static" >&2; exit 1; }
+for tool in hyperfine busybox runc ip; do
+	command -v "$tool" >/dev/null || { echo "bench/network.sh: $tool is missing: apt-get install hyperfine busybox-static runc iproute2" >&2; exit 1; }
 done
 bin=$(pwd)/bin/stepbox
 [ -x "$bin" ] || make -s build
@@ -33,6 +45,9 @@ cleanup() {
 	ids=$("$bin" --root "$state" ps -aq 2>/dev/null || true)
 	[ -z "$ids" ] || "$bin" --root "$state" rm -f $ids >/dev/null 2>&1 || true
 	"$bin" --root "$state" network rm benchnet >/dev/null 2>&1 || true
+	"$bin" --root "$state" network rm bridge >/dev/null 2>&1 || true
+	runc delete -f bench-netrunc >/dev/null 2>&1 || true
+	ip link del sbbench0 >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -63,6 +78,34 @@ for k in $(seq "$rounds"); do
 		-n "network benchnet, -p 127.0.0.1::80" "$run --network benchnet -p 127.0.0.1::80 -- /bin/true" >/dev/null
 done
 go run ./bench/summarize -base "network none" "$work"/start-*.json
+
+echo
+echo "### Start latency on a bridge against runc with a veth made the same way ($runs runs each in $rounds rounds, hyperfine -N, medians)"
+echo
+if ip -o route | grep -q '^10\.211\.'; then
+	echo "bench/network.sh: the host routes 10.211.0.0/16 already; the runc comparison is skipped" >&2
+else
+	go build -o "$work/vethhook" ./bench/vethhook
+	ip link add sbbench0 type bridge
+	echo 0 >/proc/sys/net/ipv4/conf/sbbench0/forwarding
+	ip addr add 10.211.0.1/16 dev sbbench0
+	ip link set sbbench0 up
+	bundle=$work/bundle
+	mkdir -p "$bundle"
+	ns=uts,pid,mnt,ipc,net,cgroup
+	(cd "$bundle" && "$bin" spec --oci-1.0 --rootfs "$rootfs" --ns "$ns" -- /bin/true >config.json)
+	cp -r "$bundle" "$work/bundle-veth"
+	"$work/vethhook" add "$work/bundle-veth/config.json" sbbench0 10.211.0.1/16
+	for k in $(seq "$rounds"); do
+		hyperfine -N -w 3 -r "$((runs / rounds))" --export-json "$work/runc-$k.json" \
+			-n "runc run, lo only" "runc run -b $bundle bench-netrunc" \
+			-n "runc run, veth on a bridge (hook)" "runc run -b $work/bundle-veth bench-netrunc" \
+			-n "stepbox run --network none" "$run --ns $ns --network none -- /bin/true" \
+			-n "stepbox run --network bridge" "$run --ns $ns --network bridge -- /bin/true" >/dev/null
+	done
+	go run ./bench/summarize -base "veth on a bridge" "$work"/runc-*.json
+	ip link del sbbench0
+fi
 
 echo
 echo "### A published port's first answer (run -d of busybox httpd, ${FIRST:-20} runs, medians)"

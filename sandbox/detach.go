@@ -95,7 +95,7 @@ func spawnMonitor(req detachRequest) (int, error) {
 	}
 	defer repR.Close()
 	defer repW.Close()
-	a := monitorArgs{mode: "create", dir: req.Paths.containerDir(req.ID), exe: -1, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1, status: -1}
+	a := monitorArgs{mode: "create", dir: req.Paths.containerDir(req.ID), exe: -1, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1, sock: -1, status: -1}
 	env := []string{a.env()}
 	for _, k := range []string{"STEPBOX_TRACE", stallEnv} {
 		if v, ok := os.LookupEnv(k); ok {

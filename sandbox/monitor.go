@@ -49,7 +49,7 @@ const (
 	monitorComm = "stepbox-monitor"
 	// monitorProtocol changes whenever monitorArgs' fields change meaning:
 	// a stepbox-init from another build hands the phase back to stepbox.
-	monitorProtocol = "1"
+	monitorProtocol = "2"
 	// stallEnv ("phase:pidfile") makes the process reaching phase write
 	// its pid to pidfile and stop itself (SIGSTOP), so that the tests can
 	// kill any process of a start at any phase.
@@ -64,11 +64,12 @@ type monitorArgs struct {
 	exe  int // the stepbox binary, kept open across every phase
 	// watch: the init, and the descriptors of its standard streams (-1
 	// when absent): the pipes of its output, the pty master, the write end
-	// of its stdin (held so that -i keeps it open), and the log.
-	pid, out, err, pty, in, log int
-	status                      int  // exited: the init's wait status, -1 when unknown
-	stopped                     bool // the monitor was told to stop (SIGTERM)
-	delay                       time.Duration
+	// of its stdin (held so that -i keeps it open), the log, and the
+	// attach socket (attach.go).
+	pid, out, err, pty, in, log, sock int
+	status                            int  // exited: the init's wait status, -1 when unknown
+	stopped                           bool // the monitor was told to stop (SIGTERM)
+	delay                             time.Duration
 }
 
 func (a monitorArgs) env() string {
@@ -87,6 +88,7 @@ func (a monitorArgs) env() string {
 	add("pty", int64(a.pty))
 	add("in", int64(a.in))
 	add("log", int64(a.log))
+	add("sock", int64(a.sock))
 	add("status", int64(a.status))
 	stopped := int64(0)
 	if a.stopped {
@@ -101,7 +103,7 @@ func (a monitorArgs) env() string {
 // a monitor, or when the arguments are in another build's protocol (exe is
 // then still read, if it can be, so that stepbox can take over).
 func parseMonitorArgs() (a monitorArgs, ok bool) {
-	a = monitorArgs{exe: -1, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1, status: -1}
+	a = monitorArgs{exe: -1, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1, sock: -1, status: -1}
 	v := os.Getenv(monitorEnv)
 	if len(os.Args) < 3 || os.Args[1] != monitorArg || v == "" {
 		return a, false
@@ -130,6 +132,8 @@ func parseMonitorArgs() (a monitorArgs, ok bool) {
 			a.in = int(n)
 		case "log":
 			a.log = int(n)
+		case "sock":
+			a.sock = int(n)
 		case "status":
 			a.status = int(n)
 		case "stopped":
@@ -276,8 +280,8 @@ func sendReport(w *os.File, err error, pid int) error {
 // launched is a container the monitor created and started, with the
 // descriptors its lean phase keeps.
 type launched struct {
-	c                     *Container
-	out, err, pty, in, lg *os.File
+	c                           *Container
+	out, err, pty, in, lg, sock *os.File
 }
 
 // launchNew creates and starts the container the command line asked for.
@@ -415,6 +419,9 @@ func launch(p Paths, id string, spec *specs.Spec, o Options, d *Detached, prev *
 	if l.lg, err = os.OpenFile(d.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600); err != nil {
 		err = fmt.Errorf("open log %s: %w", d.LogPath, err)
 	}
+	if err == nil {
+		l.sock, err = listenAttach(c.dir)
+	}
 	stall("monitor-created")
 	if err == nil {
 		err = c.Start()
@@ -427,7 +434,7 @@ func launch(p Paths, id string, spec *specs.Spec, o Options, d *Detached, prev *
 }
 
 func (l *launched) close() {
-	for _, f := range []*os.File{l.out, l.err, l.in, l.lg} {
+	for _, f := range []*os.File{l.out, l.err, l.in, l.lg, l.sock} {
 		if f != nil {
 			f.Close()
 		}
@@ -457,9 +464,9 @@ func (l *launched) watch(exe *os.File, stop bool) {
 		return int(f.Fd())
 	}
 	a := monitorArgs{mode: "watch", dir: l.c.dir, exe: fd(exe), pid: l.c.Pid(), out: fd(l.out), err: fd(l.err),
-		pty: fd(l.pty), in: fd(l.in), log: fd(l.lg), status: -1, stopped: stop}
+		pty: fd(l.pty), in: fd(l.in), log: fd(l.lg), sock: fd(l.sock), status: -1, stopped: stop}
 	ignoreAcrossExec()
-	execMonitor(a, leanBinary(exe), exe, l.out, l.err, l.pty, l.in, l.lg)
+	execMonitor(a, leanBinary(exe), exe, l.out, l.err, l.pty, l.in, l.lg, l.sock)
 	runLeanPhase(a)
 }
 
@@ -507,7 +514,7 @@ func monitorExited(a monitorArgs) {
 		os.Exit(0)
 	}
 	exe := keep(os.NewFile(uintptr(a.exe), "stepbox"))
-	b := monitorArgs{mode: "backoff", dir: a.dir, exe: a.exe, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1, status: -1, delay: delay}
+	b := monitorArgs{mode: "backoff", dir: a.dir, exe: a.exe, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1, sock: -1, status: -1, delay: delay}
 	ignoreAcrossExec()
 	execMonitor(b, leanBinary(exe), exe)
 	runLeanPhase(b)

@@ -90,6 +90,9 @@ func stopAsked(fd int) bool {
 	}
 }
 
+// hub is the watch phase's attach socket and clients (attach_lean.go).
+var hub *attachHub
+
 type logStream struct {
 	fd   int
 	name string // stdout or stderr
@@ -112,7 +115,12 @@ func watchInit(a monitorArgs, sigs int) {
 			streams = append(streams, s)
 		}
 	}
-	lw := &logWriter{fd: a.log}
+	in := a.pty
+	if in < 0 {
+		in = a.in
+	}
+	hub = newAttachHub(a.sock, in)
+	lw := &logWriter{fd: a.log, hub: hub}
 	buf := make([]byte, 16<<10)
 	var killAt time.Time
 	stop := func() {
@@ -136,6 +144,8 @@ func watchInit(a monitorArgs, sigs int) {
 				which = append(which, i)
 			}
 		}
+		var nhub int
+		fds, nhub = hub.pollFds(fds)
 		timeout := -1
 		if !killAt.IsZero() {
 			timeout = max(0, int(time.Until(killAt).Milliseconds())+1)
@@ -146,6 +156,7 @@ func watchInit(a monitorArgs, sigs int) {
 		if fds[1].Revents != 0 && stopAsked(sigs) {
 			stop()
 		}
+		hub.handle(fds[len(fds)-nhub:], buf)
 		for k, i := range which {
 			if fds[2+k].Revents != 0 {
 				pump(&streams[i], buf, lw)
@@ -179,6 +190,9 @@ func pump(s *logStream, buf []byte, lw *logWriter) {
 	}
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return
+	}
+	if hub != nil && hub.in == s.fd {
+		hub.in, hub.pending = -1, nil // the pty master: no more input
 	}
 	unix.Close(s.fd)
 	s.fd = -1
@@ -220,6 +234,7 @@ func drain(streams []logStream, buf []byte, lw *logWriter) {
 // exitPhase hands the init's wait status (-1: unknown) to stepbox, which
 // records it. It does not return.
 func exitPhase(a monitorArgs, status int, streams []logStream) {
+	hub.close(a.dir)
 	for _, s := range streams {
 		if s.fd >= 0 {
 			unix.Close(s.fd)
@@ -230,7 +245,7 @@ func exitPhase(a monitorArgs, status int, streams []logStream) {
 			unix.Close(fd)
 		}
 	}
-	b := monitorArgs{mode: "exited", dir: a.dir, exe: a.exe, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1,
+	b := monitorArgs{mode: "exited", dir: a.dir, exe: a.exe, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1, sock: -1,
 		status: status, stopped: a.stopped}
 	// Should the execve fail, nobody is left to record the exit: `stepbox
 	// ps` shows it as unknown.
@@ -254,7 +269,7 @@ func backoff(a monitorArgs, sigs int) {
 			stopped = stopAsked(sigs)
 		}
 	}
-	b := monitorArgs{mode: "restart", dir: a.dir, exe: a.exe, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1,
+	b := monitorArgs{mode: "restart", dir: a.dir, exe: a.exe, pid: -1, out: -1, err: -1, pty: -1, in: -1, log: -1, sock: -1,
 		status: -1, stopped: stopped}
 	_ = execPhase(b, a.exe)
 	os.Exit(1)
@@ -272,9 +287,11 @@ const logTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 type logWriter struct {
 	fd  int
 	rec []byte
+	hub *attachHub // who is attached gets it too
 }
 
 func (w *logWriter) write(stream string, data []byte) {
+	w.hub.send(stream, data)
 	if w.fd < 0 {
 		return
 	}

@@ -30,6 +30,7 @@ mount       mount            a required tool of the host-tools rootfs
 hostname    hostname         a required tool of the host-tools rootfs
 capsh       libcap2-bin      witness: starts a process with capabilities dropped
 ip          iproute2         witness for links; a required tool of the host-tools rootfs
+nft         nftables         witness: lists the masquerade table of network create --nat (inside the namespaces its test makes)
 ps          procps           ps inside containers; a required tool of the host-tools rootfs
 pgrep       procps           finds a container process under stepbox
 ldd         libc-bin         witness: the libraries the host-tools builder copies

@@ -384,8 +384,15 @@ func TestInspectAndVerifyByName(t *testing.T) {
 			t.Errorf("uts.hostname target %q", c.Target)
 		}
 	}
-	if r := run(t, "inspect", "insp"); r.code != 0 || !regexp.MustCompile(`uts\.hostname\s+pass\s+insp-box`).MatchString(r.stdout) {
-		t.Errorf("the table does not show the container's hostname:\n%s", r.stdout)
+	// The table: the container's hostname in TARGET, the host's beside it
+	// in HOST (cut to the table's value width as the table cuts it).
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^uts\.hostname\s+pass\s+insp-box\s+` + regexp.QuoteMeta(ui.Truncate(host, 12)) + `(\s|$)`)
+	if r := run(t, "inspect", "insp"); r.code != 0 || !row.MatchString(r.stdout) {
+		t.Errorf("the table does not show the container's hostname beside the host's (%s):\n%s", host, r.stdout)
 	}
 	if r := run(t, "verify", id[:12], "--expect", "uts,pid,mnt,ipc,net,cgroup"); r.code != 0 {
 		t.Errorf("verify by id prefix: %+v", r)

@@ -273,13 +273,7 @@ func startAttached(cmd *cobra.Command, g *globals, ref string) error {
 	if err != nil {
 		return err
 	}
-	if st.ExitCode == nil {
-		return withCode(exitError, nil)
-	}
-	if *st.ExitCode != 0 {
-		return withCode(*st.ExitCode, nil)
-	}
-	return nil
+	return containerExit(st)
 }
 
 func newTopCmd(g *globals) *cobra.Command {

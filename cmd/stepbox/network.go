@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,13 +41,13 @@ container with its host end on the bridge, an address for each container from
 the network's subnet, and its default route via the bridge's address. The
 containers on a network you make resolve one another by name and
 --network-alias; the network 'bridge', made on first use, does not. Nothing
-is routed off the machine: no NAT, and the host's forwarding and firewall are
-never changed.
+is routed off the machine unless a network is made with --nat: no NAT, and
+the host's forwarding and firewall are never changed.
 
 브리지 네트워크를 만들고 관리합니다. 네트워크마다 호스트에 리눅스 브리지가 하나, 컨테이너마다
 veth 쌍이 하나씩 생기고, 컨테이너는 서브넷에서 주소를 받아 브리지 주소를 기본 경로로 씁니다.
 직접 만든 네트워크의 컨테이너끼리는 이름과 별칭으로 서로를 찾습니다. 밖으로 나가는 트래픽은
-없습니다(NAT 없음, 호스트의 포워딩과 방화벽은 그대로).`,
+없습니다(--nat으로 만든 네트워크가 아니면 NAT 없음, 호스트의 포워딩과 방화벽은 그대로).`,
 		Example: `  stepbox network create --subnet 10.97.0.0/24 lab
   stepbox run -d --network lab --name web -- httpd -f -p 80
   stepbox run --rm --network lab -- wget -qO- http://web/
@@ -63,17 +64,31 @@ veth 쌍이 하나씩 생기고, 컨테이너는 서브넷에서 주소를 받�
 func newNetworkCreateCmd(g *globals) *cobra.Command {
 	var o network.CreateOptions
 	cmd := &cobra.Command{
-		Use:   "create [--subnet CIDR] NAME",
+		Use:   "create [--subnet CIDR] [--nat] NAME",
 		Short: "Make a bridge network",
 		Long: `Make a network: its bridge on the host, with the subnet's first address. The
 subnet must overlap no other network and nothing the host routes; without
 --subnet the next free /24 of 10.210.0.0/16 is taken. The network's id is
-printed. --nat (outbound traffic to other hosts) is not built: the networks
-stay on this machine.
+printed.
+
+--nat (opt-in, never the default) lets the containers reach other hosts: their
+packets leave by the host's own interfaces with the host's address
+(masquerade, an nftables table of the network's own, ip stepbox-<bridge>),
+and the host forwards them (net.ipv4.ip_forward is turned on if it was off,
+and the bridge's forwarding). 'network rm' removes the table, and gives
+ip_forward back its old value when stepbox changed it and no other --nat
+network is left. A host firewall that drops forwarded packets still drops
+them: stepbox adds no rule to other tables.
 
 브리지 네트워크를 만듭니다. 서브넷은 다른 네트워크나 호스트의 경로와 겹치면 안 되며,
---subnet이 없으면 10.210.0.0/16에서 비어 있는 /24를 씁니다.`,
-		Example: "  stepbox network create lab\n  stepbox network create --subnet 10.97.0.0/24 lab",
+--subnet이 없으면 10.210.0.0/16에서 비어 있는 /24를 씁니다.
+
+--nat(직접 켜야 하며 기본값이 아님)을 주면 컨테이너가 다른 호스트에 닿습니다. 패킷은 호스트의
+주소로 바뀌어(masquerade, 네트워크 전용 nftables 테이블 ip stepbox-<브리지>) 호스트의
+인터페이스로 나가고, 호스트가 이를 포워딩합니다(net.ipv4.ip_forward가 꺼져 있으면 켬).
+'network rm'은 테이블을 지우고, stepbox가 바꾼 경우이며 다른 --nat 네트워크가 없으면
+ip_forward를 원래 값으로 되돌립니다. 포워딩을 막는 호스트 방화벽은 그대로 막습니다.`,
+		Example: "  stepbox network create lab\n  stepbox network create --subnet 10.97.0.0/24 lab\n  stepbox network create --nat out   # outbound access",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := needsRoot("network create"); err != nil {
@@ -88,7 +103,7 @@ stay on this machine.
 		},
 	}
 	cmd.Flags().StringVar(&o.Subnet, "subnet", "", "the network's IPv4 subnet, e.g. 10.97.0.0/24 (default: a free /24 of 10.210.0.0/16)")
-	cmd.Flags().BoolVar(&o.NAT, "nat", false, "route the containers' traffic to other hosts (not built: refused)")
+	cmd.Flags().BoolVar(&o.NAT, "nat", false, "let the containers reach other hosts: masquerade and forwarding, removed with the network")
 	return cmd
 }
 
@@ -215,7 +230,7 @@ its bridge on the host, and each container on it now with its address.
 				in := inspectedNetwork{Name: n.Name, ID: n.ID, Created: n.Created, Driver: "bridge", Bridge: n.Bridge,
 					Names: n.ResolvesNames(), Containers: map[string]inspectedEndpoint{},
 					IPAM:    inspectedIPAM{Config: []map[string]string{{"Subnet": n.Subnet, "Gateway": n.Gateway}}},
-					Options: map[string]string{"bridge.name": n.Bridge, "nat": "false"}}
+					Options: map[string]string{"bridge.name": n.Bridge, "nat": strconv.FormatBool(n.NAT)}}
 				prefix := n.Subnet[strings.IndexByte(n.Subnet, '/'):]
 				for _, l := range store.Leases(n.Name) {
 					in.Containers[l.Container] = inspectedEndpoint{Name: l.Name, IPv4Address: l.IP + prefix, MacAddress: l.MAC,

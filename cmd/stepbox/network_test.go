@@ -523,7 +523,6 @@ func TestNetworkBadInput(t *testing.T) {
 	}{
 		{[]string{"network", "create", "--subnet", "10.97.15.128/25", "over"}, 1, "overlaps with network tb's"},
 		{[]string{"network", "create", "--subnet", "10.97.16.1/24", "bad"}, 1, "host bits"},
-		{[]string{"network", "create", "--nat", "out"}, 1, "--nat"},
 		{[]string{"network", "create", "tb"}, 1, "already exists"},
 		{[]string{"network", "create", "host"}, 1, "reserved"},
 		{[]string{"network", "rm", "tb"}, 1, "in use by 1 container(s): user"},

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
 	"github.com/stepbox/stepbox/internal/mountinfo"
@@ -28,6 +29,10 @@ type objects struct {
 	bridges   map[string]bool // the bridges among them (network create, stepbox's networks)
 	processes map[string]bool // descendants left alive (we are their subreaper)
 	proxies   map[string]bool // port proxies (stepbox-proxy) anywhere below us
+	// What `network create --nat` changes, which no test may change on the
+	// host: ip_forward's value, and nftables tables named stepbox-*.
+	forwarding map[string]bool
+	nat        map[string]bool
 }
 
 // Main runs a test package and fails it when a mount, cgroup, network
@@ -91,13 +96,15 @@ func waitForLeaks(before objects, timeout time.Duration) []string {
 
 func snapshot() objects {
 	return objects{
-		mounts:    mounts(),
-		cgroups:   cgroups(),
-		netns:     heldNetns(),
-		links:     links(),
-		bridges:   bridges(),
-		processes: children(),
-		proxies:   proxies(),
+		mounts:     mounts(),
+		cgroups:    cgroups(),
+		netns:      heldNetns(),
+		links:      links(),
+		bridges:    bridges(),
+		processes:  children(),
+		proxies:    proxies(),
+		forwarding: forwarding(),
+		nat:        natTables(),
 	}
 }
 
@@ -120,6 +127,8 @@ func diff(before, after objects) []string {
 	add("link", before.links, after.links)
 	add("process", before.processes, after.processes)
 	add("port proxy", before.proxies, after.proxies)
+	add("sysctl changed", before.forwarding, after.forwarding)
+	add("nftables table", before.nat, after.nat)
 	return out
 }
 
@@ -259,6 +268,36 @@ func bridges() map[string]bool {
 			if isBridge(e.Name()) {
 				set[e.Name()] = true
 			}
+		}
+	}
+	return set
+}
+
+// forwarding is net.ipv4.ip_forward as "ip_forward=V", which a test may
+// change only in a network namespace of its own.
+func forwarding() map[string]bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		return map[string]bool{}
+	}
+	return map[string]bool{"net.ipv4.ip_forward=" + strings.TrimSpace(string(b)): true}
+}
+
+// natTables lists the nftables tables named stepbox-* (network create
+// --nat's), through netlink as stepbox makes them.
+func natTables() map[string]bool {
+	set := map[string]bool{}
+	c, err := nftables.New()
+	if err != nil {
+		return set
+	}
+	ts, err := c.ListTables()
+	if err != nil {
+		return set
+	}
+	for _, t := range ts {
+		if strings.HasPrefix(t.Name, "stepbox-") {
+			set[t.Name] = true
 		}
 	}
 	return set

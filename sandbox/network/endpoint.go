@@ -125,6 +125,12 @@ func (s Store) lease(n *Network, c netconf.Container, a netconf.Attach, hostIf, 
 	if err := ensureBridge(n); err != nil {
 		return lease{}, err
 	}
+	if n.NAT {
+		// After a reboot: the bridge is new, the table and ip_forward gone.
+		if err := s.ensureNAT(n); err != nil {
+			return lease{}, err
+		}
+	}
 	l := lease{Container: c.ID, Name: c.Name, Hostname: c.Hostname, Aliases: a.Aliases,
 		Hosts: hostsPath(c.Dir), IfName: ifName, HostIf: hostIf}
 	return s.allocate(n, l, a.IP)

@@ -47,6 +47,8 @@ type Network struct {
 	// containers do not resolve one another's names (docker's default
 	// bridge does not either).
 	Default bool `json:"default,omitempty"`
+	// NAT: the containers reach other hosts, masqueraded (nat.go).
+	NAT bool `json:"nat,omitempty"`
 }
 
 // ResolvesNames reports whether the network's containers find one another
@@ -119,20 +121,16 @@ func (s Store) Create(name string, o CreateOptions) (*Network, error) {
 				"none, host and bridge are the modes of --network; the network bridge is made on first use")
 		}
 	}
-	if o.NAT {
-		return nil, hint.With(errors.New("network create --nat: outbound NAT is not built in this stepbox"),
-			"its networks stay on this machine; NAT would need an nftables masquerade rule and forwarding on the host's uplink, which stepbox never changes")
-	}
 	unlock, err := s.lockDefs()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	return s.create(name, o.Subnet, false)
+	return s.create(name, o.Subnet, false, o.NAT)
 }
 
 // create makes the network with the definitions' lock held.
-func (s Store) create(name, subnet string, isDefault bool) (*Network, error) {
+func (s Store) create(name, subnet string, isDefault, nat bool) (*Network, error) {
 	if _, err := os.Stat(s.defPath(name)); err == nil {
 		return nil, hint.With(fmt.Errorf("network %s: %w", name, ErrExists), "pick another name, or see 'stepbox network ls'")
 	}
@@ -156,11 +154,21 @@ func (s Store) create(name, subnet string, isDefault bool) (*Network, error) {
 	_, _ = rand.Read(mac)
 	mac[0] = mac[0]&0xfe | 0x02 // unicast, locally administered
 	n := &Network{Name: name, ID: id, Subnet: p.String(), Gateway: p.Addr().Next().String(),
-		Bridge: "sb-" + id[:12], MAC: mac.String(), Created: time.Now().UTC(), Default: isDefault}
+		Bridge: "sb-" + id[:12], MAC: mac.String(), Created: time.Now().UTC(), Default: isDefault, NAT: nat}
 	if err := ensureBridge(n); err != nil {
 		return nil, err
 	}
+	if nat {
+		if err := s.ensureNAT(n); err != nil {
+			_ = s.removeNAT(n)
+			_ = deleteLink(n.Bridge)
+			return nil, err
+		}
+	}
 	if err := writeJSON(s.defPath(name), n, 0o644); err != nil {
+		if nat {
+			_ = s.removeNAT(n)
+		}
 		_ = deleteLink(n.Bridge)
 		return nil, fmt.Errorf("write network %s: %w", name, err)
 	}
@@ -282,7 +290,7 @@ func (s Store) makeDefault() (*Network, error) {
 	if n, err := s.read(netconf.DefaultNetwork); err == nil {
 		return n, nil // made meanwhile
 	}
-	return s.create(netconf.DefaultNetwork, "", true)
+	return s.create(netconf.DefaultNetwork, "", true, false)
 }
 
 // List reads every network's definition, by name.
@@ -337,6 +345,11 @@ func (s Store) Remove(name string, users func(name string) []string) error {
 		sort.Strings(in)
 		return hint.With(fmt.Errorf("network %s: %w by %d container(s): %s", name, ErrInUse, len(in), strings.Join(in, ", ")),
 			"remove them first, or take them off it with 'stepbox network disconnect "+name+" NAME'")
+	}
+	if n.NAT {
+		if err := s.removeNAT(n); err != nil {
+			return err
+		}
 	}
 	if err := deleteLink(n.Bridge); err != nil {
 		return err

@@ -293,9 +293,6 @@ func TestCreateAndRemove(t *testing.T) {
 			t.Errorf("create %s: %v, want %q", name, err, why)
 		}
 	}
-	if _, err := s.Create("y", CreateOptions{NAT: true}); err == nil || !strings.Contains(err.Error(), "--nat") {
-		t.Errorf("create --nat: %v", err)
-	}
 	if after := ip(t, 0, "-o", "link"); after != links {
 		t.Errorf("a refused create changed the host's links:\n%s\n→\n%s", links, after)
 	}
