@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -114,11 +115,26 @@ func (r *Registry) start(bin, cfg string) error {
 	// Its own process group, and killed with the test binary.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
-	if err := cmd.Start(); err != nil {
+	// Pdeathsig fires when the thread that started it ends, and Go ends a
+	// thread a goroutine leaves locked (prctl(2) PR_SET_PDEATHSIG): start
+	// and wait on one locked thread, which lives as long as the registry.
+	started := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		cmd.Wait()
+		close(done)
+	}()
+	if err := <-started; err != nil {
 		return err
 	}
-	r.cmd, r.done = cmd, make(chan struct{})
-	go func() { cmd.Wait(); close(r.done) }()
+	r.cmd, r.done = cmd, done
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
