@@ -461,7 +461,10 @@ func (r *Runner) wait(ctx context.Context, n int) (byte, error) {
 		}
 		buf := make([]byte, 1)
 		for {
-			if _, err := r.In.Read(buf); err != nil {
+			if err := readOrDone(ctx, func() error { _, err := r.In.Read(buf); return err }); err != nil {
+				if ctx.Err() != nil {
+					return 0, ErrInterrupted
+				}
 				return 0, ErrQuit
 			}
 			switch buf[0] {
@@ -476,8 +479,18 @@ func (r *Runner) wait(ctx context.Context, n int) (byte, error) {
 			}
 		}
 	}
-	line, err := bufio.NewReader(r.In).ReadString('\n')
-	if err != nil && line == "" {
+	var line string
+	err := readOrDone(ctx, func() (err error) {
+		line, err = bufio.NewReader(r.In).ReadString('\n')
+		if line != "" {
+			err = nil
+		}
+		return err
+	})
+	if ctx.Err() != nil {
+		return 0, ErrInterrupted
+	}
+	if err != nil {
 		return 0, ErrQuit
 	}
 	switch strings.TrimSpace(strings.ToLower(line)) {
@@ -561,4 +574,20 @@ func (r *Runner) localize(c Change) Change {
 	}
 	c.Before, c.After = word(c.Before), word(c.After)
 	return c
+}
+
+// readOrDone runs read, a blocking read of the learner's input, and gives
+// up on it when ctx ends: a SIGINT or SIGTERM that is not a key (kill, a
+// terminal closed, raw mode, where ^C is a byte) must end a lesson paused
+// at its prompt too, and tear down what it made. The read left behind ends
+// with the process.
+func readOrDone(ctx context.Context, read func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- read() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,6 +124,55 @@ func TestLearnInterrupted(t *testing.T) {
 	}
 	if strings.Contains(s.out.String(), "Step 2/3") {
 		t.Error("the lesson went on after Ctrl-C")
+	}
+	l.Check(t, 5*time.Second)
+}
+
+// A signal that is not a key (kill -INT, kill -TERM) ends a lesson paused
+// at its prompt, on a terminal (raw mode, where ^C is a byte) and with its
+// input on a pipe, and tears everything down.
+func TestLearnSignalledAtThePrompt(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		s := startOnPTY(t, "learn", "uts")
+		s.waitFor(prompt, 1)
+		s.cmd.Process.Signal(sig)
+		if code := s.exitCode(); code != 128+int(sig) && code != 130 {
+			t.Errorf("%v at the prompt on a terminal: exit %d; screen:\n%s", sig, code, s.out.String())
+		}
+	}
+	removeContainersAtEnd(t, testRoot)
+	cmd := exec.Command(stepboxBin, "--root", testRoot, "learn", "uts")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "STEPBOX_LANG=en", "XDG_STATE_HOME="+t.TempDir())
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), prompt); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("never paused; output:\n%s", out.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("SIGINT at the prompt with input on a pipe did not end the lesson; output:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("SIGINT at the prompt with input on a pipe: exit %d, want 130", code)
 	}
 	l.Check(t, 5*time.Second)
 }
