@@ -557,18 +557,27 @@ func shipRegistry(l *Lab) error {
 	return nil
 }
 
-// shipPush sends the image to the registry, or saves it without one, and
-// reads back what arrived.
-func shipPush(l *Lab) error {
+// shipImage is the lesson's state, its store and the image it built.
+func shipImage(l *Lab) (*shipState, *image.Store, *image.Image, error) {
 	st, err := shipOf(l)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	s, err := l.Store()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	img, err := s.Get(st.id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, s, img, nil
+}
+
+// shipPush sends the image to the registry, or saves it without one, and
+// reads back what arrived.
+func shipPush(l *Lab) error {
+	st, s, img, err := shipImage(l)
 	if err != nil {
 		return err
 	}
@@ -640,15 +649,7 @@ func shipSave(l *Lab, st *shipState, s *image.Store, img *image.Image, want []st
 // shipPull removes the image and brings it back: from the registry, or
 // from the archive.
 func shipPull(l *Lab) error {
-	st, err := shipOf(l)
-	if err != nil {
-		return err
-	}
-	s, err := l.Store()
-	if err != nil {
-		return err
-	}
-	img, err := s.Get(st.id)
+	st, s, img, err := shipImage(l)
 	if err != nil {
 		return err
 	}
