@@ -38,6 +38,10 @@ type RegistryOptions struct {
 	// Users are htpasswd users (name → password): the registry then wants
 	// basic authentication for everything. None: anonymous access.
 	Users map[string]string
+	// Token, when set, has the registry want bearer tokens from that
+	// token server (auth: token:) instead; Users is then ignored. Addr is
+	// then the token server's, in front of the registry.
+	Token *TokenServer
 }
 
 // StartRegistry starts a registry for t, or skips (fails under
@@ -49,7 +53,10 @@ func StartRegistry(t testing.TB, o RegistryOptions) *Registry {
 	dir := t.TempDir()
 	r := &Registry{Storage: filepath.Join(dir, "storage"), Log: filepath.Join(dir, "registry.log")}
 	auth := ""
-	if len(o.Users) > 0 {
+	if o.Token != nil {
+		auth = fmt.Sprintf("auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    rootcertbundle: %s\n",
+			o.Token.Realm, o.Token.Service, o.Token.Issuer, o.Token.CertFile)
+	} else if len(o.Users) > 0 {
 		htpasswd := RequiresCommand(t, "htpasswd")
 		file := filepath.Join(dir, "htpasswd")
 		for u, p := range o.Users {
@@ -97,6 +104,10 @@ http:
 		}
 		if lastErr = r.start(bin, cfgPath); lastErr == nil {
 			t.Cleanup(r.Stop)
+			if o.Token != nil {
+				o.Token.proxyTo(r.Addr)
+				r.Addr = o.Token.Addr
+			}
 			return r
 		}
 	}
