@@ -300,8 +300,16 @@ func (c *client) explain(what string, err error) error {
 		}
 		switch {
 		case terr.StatusCode == http.StatusUnauthorized || codes[transport.UnauthorizedErrorCode]:
-			if c.hasCredentials() {
+			switch {
+			case c.hasCredentials() && strings.HasPrefix(what, "login "):
 				return hint.With(fmt.Errorf("%s: %s refused the credentials", what, reg), "log in again with the right user and password: stepbox login "+reg)
+			case c.hasCredentials():
+				// distribution answers 401 both to credentials it no
+				// longer takes and to a token without the scope asked
+				// for (a user who may pull but not push), with the same
+				// body; say both.
+				return hint.With(fmt.Errorf("%s: %s refused the credentials, or they do not allow this", what, reg),
+					"log in again with the right user and password, or as a user allowed to do this: stepbox login "+reg)
 			}
 			return hint.With(fmt.Errorf("%s: %s wants credentials", what, reg), "log in first: stepbox login "+reg)
 		case terr.StatusCode == http.StatusForbidden || codes[transport.DeniedErrorCode]:
