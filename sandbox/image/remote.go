@@ -191,6 +191,11 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	sameHost := req.URL.Host == g.host
 	// A token server on another port of the same host (a registry's own
 	// auth service) gets the same trust, as podman gives its client.
+	// go-containerregistry (v0.22) asks such a realm only when the host is
+	// a name: it refuses a realm on a loopback or private IP other than
+	// the registry's own host and port (its SSRF guard), so a registry
+	// named 127.0.0.1:5000 must serve its tokens on that address too, as
+	// the tests' token server does.
 	sameMachine := req.URL.Hostname() == g.hostname
 	if req.URL.Scheme == "http" {
 		if !g.insecure || !sameMachine {
