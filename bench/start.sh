@@ -40,6 +40,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# The runtime alone, in a binary that links nothing else (bench/runbench),
+# beside stepbox-init as bin/stepbox has it: what the command line's own
+# start (its size, the libraries of its other commands) adds to a run.
+runbench=$work/runbench
+go build -trimpath -ldflags '-s -w' -o "$runbench" ./bench/runbench
+cp "$(pwd)/bin/stepbox-init" "$work/stepbox-init"
+
 # The rootfs: static busybox, every applet.
 rootfs=$work/bundle/rootfs
 mkdir -p "$rootfs"/{bin,proc,sys,dev,etc,tmp,root}
@@ -74,7 +81,7 @@ round() {
 	local k
 	for k in $(seq "$rounds"); do
 		hyperfine -N -w 3 -r "$((runs / rounds))" "${prepare[@]}" --export-json "$work/$name-$k.json" \
-			-n /bin/true /bin/true -n unshare "$floor" -n "stepbox run" "$run" \
+			-n /bin/true /bin/true -n unshare "$floor" -n "stepbox run" "$run" -n "runtime alone (runbench)" "$runbench $state $work/bundle" \
 			-n "runc run" "$runc_cmd" -n "crun run (wrapped)" "$crun_cmd" -n "crun wrapper alone" "$wrap_cmd" >/dev/null
 	done
 	# Peak RSS of the largest process of each, by GNU time (wait4's
