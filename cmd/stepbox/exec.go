@@ -109,28 +109,16 @@ func stayWith(g *globals, o *execOptions, proc *sandbox.Process, forward *notifi
 	drain := func() {}
 	if con := proc.Console(); con != nil {
 		var restore func()
-		drain, restore = attachConsole(g, con, o.interactive)
+		drain, restore = attachConsole(g.stdin, g.stdout, con, o.interactive)
 		defer restore()
 	}
-	done := make(chan int, 1)
-	go func() { code, _ := proc.Wait(); done <- code }()
-	for {
-		select {
-		case code := <-done:
-			drain()
-			return code
-		case sig := <-forward.C:
-			if sig == syscall.SIGWINCH {
-				if con := proc.Console(); con != nil {
-					resize(con, g.stdout)
-				}
-				continue
-			}
-			if err := proc.Signal(sig.(syscall.Signal)); err != nil && !errors.Is(err, sandbox.ErrWrongState) {
-				fmt.Fprintf(g.stderr, "stepbox: %v\n", err)
-			}
+	code := waitForwarding(proc.Wait, forward, proc.Console(), g.stdout, func(sig syscall.Signal) {
+		if err := proc.Signal(sig); err != nil && !errors.Is(err, sandbox.ErrWrongState) {
+			fmt.Fprintf(g.stderr, "stepbox: %v\n", err)
 		}
-	}
+	})
+	drain()
+	return code
 }
 
 // stateError says a container is in the wrong state for what was asked, in

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -108,10 +106,6 @@ func (g *ociGlobals) exec(id string, args []string, f *ociExecFlags) error {
 	}
 	proc, err := c.Exec(p, o)
 	if err != nil {
-		var st exitStatus
-		if errors.As(err, &st) {
-			return err
-		}
 		return err
 	}
 	if con := proc.Console(); con != nil && f.consoleSocket != "" {
@@ -125,40 +119,18 @@ func (g *ociGlobals) exec(id string, args []string, f *ociExecFlags) error {
 	if f.detach {
 		return nil
 	}
-	var copied chan struct{}
+	drain := func() {}
 	if con := proc.Console(); con != nil && f.consoleSocket == "" {
-		restore := rawTerminal(g.stdin)
+		var restore func()
+		drain, restore = attachConsole(g.stdin, g.stdout, con, true)
 		defer restore()
-		resize(con, g.stdout)
-		go io.Copy(con, g.stdin)
-		copied = make(chan struct{})
-		go func() { io.Copy(g.stdout, con); close(copied) }()
 	}
-	done := make(chan int, 1)
-	go func() { code, _ := proc.Wait(); done <- code }()
-	for {
-		select {
-		case code := <-done:
-			if copied != nil {
-				select {
-				case <-copied:
-				case <-time.After(time.Second):
-				}
-			}
-			if code != 0 {
-				return withCode(code, nil)
-			}
-			return nil
-		case sig := <-forward.C:
-			if sig == syscall.SIGWINCH {
-				if con := proc.Console(); con != nil {
-					resize(con, g.stdout)
-				}
-				continue
-			}
-			_ = proc.Signal(sig.(syscall.Signal))
-		}
+	code := waitForwarding(proc.Wait, forward, proc.Console(), g.stdout, func(sig syscall.Signal) { _ = proc.Signal(sig) })
+	drain()
+	if code != 0 {
+		return withCode(code, nil)
 	}
+	return nil
 }
 
 // processSpec is the process to start: --process's file, or the container's

@@ -221,48 +221,26 @@ func (g *ociGlobals) run(id string, f *createFlags) error {
 		}
 		return c.Release()
 	}
-	var copied chan struct{}
+	drain := func() {}
 	if con := c.Console(); con != nil && f.consoleSocket == "" {
-		restore := rawTerminal(g.stdin)
+		var restore func()
+		drain, restore = attachConsole(g.stdin, g.stdout, con, true)
 		defer restore()
-		resize(con, g.stdout)
-		go io.Copy(con, g.stdin)
-		copied = make(chan struct{})
-		go func() { io.Copy(g.stdout, con); close(copied) }()
 	}
 	forward.Wait()
 	if err := g.start(c); err != nil {
 		_ = c.Delete(true)
 		return err
 	}
-	done := make(chan int, 1)
-	go func() { code, _ := c.Wait(); done <- code }()
-	for {
-		select {
-		case code := <-done:
-			if copied != nil {
-				select {
-				case <-copied:
-				case <-time.After(time.Second):
-				}
-			}
-			if !f.keep {
-				g.delete(c, true)
-			}
-			if code != 0 {
-				return withCode(code, nil)
-			}
-			return nil
-		case sig := <-forward.C:
-			if sig == syscall.SIGWINCH {
-				if con := c.Console(); con != nil {
-					resize(con, g.stdout)
-				}
-				continue
-			}
-			_ = c.Signal(sig.(syscall.Signal))
-		}
+	code := waitForwarding(c.Wait, forward, c.Console(), g.stdout, func(sig syscall.Signal) { _ = c.Signal(sig) })
+	drain()
+	if !f.keep {
+		g.delete(c, true)
 	}
+	if code != 0 {
+		return withCode(code, nil)
+	}
+	return nil
 }
 
 // ociState is runc's state output (its containerState): the runtime-spec's

@@ -253,12 +253,10 @@ func runRun(g *globals, o *runOptions, args []string) error {
 // foreground starts the container and stays with it: the terminal, signals,
 // the exit code.
 func foreground(g *globals, c *sandbox.Container, o *runOptions, forward *notifier) (int, error) {
-	sigs := forward.C
-
 	drain := func() {}
 	if con := c.Console(); con != nil {
 		var restore func()
-		drain, restore = attachConsole(g, con, o.stdin)
+		drain, restore = attachConsole(g.stdin, g.stdout, con, o.stdin)
 		defer restore()
 	}
 	// Nothing runs in the container before the signals it should get are
@@ -267,32 +265,20 @@ func foreground(g *globals, c *sandbox.Container, o *runOptions, forward *notifi
 	if err := c.Start(); err != nil {
 		return 0, err
 	}
-	done := make(chan int, 1)
-	go func() { code, _ := c.Wait(); done <- code }()
 	interrupts := 0
-	for {
-		select {
-		case code := <-done:
-			drain()
-			return code, nil
-		case sig := <-sigs:
-			if sig == syscall.SIGWINCH {
-				if con := c.Console(); con != nil {
-					resize(con, g.stdout)
-				}
-				continue
+	code := waitForwarding(c.Wait, forward, c.Console(), g.stdout, func(sig syscall.Signal) {
+		if sig == syscall.SIGINT {
+			interrupts++
+			if interrupts >= 3 {
+				fmt.Fprintln(g.stderr, "stepbox: third interrupt, killing the container")
+				_ = c.Signal(syscall.SIGKILL)
+				return
 			}
-			if sig == syscall.SIGINT {
-				interrupts++
-				if interrupts >= 3 {
-					fmt.Fprintln(g.stderr, "stepbox: third interrupt, killing the container")
-					_ = c.Signal(syscall.SIGKILL)
-					continue
-				}
-			}
-			_ = c.Signal(sig.(syscall.Signal))
 		}
-	}
+		_ = c.Signal(sig)
+	})
+	drain()
+	return code, nil
 }
 
 func rawTerminal(in io.Reader) func() {
