@@ -11,10 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stepbox/stepbox/internal/childproc"
 )
 
 // The registry of lesson 14: Debian's docker-registry (the CNCF
@@ -46,7 +47,7 @@ type labRegistry struct {
 	Addr    string // 127.0.0.1:PORT
 	Storage string // its filesystem storage
 	cmd     *exec.Cmd
-	done    chan struct{}
+	done    <-chan struct{}
 }
 
 // startRegistry starts bin serving from dir/storage on a free port of
@@ -85,30 +86,13 @@ func (r *labRegistry) start(bin, cfg, logPath string) error {
 	defer log.Close()
 	cmd := exec.Command(bin, "serve", cfg)
 	cmd.Stdout, cmd.Stderr = log, log
-	// Its own process group, and killed should stepbox die first. The
-	// death signal comes when the thread that forked it ends
-	// (PR_SET_PDEATHSIG, prctl(2)), and Go ends threads a locked goroutine
-	// leaves (the runtime's namespace work does): one thread is kept
-	// locked for the registry's whole life.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
-	started := make(chan error, 1)
-	r.done = make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		cmd.Wait()
-		close(r.done)
-	}()
-	if err := <-started; err != nil {
+	// Its own process group, and killed should stepbox die first.
+	done, err := childproc.StartTied(cmd)
+	if err != nil {
 		return err
 	}
-	r.cmd = cmd
+	r.cmd, r.done = cmd, done
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
 		case <-r.done:

@@ -8,11 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stepbox/stepbox/internal/childproc"
 )
 
 // Registry is a real OCI distribution registry (Debian's docker-registry,
@@ -30,7 +31,7 @@ type Registry struct {
 	Log string
 
 	cmd  *exec.Cmd
-	done chan struct{}
+	done <-chan struct{}
 }
 
 // RegistryOptions change StartRegistry.
@@ -123,26 +124,10 @@ func (r *Registry) start(bin, cfg string) error {
 	defer log.Close()
 	cmd := exec.Command(bin, "serve", cfg)
 	cmd.Stdout, cmd.Stderr = log, log
-	// Its own process group, and killed with the test binary.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
-	// Pdeathsig fires when the thread that started it ends, and Go ends a
-	// thread a goroutine leaves locked (prctl(2) PR_SET_PDEATHSIG): start
-	// and wait on one locked thread, which lives as long as the registry.
-	started := make(chan error, 1)
-	done := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		cmd.Wait()
-		close(done)
-	}()
-	if err := <-started; err != nil {
+	// Its own process group, and killed with the test binary.
+	done, err := childproc.StartTied(cmd)
+	if err != nil {
 		return err
 	}
 	r.cmd, r.done = cmd, done

@@ -1,0 +1,41 @@
+// Package childproc starts helper programs (a registry a lesson or a test
+// runs) that must not outlive the process that started them.
+package childproc
+
+import (
+	"os/exec"
+	"runtime"
+	"syscall"
+)
+
+// StartTied starts cmd in a process group of its own, killed (SIGKILL) when
+// this process dies, and waits for it; done is closed once it has exited.
+// The death signal comes when the thread that forked the child ends, not
+// the process (prctl(2), PR_SET_PDEATHSIG), and Go ends a thread that a
+// goroutine leaves locked (the runtime's namespace work does), which would
+// kill the child at a random moment: the start and the wait happen on one
+// locked thread, kept for the child's whole life.
+func StartTied(cmd *exec.Cmd) (done <-chan struct{}, err error) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	started := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		cmd.Wait()
+		close(exited)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return exited, nil
+}
