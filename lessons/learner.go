@@ -1,7 +1,6 @@
 package lessons
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -130,24 +129,4 @@ func writeAtomic(path string, data []byte) error {
 		d.Close()
 	}
 	return nil
-}
-
-// lockFile takes an exclusive flock(2) on path (made if missing, never
-// through a symbolic link) and returns its release.
-func lockFile(path string) (func(), error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { unix.Close(fd) }, nil
 }

@@ -7,6 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/internal/flock"
 )
 
 // Progress is what a learner has done: lessons passed, where they stopped,
@@ -125,7 +129,7 @@ func (p *Progress) Update(f func(p *Progress)) error {
 		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 			return err
 		}
-		unlock, err := lockFile(filepath.Join(l.Dir, "progress.lock"))
+		unlock, err := flock.File(filepath.Join(l.Dir, "progress.lock"), unix.LOCK_EX, 0o644)
 		if err != nil {
 			return err
 		}

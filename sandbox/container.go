@@ -18,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/stepbox/stepbox/internal/flock"
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox/cgroups"
 	"github.com/stepbox/stepbox/sandbox/network/netconf"
@@ -627,7 +628,7 @@ func mapID(m []specs.LinuxIDMapping, id uint32) int {
 // Start lets the created container execve(2) its payload. When this process
 // created the container it also learns whether the execve worked.
 func (c *Container) Start() error {
-	unlock, err := lockDir(c.dir)
+	unlock, err := flock.Dir(c.dir)
 	if err != nil {
 		return err
 	}

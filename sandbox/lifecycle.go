@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/stepbox/stepbox/internal/flock"
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox/cgroups"
 )
@@ -310,7 +311,7 @@ func (c *Container) awaitInit(cmd *exec.Cmd) {
 // lock takes the container's lock (lockDir) and checks that it still
 // exists: rm may have removed it while we waited.
 func (c *Container) lock() (func(), error) {
-	unlock, err := lockDir(c.dir)
+	unlock, err := flock.Dir(c.dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNoContainer, c.ID)

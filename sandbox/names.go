@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stepbox/stepbox/internal/flock"
 	"github.com/stepbox/stepbox/internal/hint"
 )
 
@@ -91,7 +92,7 @@ func reserveName(p Paths, name, id string) error {
 // exists. It holds the names directory's lock, so that it can never remove
 // a link another process has just made in place of the stale one.
 func takeBackStale(p Paths, name string) bool {
-	unlock, err := lockDir(filepath.Join(p.Run, namesDir))
+	unlock, err := flock.Dir(filepath.Join(p.Run, namesDir))
 	if err != nil {
 		return false
 	}

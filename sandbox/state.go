@@ -15,7 +15,6 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/stepbox/stepbox/internal/hint"
 )
@@ -234,18 +233,4 @@ func procStart(pid int) (uint64, string, error) {
 	}
 	start, err := strconv.ParseUint(f[19], 10, 64) // field 22 overall
 	return start, f[0], err
-}
-
-// lockDir takes an exclusive flock(2) on dir, so two stepbox processes never
-// change one container at once; release with the returned function.
-func lockDir(dir string) (func(), error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", dir, err)
-	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
-	}
-	return func() { unix.Close(fd) }, nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stepbox/stepbox/internal/flock"
 )
 
 // DefaultDir is where the default root filesystem is built unless the
@@ -117,21 +119,7 @@ func lockBuild(dir string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("make %s: %w", filepath.Dir(dir), err)
 	}
-	f, err := os.OpenFile(dir+".lock", os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open build lock: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s.lock: %w", dir, err)
-	}
-	return func() { f.Close() }, nil
+	return flock.File(dir+".lock", unix.LOCK_EX, 0o644)
 }
 
 // afterFill, when set (by tests), runs once the build directory is filled

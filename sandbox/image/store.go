@@ -50,6 +50,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
+	"github.com/stepbox/stepbox/internal/flock"
 	"github.com/stepbox/stepbox/internal/hint"
 )
 
@@ -108,21 +109,7 @@ const (
 )
 
 func (s *Store) lock(name string, how int) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", filepath.Join(s.dir, name), err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", filepath.Join(s.dir, name), err)
-	}
-	return func() { f.Close() }, nil
+	return flock.File(filepath.Join(s.dir, name), how, 0o600)
 }
 
 func (s *Store) lockNB(name string, how int) (func(), error) {

@@ -1,14 +1,13 @@
 package imagefs
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/stepbox/stepbox/internal/flock"
 	"github.com/stepbox/stepbox/sandbox/builtinfs"
 	"github.com/stepbox/stepbox/sandbox/image"
 )
@@ -34,7 +33,7 @@ func Builtin(s *image.Store, dir string, m *builtinfs.Manifest) (*image.Image, e
 		return img, nil
 	}
 	// One importer at a time; the others find its image.
-	unlock, err := lockFile(dir + ".image.lock")
+	unlock, err := flock.File(dir+".image.lock", unix.LOCK_EX, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -66,22 +65,4 @@ func Builtin(s *image.Store, dir string, m *builtinfs.Manifest) (*image.Image, e
 		}
 	}
 	return img, nil
-}
-
-func lockFile(p string) (func(), error) {
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", p, err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", p, err)
-	}
-	return func() { f.Close() }, nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stepbox/stepbox/internal/flock"
 	"github.com/stepbox/stepbox/internal/hint"
 )
 
@@ -66,7 +67,7 @@ func (s Store) lockLeases(name string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	return flock(dir)
+	return flock.Dir(dir)
 }
 
 // leases reads the network's leases, in no order; unreadable ones are

@@ -16,8 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/stepbox/stepbox/internal/flock"
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox/network/netconf"
 )
@@ -87,21 +86,7 @@ func (s Store) lockDefs() (func(), error) {
 	if err := os.MkdirAll(s.defDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", s.defDir(), err)
 	}
-	return flock(s.defDir())
-}
-
-// flock takes an exclusive flock(2) on a directory until the returned
-// function is called.
-func flock(dir string) (func(), error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", dir, err)
-	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
-	}
-	return func() { unix.Close(fd) }, nil
+	return flock.Dir(s.defDir())
 }
 
 // CreateOptions are `network create`'s choices.
