@@ -30,8 +30,8 @@ type buildStatus struct {
 // newBuildStatus returns the status line for mode, or nil where none is
 // drawn.
 func newBuildStatus(g *globals, mode string, quiet bool) *buildStatus {
-	f, ok := g.stderr.(*os.File)
-	if quiet || (mode != "auto" && mode != "tty") || !ok || !term.IsTerminal(int(f.Fd())) {
+	f, ok := terminal(g.stderr)
+	if quiet || (mode != "auto" && mode != "tty") || !ok {
 		return nil
 	}
 	s := &buildStatus{tty: f, stop: make(chan struct{})}

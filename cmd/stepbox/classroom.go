@@ -55,7 +55,7 @@ func startRecording(g *globals, o *learnOptions, width int, which []int) (*recor
 	}
 	lang, _ := g.Lang()
 	cols, rows := width, 40
-	if f, ok := g.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := terminal(g.stdout); ok {
 		if c, r, err := term.GetSize(int(f.Fd())); err == nil && c > 0 {
 			cols, rows = c, r
 		}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // attachConsole wires our terminal to a container process's own: ours in
@@ -51,4 +53,13 @@ func waitForwarding(wait func() (int, error), forward *notifier, con *os.File, s
 			send(sig.(syscall.Signal))
 		}
 	}
+}
+
+// terminal returns the stream s as a file when it is a terminal.
+func terminal(s any) (*os.File, bool) {
+	f, ok := s.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, false
+	}
+	return f, true
 }

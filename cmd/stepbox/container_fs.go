@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/image"
@@ -52,7 +51,7 @@ tar 하나로 씁니다(docker export와 같음). 'stepbox import'로 다시 이
 				return err
 			}
 			if output == "" || output == "-" {
-				if f, ok := g.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				if _, ok := terminal(g.stdout); ok {
 					return usagef("refusing to write a tar to a terminal: give -o FILE or redirect the output")
 				}
 				return imagefs.Export(c.State(), g.stdout)

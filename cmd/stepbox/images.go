@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/stepbox/stepbox/internal/ui"
 	"github.com/stepbox/stepbox/sandbox/image"
@@ -381,7 +379,7 @@ container uses, and every blob and unpacked layer that no image needs.
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !force {
-				if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				if _, ok := terminal(g.stdin); ok {
 					what := "all dangling images"
 					if all {
 						what = "all images without at least one container associated to them"

@@ -10,7 +10,6 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/sandbox/image"
@@ -28,8 +27,8 @@ type progress struct {
 }
 
 func newProgress(g *globals, verb string, quiet bool) *progress {
-	f, ok := g.stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+	f, ok := terminal(g.stderr)
+	if quiet || !ok {
 		return nil
 	}
 	return &progress{w: f, verb: verb}
@@ -92,7 +91,7 @@ docker save, skopeo 등이 만든 이미지 묶음(tar, gzip/zstd 가능)이나 
 			opts := image.LoadOptions{Progress: p.report()}
 			var loaded []image.Loaded
 			if input == "" || input == "-" {
-				if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				if _, ok := terminal(g.stdin); ok {
 					return usagef("no archive: give -i FILE or pipe one in")
 				}
 				loaded, err = s.Load(g.stdin, opts)
@@ -145,7 +144,7 @@ podman). The archive is made beside -o FILE and renamed onto it when whole.
 			p := newProgress(g, "Saving", false)
 			opts := image.SaveOptions{Format: f, Progress: p.report()}
 			if output == "" || output == "-" {
-				if f, ok := g.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				if _, ok := terminal(g.stdout); ok {
 					return usagef("refusing to write an archive to a terminal: give -o FILE or redirect the output")
 				}
 				err = s.Save(g.stdout, args, opts)
@@ -201,7 +200,7 @@ LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR).
 				}
 				defer f.Close()
 				in = f
-			} else if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			} else if _, ok := terminal(g.stdin); ok {
 				return usagef("import -: standard input is a terminal: pipe a tar in")
 			}
 			s, err := imageStore(g)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -229,8 +228,7 @@ docker의 config.json 형식으로 본인만 읽을 수 있게(0600) 저장합�
 			if err != nil {
 				return err
 			}
-			in, tty := g.stdin.(*os.File)
-			tty = tty && term.IsTerminal(int(in.Fd()))
+			in, tty := terminal(g.stdin)
 			rd := bufio.NewReader(g.stdin)
 			if user == "" {
 				if !tty {
@@ -326,8 +324,8 @@ type layerBoard struct {
 }
 
 func newLayerBoard(g *globals, quiet bool) *layerBoard {
-	f, ok := g.stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+	f, ok := terminal(g.stderr)
+	if quiet || !ok {
 		return nil
 	}
 	return &layerBoard{w: f}

@@ -282,8 +282,8 @@ func foreground(g *globals, c *sandbox.Container, o *runOptions, forward *notifi
 }
 
 func rawTerminal(in io.Reader) func() {
-	f, ok := in.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+	f, ok := terminal(in)
+	if !ok {
 		return func() {}
 	}
 	st, err := term.MakeRaw(int(f.Fd()))
