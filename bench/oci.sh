@@ -53,19 +53,7 @@ sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"true"/; s/"ociVersion": 
 # One wrapper per runtime, each with a state root of its own.
 printf '#!/bin/sh\nexec %s --root %s "$@"\n' "$stepbox" "$work/state-stepbox" >"$work/stepbox"
 printf '#!/bin/sh\nexec runc --root %s "$@"\n' "$work/state-runc" >"$work/runc"
-cat >"$work/crun" <<WRAP
-#!/bin/sh
-bundle=.
-prev=
-for a in "\$@"; do
-	case \$prev in --bundle|-b) bundle=\$a ;; esac
-	prev=\$a
-done
-case " \$* " in *" create "*|*" run "*)
-	[ -f "\$bundle/config.json" ] && sed -i 's/"ociVersion": *"[^"]*"/"ociVersion": "1.0.2-dev"/' "\$bundle/config.json" ;;
-esac
-exec unshare -m sh -c 'mount --make-rprivate / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec crun --root $work/state-crun "\$@"' crun "\$@"
-WRAP
+printf '#!/bin/sh\nexec %s %s "$@"\n' "$(pwd)/scripts/crun-hybrid" "$work/state-crun" >"$work/crun"
 printf '#!/bin/sh\nexec unshare -m sh -c '\''mount --make-rprivate / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec /bin/true'\''\n' >"$work/wrapper-alone"
 chmod +x "$work"/stepbox "$work"/runc "$work"/crun "$work"/wrapper-alone
 

@@ -19,6 +19,7 @@ set -eu
 MODULE=github.com/opencontainers/runtime-tools
 VERSION=v0.9.1-0.20251205004911-5e639034dcdc
 STEPBOX=${STEPBOX:-$(pwd)/bin/runc}
+CRUN_HYBRID=$(pwd)/scripts/crun-hybrid
 RUNTIMES=${VALIDATE_RUNTIMES:-stepbox runc crun}
 
 [ "$(id -u)" = 0 ] || { echo "validate: needs root" >&2; exit 1; }
@@ -49,26 +50,7 @@ for rt in $RUNTIMES; do
 	case $rt in
 	stepbox) printf '#!/bin/sh\nexec %s --root %s "$@"\n' "$STEPBOX" "$work/state-$rt" ;;
 	runc) printf '#!/bin/sh\nexec runc --root %s "$@"\n' "$work/state-$rt" ;;
-	crun)
-		# crun 1.8 accepts only an ociVersion containing "1.0": the
-		# bundle's is rewritten before create and run. It runs in a
-		# private mount namespace without the cgroup2 mount; the
-		# container's processes live in it too, which pins it.
-		cat <<-WRAP
-		#!/bin/sh
-		bundle=.
-		prev=
-		for a in "\$@"; do
-			case \$prev in --bundle|-b) bundle=\$a ;; esac
-			case \$a in --bundle=*) bundle=\${a#--bundle=} ;; esac
-			prev=\$a
-		done
-		case " \$* " in *" create "*|*" run "*)
-			[ -f "\$bundle/config.json" ] && sed -i 's/"ociVersion": *"[^"]*"/"ociVersion": "1.0.2-dev"/' "\$bundle/config.json" ;;
-		esac
-		exec unshare -m sh -c 'mount --make-rprivate / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec crun --root $work/state-crun "\$@"' crun "\$@"
-		WRAP
-		;;
+	crun) printf '#!/bin/sh\nexec %s %s "$@"\n' "$CRUN_HYBRID" "$work/state-$rt" ;;
 	esac >"$work/$rt"
 	chmod +x "$work/$rt"
 done
