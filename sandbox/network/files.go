@@ -68,7 +68,7 @@ func writeFiles(c netconf.Container) error {
 		f.ResolvConf: resolvConf(cfg, readFile("/etc/resolv.conf")),
 		f.Hostname:   []byte(c.Hostname + "\n"),
 	} {
-		if err := rewrite(path, func([]byte) []byte { return b }); err != nil {
+		if err := rewrite(path, unix.O_CREAT, func([]byte) []byte { return b }); err != nil {
 			return err
 		}
 	}
@@ -85,9 +85,11 @@ func readFile(path string) []byte {
 // holds its inode, so a new file renamed over it would never be seen
 // inside. The new content is written over the old and the rest cut off
 // after (pwrite(2), ftruncate(2)), so a reader finds the localhost lines
-// at every moment.
-func rewrite(path string, f func(old []byte) []byte) error {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+// at every moment. create is O_CREAT for the first write and 0 for a
+// refresh: a container being removed at the same time must not get its file
+// back behind its rmdir (which then fails with ENOTEMPTY).
+func rewrite(path string, create int, f func(old []byte) []byte) error {
+	fd, err := unix.Open(path, unix.O_RDWR|create|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
@@ -182,7 +184,7 @@ func resolvConf(cfg *netconf.Config, host []byte) []byte {
 // names. It reads the leases after it holds the file's lock, so the last
 // of two writers at once writes what is current.
 func (s Store) refreshHosts(path, id string) error {
-	err := rewrite(path, func(old []byte) []byte {
+	err := rewrite(path, 0, func(old []byte) []byte {
 		i := bytes.Index(old, []byte(peersMark))
 		if i < 0 {
 			return old // not ours to change (written by another build)

@@ -197,6 +197,19 @@ func TestHostsFiles(t *testing.T) {
 		if !strings.Contains(string(b), own) || strings.Contains(string(b), peer) == isDefault {
 			t.Errorf("default %v: web's /etc/hosts:\n%s\nwant %q and, unless default, %q", isDefault, b, own, peer)
 		}
+		// A container being removed (its lease not yet given back, its
+		// directory half emptied) does not get its file back from a refresh
+		// made by a peer: that broke its rmdir with ENOTEMPTY.
+		db := hostsPath(cs[1].c.Dir)
+		if err := os.Remove(db); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.refreshNetwork(n.Name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(db); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a refresh made the removed %s again (%v)", db, err)
+		}
 		if _, err := s.releaseOn(n.Name, cs[1].c.ID, ""); err != nil {
 			t.Fatal(err)
 		}
