@@ -1,12 +1,11 @@
 package lessons
 
 import (
-	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/stepbox/stepbox/nsinspect"
 )
@@ -86,85 +85,65 @@ func (c Change) String() string {
 	return c.What + "  " + c.Before + " → " + c.After
 }
 
-// changes lists what differs from prev to cur, found by go-cmp with a
-// reporter that keeps each leaf difference; host tells which namespaces are
-// the host's.
+// changes lists what differs from prev to cur, in the order a lesson meets
+// them; host tells which namespaces are the host's. Written out rather than
+// found by go-cmp's reflection: every stepbox command paid go-cmp's
+// package initialisation (its regular expressions), half a millisecond of
+// each container's start, for this one use (DESIGN.md, "Start latency").
 func changes(prev, cur, host nsinspect.Snapshot) []Change {
-	var r reporter
-	cmp.Equal(viewOf(prev, host), viewOf(cur, host), cmp.Reporter(&r))
-	sort.SliceStable(r.out, func(i, j int) bool { return r.order(r.out[i].What) < r.order(r.out[j].What) })
-	return r.out
-}
-
-type reporter struct {
-	path cmp.Path
-	out  []Change
-}
-
-func (r *reporter) PushStep(ps cmp.PathStep) { r.path = append(r.path, ps) }
-func (r *reporter) PopStep()                 { r.path = r.path[:len(r.path)-1] }
-
-func (r *reporter) Report(res cmp.Result) {
-	if res.Equal() {
-		return
+	a, b := viewOf(prev, host), viewOf(cur, host)
+	var out []Change
+	both := maps.Clone(a.Namespaces)
+	maps.Copy(both, b.Namespaces)
+	for _, k := range slices.Sorted(maps.Keys(both)) {
+		out = changed(out, "ns/"+k, a.Namespaces[k], b.Namespaces[k])
 	}
-	before, after := r.path.Last().Values()
-	what := ""
-	for _, ps := range r.path[1:] {
-		switch s := ps.(type) {
-		case cmp.StructField:
-			what = fieldName(s.Name())
-		case cmp.MapIndex:
-			what = "ns/" + s.Key().String()
+	out = changed(out, "hostname", a.Hostname, b.Hostname)
+	out = changed(out, "pid", a.PID, b.PID)
+	out = changed(out, "uid", a.UID, b.UID)
+	out = changed(out, "uid_map", a.UIDMap, b.UIDMap)
+	out = changedList(out, "mount", a.Mounts, b.Mounts)
+	out = changedList(out, "interface", a.Interfaces, b.Interfaces)
+	out = changedList(out, "shm", a.Shm, b.Shm)
+	out = changed(out, "cgroup", a.Cgroup, b.Cgroup)
+	out = changed(out, "capabilities", a.CapEff, b.CapEff)
+	out = changed(out, "seccomp", a.Seccomp, b.Seccomp)
+	return changed(out, "no_new_privs", a.NoNewPrivs, b.NoNewPrivs)
+}
+
+// changed adds what went from before to after ("" is absent).
+func changed(out []Change, what, before, after string) []Change {
+	if before == after {
+		return out
+	}
+	return append(out, Change{What: what, Before: before, After: after})
+}
+
+// changedList adds each entry of before that after lacks ("- …") and each
+// of after that before lacks ("+ …"), in their order; a list holds an entry
+// more than once when, say, two mounts share a mount point.
+func changedList(out []Change, what string, before, after []string) []Change {
+	count := map[string]int{}
+	for _, e := range after {
+		count[e]++
+	}
+	for _, e := range before {
+		if count[e] > 0 {
+			count[e]--
+			continue
 		}
+		out = append(out, Change{What: what, Before: e})
 	}
-	c := Change{What: what}
-	if before.IsValid() {
-		c.Before = fmt.Sprint(before.Interface())
+	count = map[string]int{}
+	for _, e := range before {
+		count[e]++
 	}
-	if after.IsValid() {
-		c.After = fmt.Sprint(after.Interface())
-	}
-	r.out = append(r.out, c)
-}
-
-var fieldOrder = []string{"ns/", "hostname", "pid", "uid", "uid_map", "mount", "interface", "shm", "cgroup", "capabilities", "seccomp", "no_new_privs"}
-
-func (r *reporter) order(what string) int {
-	for i, p := range fieldOrder {
-		if strings.HasPrefix(what, p) {
-			return i
+	for _, e := range after {
+		if count[e] > 0 {
+			count[e]--
+			continue
 		}
+		out = append(out, Change{What: what, After: e})
 	}
-	return len(fieldOrder)
-}
-
-func fieldName(f string) string {
-	switch f {
-	case "Namespaces":
-		return "ns"
-	case "Hostname":
-		return "hostname"
-	case "PID":
-		return "pid"
-	case "UID":
-		return "uid"
-	case "UIDMap":
-		return "uid_map"
-	case "Mounts":
-		return "mount"
-	case "Interfaces":
-		return "interface"
-	case "Shm":
-		return "shm"
-	case "Cgroup":
-		return "cgroup"
-	case "CapEff":
-		return "capabilities"
-	case "Seccomp":
-		return "seccomp"
-	case "NoNewPrivs":
-		return "no_new_privs"
-	}
-	return strings.ToLower(f)
+	return out
 }

@@ -34,7 +34,7 @@ const (
 
 // The container init runs from this package's initialisation, which
 // follows only that of the packages sandbox imports: a binary's other
-// packages (a command line, its lessons, go-cmp) are never initialised in
+// packages (a command line, its lessons, the image libraries) are never initialised in
 // the init, which saves it a millisecond on every start. Importing sandbox
 // is therefore all a binary needs to serve as the container init.
 func init() {
