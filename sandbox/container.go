@@ -77,6 +77,10 @@ type Options struct {
 	// nil leaves it as the description says, with a network namespace of
 	// its own holding only lo, or the host's.
 	Network *netconf.Config
+	// StartAtOnce says the caller calls Start as soon as Create returns,
+	// with nothing to do in between: the init then goes on to its payload
+	// without waiting for Start (startnow.go). Start must still be called.
+	StartAtOnce bool
 
 	// probe marks the runtime's own probe of the kernel (timens.go).
 	probe bool
@@ -109,6 +113,10 @@ type Container struct {
 	savedErr error
 	// joined is the container whose network namespace this one joins.
 	joined *joined
+	// atOnce marks a container that starts at once, and early is its start
+	// fifo and pidfd until Start takes them (startnow.go).
+	atOnce bool
+	early  *earlyStart
 }
 
 // Spec returns the description the container was made from.
@@ -233,6 +241,7 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 			return nil, err
 		}
 	}
+	c.atOnce = c.startsAtOnce(pids != nil)
 	if err := c.startInit(cfg); err != nil {
 		return nil, err
 	}
@@ -465,6 +474,13 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	c.cmd = cmd
 	c.state.Pid = cmd.Process.Pid
 	c.state.PidStart, _, _ = procStart(cmd.Process.Pid)
+	if c.atOnce {
+		if err := c.openStartEarly(fifoPath, cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			go c.awaitInit(cmd)
+			return err
+		}
+	}
 	go c.awaitInit(cmd)
 	childSock.Close()
 	cfgR.Close()
@@ -634,22 +650,11 @@ func (c *Container) Start() error {
 	}
 	defer unlock()
 	fifoPath := filepath.Join(c.dir, "exec.fifo")
-	if st := liveStatus(c.dir, c.knownState()); st != Created {
-		return fmt.Errorf("start container %s: it is %s, not created: %w", c.ID, st, ErrWrongState)
-	}
-	// The pidfd first: opening the fifo releases the init, and a quick
-	// payload may be gone before a pidfd taken afterwards could be.
-	pidfd, err := unix.PidfdOpen(c.Pid(), 0)
+	fifo, pidfd, err := c.openStart(fifoPath)
 	if err != nil {
-		return c.initDied("before it was started")
+		return err
 	}
 	defer unix.Close(pidfd)
-	// O_NONBLOCK: opening does not wait for the writer; poll(2) then waits
-	// for its byte or for the init to die, so Start never hangs on a corpse.
-	fifo, err := os.OpenFile(fifoPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", fifoPath, err)
-	}
 	defer fifo.Close()
 	if err := c.awaitFifo(fifo, pidfd); err != nil {
 		return err
@@ -850,6 +855,7 @@ func (c *Container) destroy() error {
 	if c.console != nil {
 		c.console.Close()
 	}
+	c.closeStart()
 	// Every process is gone, and with the last one the mount namespace
 	// that held the overlay: its upper directory can go.
 	if released == nil {

@@ -267,9 +267,11 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"sh", "-c", "exit 7"}, 7},
 		{[]string{"sh", "-c", "kill -TERM $$"}, 143},
 	} {
-		_, code := runIn(t, DefaultSpec(root, tc.args...), Options{Init: true})
-		if code != tc.code {
-			t.Errorf("%v: exit %d, want %d", tc.args, code, tc.code)
+		for _, atOnce := range []bool{false, true} {
+			_, code := runIn(t, DefaultSpec(root, tc.args...), Options{Init: true, StartAtOnce: atOnce})
+			if code != tc.code {
+				t.Errorf("%v (at once %v): exit %d, want %d", tc.args, atOnce, code, tc.code)
+			}
 		}
 	}
 }
@@ -286,15 +288,15 @@ func TestExecFailures(t *testing.T) {
 		{"/bin/notexec", ErrCannotExecute},
 		{"/etc", ErrCannotExecute},
 	} {
-		for _, init := range []bool{false, true} {
+		for _, o := range []Options{{}, {Init: true}, {StartAtOnce: true}, {Init: true, StartAtOnce: true}} {
 			l := testutil.Snapshot()
-			c, err := Create(testPaths(t), "", DefaultSpec(root, tc.arg), Options{Init: init})
+			c, err := Create(testPaths(t), "", DefaultSpec(root, tc.arg), o)
 			if err == nil {
 				err = c.Start()
 				c.Delete(true)
 			}
 			if !errors.Is(err, tc.want) {
-				t.Errorf("%s (init %v): error %v, want %v", tc.arg, init, err, tc.want)
+				t.Errorf("%s (init %v, at once %v): error %v, want %v", tc.arg, o.Init, o.StartAtOnce, err, tc.want)
 			}
 			l.Check(t, 5*time.Second)
 		}
@@ -569,7 +571,9 @@ func TestInitThreadsConfined(t *testing.T) {
 			if tc.caps != nil {
 				spec.Process.Capabilities = tc.caps
 			}
-			c := started(t, spec, Options{Init: true})
+			// At once, the payload may run before the creator calls Start:
+			// the init's threads must be confined before it all the same.
+			c := started(t, spec, Options{Init: true, StartAtOnce: name == "root" || name == "user"})
 			fields := func(p string) map[string]string {
 				b, err := os.ReadFile(p)
 				if err != nil {

@@ -34,7 +34,7 @@ func main() {
 	if !filepath.IsAbs(spec.Root.Path) {
 		spec.Root.Path = filepath.Join(bundle, spec.Root.Path)
 	}
-	c, err := sandbox.Create(paths, "runbench-"+strconv.Itoa(os.Getpid()), &spec, sandbox.Options{Bundle: bundle, Init: true, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	c, err := sandbox.Create(paths, "runbench-"+strconv.Itoa(os.Getpid()), &spec, sandbox.Options{Bundle: bundle, Init: true, StartAtOnce: true, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 	fail(err)
 	if err := c.Start(); err != nil {
 		c.Delete(true)

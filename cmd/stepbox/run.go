@@ -211,6 +211,13 @@ func runRun(g *globals, o *runOptions, args []string) error {
 	forward := notifyAsync(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer forward.Stop()
+	// Nothing is done between create and start but a terminal's attach:
+	// without one, the init goes on to the payload as soon as it is ready
+	// (sandbox.Options.StartAtOnce), once the signals to pass on are caught.
+	if !spec.Process.Terminal {
+		opts.StartAtOnce = true
+		opts.AfterClone = func(int) error { forward.Wait(); return nil }
+	}
 	var c *sandbox.Container
 	warned := false
 	afterBase := opts.AfterClone
