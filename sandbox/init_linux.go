@@ -43,7 +43,11 @@ func init() {
 		// and setns change only the calling thread, /proc/self/timens_offsets
 		// belongs to the thread-group leader, and capabilities, seccomp and
 		// no_new_privs are per thread. The payload is exec'd from this thread.
-		runtime.GOMAXPROCS(1)
+		// A second P lets the minimal init's signal handlers be registered
+		// beside the setup (notifyForwarded gives it back): with one, that
+		// waited for the main thread's first block, after "ready", on the
+		// way to the payload.
+		runtime.GOMAXPROCS(2)
 		runtime.LockOSThread()
 		RunInit()
 	}
@@ -592,6 +596,9 @@ func notifyForwarded() <-chan chan os.Signal {
 	go func() {
 		sigs := make(chan os.Signal, 64)
 		signal.Notify(sigs, forwarded...)
+		// One P from now on: the minimal init lives beside the payload, and
+		// under a pids limit every thread it would add counts (limitPids).
+		runtime.GOMAXPROCS(1)
 		done <- sigs
 	}()
 	return done

@@ -227,6 +227,25 @@ func AllThreadsGroups(user specs.User) error {
 	return nil
 }
 
+// started are the process's ids as it began, which every thread but a
+// Finalized one still has when AllThreads runs: a thread the runtime makes
+// later is cloned from one of those, or, while the main thread is locked
+// (the init's is), from the runtime's template thread (runtime.newm never
+// clones a locked thread's state). A round of AllThreads that would set the
+// ids they already have is skipped: a root payload's init pays for the
+// capabilities' round alone, each round a stop of the world and a signal
+// to every thread.
+var started = func() (s startIDs) {
+	s.uid[0], s.uid[1], s.uid[2] = unix.Getresuid()
+	s.gid[0], s.gid[1], s.gid[2] = unix.Getresgid()
+	return s
+}()
+
+type startIDs struct{ uid, gid [3]int }
+
+func (s startIDs) uidsAre(id uint32) bool { return s.uid == [3]int{int(id), int(id), int(id)} }
+func (s startIDs) gidsAre(id uint32) bool { return s.gid == [3]int{int(id), int(id), int(id)} }
+
 // AllThreads gives every thread the identity Finalize gave the calling one
 // and, for root, its capability sets. For another user the switch from uid
 // 0 clears a thread's sets (it has no keepcaps), the way execve clears the
@@ -251,8 +270,8 @@ func AllThreads(user specs.User, caps *specs.LinuxCapabilities) error {
 		a1, a2, a3 uintptr
 		skip       bool
 	}{
-		{"setresgid", unix.SYS_SETRESGID, uintptr(user.GID), uintptr(user.GID), uintptr(user.GID), false},
-		{"setresuid", unix.SYS_SETRESUID, uintptr(user.UID), uintptr(user.UID), uintptr(user.UID), false},
+		{"setresgid", unix.SYS_SETRESGID, uintptr(user.GID), uintptr(user.GID), uintptr(user.GID), started.gidsAre(user.GID)},
+		{"setresuid", unix.SYS_SETRESUID, uintptr(user.UID), uintptr(user.UID), uintptr(user.UID), started.uidsAre(user.UID)},
 		{"capset", unix.SYS_CAPSET, uintptr(pinned(&pin, hdr)), uintptr(pinned(&pin, data)), 0, caps == nil || user.UID != 0},
 	}
 	for _, st := range steps {
