@@ -120,30 +120,31 @@ func changed(out []Change, what, before, after string) []Change {
 }
 
 // changedList adds each entry of before that after lacks ("- …") and each
-// of after that before lacks ("+ …"), in their order; a list holds an entry
-// more than once when, say, two mounts share a mount point.
+// of after that before lacks ("+ …"), in their order.
 func changedList(out []Change, what string, before, after []string) []Change {
-	count := map[string]int{}
-	for _, e := range after {
-		count[e]++
-	}
-	for _, e := range before {
-		if count[e] > 0 {
-			count[e]--
-			continue
-		}
+	for _, e := range lacking(before, after) {
 		out = append(out, Change{What: what, Before: e})
 	}
-	count = map[string]int{}
-	for _, e := range before {
+	for _, e := range lacking(after, before) {
+		out = append(out, Change{What: what, After: e})
+	}
+	return out
+}
+
+// lacking returns the entries of list that other lacks, counted: a list
+// holds an entry more than once when, say, two mounts share a mount point.
+func lacking(list, other []string) []string {
+	count := map[string]int{}
+	for _, e := range other {
 		count[e]++
 	}
-	for _, e := range after {
+	var out []string
+	for _, e := range list {
 		if count[e] > 0 {
 			count[e]--
 			continue
 		}
-		out = append(out, Change{What: what, After: e})
+		out = append(out, e)
 	}
 	return out
 }
