@@ -75,23 +75,33 @@ func (c *Container) Attach() (*Attachment, error) {
 		return nil, hint.With(&kindError{fmt.Sprintf("cannot attach to container %s: it runs in the foreground of the stepbox run that started it", st.DisplayName()), ErrNotAttachable},
 			"only a container run with -d has a monitor to attach to")
 	}
+	a, err := c.dialAttach(st.DisplayName())
+	if err != nil {
+		return nil, hint.With(&kindError{fmt.Sprintf("cannot attach to container %s: its monitor does not listen (%v)", st.DisplayName(), errors.Unwrap(err)), ErrNotAttachable},
+			"a container started by an older stepbox has no attach socket: restart it, or read its output with stepbox logs -f")
+	}
+	a.Stdin = st.Detached.Stdin
+	return a, nil
+}
+
+// dialAttach connects to the attach socket in the container's directory.
+func (c *Container) dialAttach(name string) (*Attachment, error) {
 	spec, err := readSpec(c.dir)
 	if err != nil {
 		return nil, err
 	}
 	d, err := os.Open(c.dir)
 	if err != nil {
-		return nil, fmt.Errorf("attach to %s: %w", st.DisplayName(), err)
+		return nil, fmt.Errorf("attach to %s: %w", name, err)
 	}
 	defer d.Close()
 	// Through the directory's descriptor, as listenAttach binds it.
 	path := "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + attachSocketName
 	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
-		return nil, hint.With(&kindError{fmt.Sprintf("cannot attach to container %s: its monitor does not listen (%v)", st.DisplayName(), errors.Unwrap(err)), ErrNotAttachable},
-			"a container started by an older stepbox has no attach socket: restart it, or read its output with stepbox logs -f")
+		return nil, err
 	}
-	a := &Attachment{conn: conn, buf: make([]byte, 64<<10), Stdin: st.Detached.Stdin}
+	a := &Attachment{conn: conn, buf: make([]byte, 64<<10)}
 	a.Terminal = spec.Process != nil && spec.Process.Terminal
 	return a, nil
 }

@@ -40,13 +40,17 @@ type attachHub struct {
 }
 
 func newAttachHub(lfd, in int) *attachHub {
-	if lfd >= 0 {
-		_ = unix.SetNonblock(lfd, true)
-	}
+	h := &attachHub{lfd: lfd, in: in}
 	if in >= 0 {
 		_ = unix.SetNonblock(in, true)
 	}
-	return &attachHub{lfd: lfd, in: in}
+	if lfd >= 0 {
+		_ = unix.SetNonblock(lfd, true)
+		// A start -a's client connected before the payload ran: taken
+		// before any output is read, it misses none.
+		h.accept()
+	}
+	return h
 }
 
 // pollFds appends what the hub waits for, and returns how many it added.

@@ -88,6 +88,9 @@ type Options struct {
 	// (monitor.go), and detached is the monitor's record of it.
 	monitored bool
 	detached  *Detached
+	// attachFirst holds a monitored container's payload until a client
+	// is on its attach socket (StartAttached).
+	attachFirst bool
 }
 
 // Container is one container, made by Create or found by Load.

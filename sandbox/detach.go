@@ -57,7 +57,14 @@ func RunDetached(p Paths, id string, spec *specs.Spec, o DetachOptions) (int, er
 // StartDetached starts the stopped container id again under a new
 // monitor, with its description, root filesystem and log.
 func StartDetached(p Paths, id string) (int, error) {
-	pid, err := spawnMonitor(detachRequest{Paths: p, ID: id})
+	return startDetached(detachRequest{Paths: p, ID: id})
+}
+
+// startDetached asks a new monitor to start a stopped container again;
+// one that dies before it says how it went leaves the container stopped.
+func startDetached(req detachRequest) (int, error) {
+	p, id := req.Paths, req.ID
+	pid, err := spawnMonitor(req)
 	if errors.Is(err, errMonitorDied) {
 		if c, lerr := Load(p, id); lerr == nil {
 			if unlock, lerr := c.lock(); lerr == nil {

@@ -15,10 +15,9 @@ import (
 
 // LogOptions are `stepbox logs`' flags.
 type LogOptions struct {
-	Follow     bool  // until the container stops
-	Tail       int   // the last Tail lines only; < 0 for all
-	Timestamps bool  // each line after the time it was written
-	From       int64 // where in the log to begin, in bytes
+	Follow     bool // until the container stops
+	Tail       int  // the last Tail lines only; < 0 for all
+	Timestamps bool // each line after the time it was written
 }
 
 // Logs writes the container's log (monitor_lean.go's records) to stdout
@@ -38,11 +37,6 @@ func (c *Container) Logs(ctx context.Context, o LogOptions, stdout, stderr io.Wr
 		return readErr(path, err)
 	}
 	defer f.Close()
-	if o.From > 0 {
-		if _, err := f.Seek(o.From, io.SeekStart); err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
-		}
-	}
 	b, err := io.ReadAll(f)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)

@@ -183,6 +183,10 @@ type detachRequest struct {
 	ID    string        `json:"id"`
 	Spec  *specs.Spec   `json:"spec,omitempty"`
 	Opts  DetachOptions `json:"opts"`
+	// Attach asks a start to wait for a client on the attach socket
+	// before the payload runs (StartAttached), and with Stdin to keep its
+	// standard input open for it.
+	Attach *attachFirst `json:"attach,omitempty"`
 }
 
 // detachReport is the monitor's answer: the container runs (Pid), or why
@@ -218,7 +222,7 @@ func monitorCreate(a monitorArgs) {
 		if req.Spec != nil {
 			l, err = launchNew(req)
 		} else {
-			l, err = startAgain(req.Paths, req.ID, false)
+			l, err = startAgain(req.Paths, req.ID, false, req.Attach)
 		}
 	}
 	if err != nil {
@@ -296,7 +300,7 @@ func launchNew(req detachRequest) (*launched, error) {
 
 // startAgain starts a stopped container again: for `stepbox start`, or by
 // the restart policy (restart).
-func startAgain(p Paths, id string, restart bool) (*launched, error) {
+func startAgain(p Paths, id string, restart bool, first *attachFirst) (*launched, error) {
 	c, err := Load(p, id)
 	if err != nil {
 		return nil, err
@@ -335,6 +339,9 @@ func startAgain(p Paths, id string, restart bool) (*launched, error) {
 			}
 		}
 		d.ManualStop, d.RestartCount, d.Backoff = false, 0, 0
+		if first != nil && first.Stdin {
+			d.Stdin = true
+		}
 	}
 	d.Restarting, d.Error = false, ""
 	spec, err := readSpec(c.dir)
@@ -344,7 +351,7 @@ func startAgain(p Paths, id string, restart bool) (*launched, error) {
 	}
 	// The same root filesystem: its upper directory kept what the
 	// container wrote, and the new init mounts the overlay again.
-	o := Options{Name: st.Name, Init: st.Init, Image: st.Image}
+	o := Options{Name: st.Name, Init: st.Init, Image: st.Image, attachFirst: first != nil}
 	// Its network as it was asked for, wired anew; what a dead monitor
 	// left of the last run's goes first.
 	net, err := readNetRecord(c.dir)
@@ -421,6 +428,9 @@ func launch(p Paths, id string, spec *specs.Spec, o Options, d *Detached, prev *
 	}
 	if err == nil {
 		l.sock, err = listenAttach(c.dir)
+	}
+	if err == nil && o.attachFirst {
+		err = awaitAttach(l.sock, attachFirstWait)
 	}
 	stall("monitor-created")
 	if err == nil {
@@ -594,7 +604,7 @@ func monitorRestart(a monitorArgs) {
 		}
 		os.Exit(0)
 	}
-	l, err := startAgain(p, id, true)
+	l, err := startAgain(p, id, true, nil)
 	if err != nil {
 		if !errors.Is(err, errNoRestart) {
 			if c, lerr := Load(p, id); lerr == nil {

@@ -26,7 +26,13 @@ type attachTerm struct {
 
 func startAttachTerm(t *testing.T, rows, cols uint16, args ...string) *attachTerm {
 	t.Helper()
-	cmd := exec.Command(stepboxBin, append([]string{"--root", testRoot, "attach"}, args...)...)
+	return startTerm(t, rows, cols, append([]string{"attach"}, args...)...)
+}
+
+// startTerm is `stepbox ARGS…` on a terminal the test drives.
+func startTerm(t *testing.T, rows, cols uint16, args ...string) *attachTerm {
+	t.Helper()
+	cmd := exec.Command(stepboxBin, append([]string{"--root", testRoot}, args...)...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "LANG=C")
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
 	if err != nil {
@@ -227,4 +233,40 @@ func TestParseDetachKeys(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+}
+
+// start -a is attached before the container runs, as docker's: the first
+// output is there (a shell's first line), -i passes input on (to a
+// terminal, at this one's size, or to a stdin kept open for this run even
+// when the container was run without -i), and the exit code is the
+// container's. -i alone is a usage error.
+func TestStartAttached(t *testing.T) {
+	testutil.RequiresRoot(t)
+	l := testutil.Snapshot()
+	detached(t, "-it", "--name", "sat", "--", "sh", "-c", "echo first-$((2+3)); exec sh")
+	if r := run(t, "kill", "sat"); r.code != 0 {
+		t.Fatalf("kill: %+v", r)
+	}
+	run(t, "wait", "sat")
+	term := startTerm(t, 33, 77, "start", "-ai", "sat")
+	term.expect("first-5")
+	term.ptmx.Write([]byte("stty size; echo $((6*7))x\r"))
+	term.expect("33 77")
+	term.expect("42x")
+	term.ptmx.Write([]byte("exit 3\r"))
+	if code := term.exited(); code != 3 {
+		t.Errorf("start -ai: exit %d, want the shell's 3; screen:\n%s", code, term.out.String())
+	}
+
+	detached(t, "--name", "sap", "--", "sh", "-c", `read x; echo "got $x"; exit 4`)
+	run(t, "wait", "sap") // no stdin: read finds its end at once
+	r := stepboxWith(t, strings.NewReader("hello\n"), nil, "--root", testRoot, "start", "-a", "-i", "sap")
+	if r.code != 4 || r.stdout != "got hello\n" {
+		t.Errorf("start -ai with a pipe: %+v", r)
+	}
+	if r := run(t, "start", "-i", "sap"); r.code != 2 || !strings.Contains(r.stderr, "needs -a") {
+		t.Errorf("start -i without -a: %+v", r)
+	}
+	run(t, "rm", "-f", "sat", "sap")
+	l.Check(t, 10*time.Second)
 }

@@ -162,21 +162,30 @@ cgroup 안의 모든 프로세스에 SIGKILL을 보냅니다. 재시작 정책�
 }
 
 func newStartCmd(g *globals) *cobra.Command {
-	var attach bool
+	var attach, interactive bool
+	o := &attachOptions{sigProxy: true}
 	cmd := &cobra.Command{
-		Use:   "start [-a] NAME...",
+		Use:   "start [-a [-i]] NAME...",
 		Short: "Start stopped containers again",
 		Long: `Start each stopped container again, detached, under a new monitor: the same
 description, the same root filesystem (what the container wrote there is still
-there), the same log. With -a, stay with the one container named: print its
-output as it comes and exit with its exit code (its standard input is not
-attached).
+there), the same log. With -a, stay with the one container named, attached
+before it runs, as 'stepbox attach' is: its output from the first byte,
+signals passed on, and its exit code at the end; -i also passes this
+terminal's input on (its standard input is kept open for this run), and a
+container with a terminal gets this one's size. The detach keys (ctrl-p
+ctrl-q) leave it running.
 
 멈춘 컨테이너를 같은 설정과 같은 루트 파일 시스템으로 다시 시작합니다(분리 모드, 새 모니터).
--a를 주면 출력을 보여 주다가 컨테이너의 종료 코드로 끝납니다.`,
-		Example: "  stepbox start web\n  stepbox start -a job",
+-a를 주면 실행 전에 붙어서 첫 출력부터 보여 주고 시그널을 넘기며, 컨테이너의 종료 코드로
+끝납니다. -i를 함께 주면 이 터미널의 입력도 넘깁니다. 떼어 내는 키(ctrl-p ctrl-q)를 누르면
+컨테이너는 계속 실행됩니다.`,
+		Example: "  stepbox start web\n  stepbox start -a job\n  stepbox start -ai shell",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if interactive && !attach {
+				return usagef("start -i needs -a (docker's start -ai)")
+			}
 			if err := needsRoot("start"); err != nil {
 				return err
 			}
@@ -184,7 +193,8 @@ attached).
 				if len(args) != 1 {
 					return usagef("start -a takes one container")
 				}
-				return startAttached(cmd, g, args[0])
+				o.noStdin = !interactive
+				return startAttached(cmd, g, args[0], o)
 			}
 			return eachContainer(g, args, func(ref string, c *sandbox.Container) error {
 				if err := startOne(g, c); err != nil {
@@ -195,7 +205,10 @@ attached).
 			})
 		},
 	}
-	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "print the container's output and exit with its code")
+	f := cmd.Flags()
+	f.BoolVarP(&attach, "attach", "a", false, "stay attached: its output, signals passed on, its exit code")
+	f.BoolVarP(&interactive, "interactive", "i", false, "with -a, pass this terminal's input on too")
+	f.StringVar(&o.detachKeys, "detach-keys", "ctrl-p,ctrl-q", "with -a, the keys that detach, docker's format")
 	return cmd
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/user"
 	"strconv"
 	"strings"
@@ -251,29 +250,25 @@ kubelet and containerd use: one line per record, TIME STREAM F|P TEXT.
 	return cmd
 }
 
-// startAttached is `start -a`: start, print the output until the container
-// stops, and exit with its exit code.
-func startAttached(cmd *cobra.Command, g *globals, ref string) error {
+// startAttached is start -a: the container started again, attached before
+// its payload runs (sandbox.StartAttached), then as attach is.
+func startAttached(cmd *cobra.Command, g *globals, ref string, o *attachOptions) error {
+	keys, err := parseDetachKeys(o.detachKeys)
+	if err != nil {
+		return err
+	}
 	c, err := sandbox.Find(runPaths(g), ref)
 	if err != nil {
 		return err
 	}
-	// Only what this run writes: the log so far is skipped.
-	var from int64
-	if info, err := os.Stat(c.State().LogPath()); err == nil {
-		from = info.Size()
+	if c.State().Active() {
+		return attach(cmd.Context(), g, c, o, keys) // as docker's start -a of a running one
 	}
-	if err := startOne(g, c); err != nil {
-		return err
-	}
-	if err := c.Logs(cmd.Context(), sandbox.LogOptions{Follow: true, Tail: -1, From: from}, g.stdout, g.stderr); err != nil {
-		return err
-	}
-	st, err := c.WaitStopped(cmd.Context())
+	a, _, err := sandbox.StartAttached(runPaths(g), c.ID, !o.noStdin)
 	if err != nil {
 		return err
 	}
-	return containerExit(st)
+	return attached(cmd.Context(), g, c, a, o, keys)
 }
 
 func newTopCmd(g *globals) *cobra.Command {
