@@ -43,11 +43,11 @@ func init() {
 		// and setns change only the calling thread, /proc/self/timens_offsets
 		// belongs to the thread-group leader, and capabilities, seccomp and
 		// no_new_privs are per thread. The payload is exec'd from this thread.
-		// A second P lets the minimal init's signal handlers be registered
-		// beside the setup (notifyForwarded gives it back): with one, that
-		// waited for the main thread's first block, after "ready", on the
-		// way to the payload.
-		runtime.GOMAXPROCS(2)
+		// One P: a second let the minimal init's signal handlers be
+		// registered beside the setup instead of after "ready", but made
+		// more threads to start and confine, and was 0.8 ms slower in
+		// paired runs (DESIGN.md, "Start latency").
+		runtime.GOMAXPROCS(1)
 		runtime.LockOSThread()
 		RunInit()
 	}
@@ -589,16 +589,14 @@ var forwarded = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGUSR1
 // notifyForwarded registers the handlers in the background. os/signal hands
 // every signal to the runtime's signal thread and waits for it; with one P
 // and the main thread locked, all 64 took 6.5 ms, a quarter of a container's
-// start. The forwarded ones alone, overlapped with the setup, cost nothing
-// on the way to the payload.
+// start. The forwarded ones alone take 0.4 to 0.9 ms, mostly once the main
+// thread first waits (after "ready"): with one P the goroutine runs only
+// then.
 func notifyForwarded() <-chan chan os.Signal {
 	done := make(chan chan os.Signal, 1)
 	go func() {
 		sigs := make(chan os.Signal, 64)
 		signal.Notify(sigs, forwarded...)
-		// One P from now on: the minimal init lives beside the payload, and
-		// under a pids limit every thread it would add counts (limitPids).
-		runtime.GOMAXPROCS(1)
 		done <- sigs
 	}()
 	return done
