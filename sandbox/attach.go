@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/stepbox/stepbox/internal/hint"
@@ -90,6 +91,20 @@ func (c *Container) dialAttach(name string) (*Attachment, error) {
 	if err != nil {
 		return nil, err
 	}
+	conn, err := c.dialSocket(name)
+	if err != nil {
+		return nil, err
+	}
+	return newAttachment(conn, spec), nil
+}
+
+func newAttachment(conn *net.UnixConn, spec *specs.Spec) *Attachment {
+	a := &Attachment{conn: conn, buf: make([]byte, 64<<10)}
+	a.Terminal = spec.Process != nil && spec.Process.Terminal
+	return a
+}
+
+func (c *Container) dialSocket(name string) (*net.UnixConn, error) {
 	d, err := os.Open(c.dir)
 	if err != nil {
 		return nil, fmt.Errorf("attach to %s: %w", name, err)
@@ -97,13 +112,7 @@ func (c *Container) dialAttach(name string) (*Attachment, error) {
 	defer d.Close()
 	// Through the directory's descriptor, as listenAttach binds it.
 	path := "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + attachSocketName
-	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
-	if err != nil {
-		return nil, err
-	}
-	a := &Attachment{conn: conn, buf: make([]byte, 64<<10)}
-	a.Terminal = spec.Process != nil && spec.Process.Terminal
-	return a, nil
+	return net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
 }
 
 // Recv returns the next output and its stream (1 stdout, 2 stderr). At the

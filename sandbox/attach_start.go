@@ -57,6 +57,10 @@ func StartAttached(p Paths, id string, stdin bool) (*Attachment, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	spec, err := readSpec(c.dir)
+	if err != nil {
+		return nil, 0, err
+	}
 	type started struct {
 		pid int
 		err error
@@ -70,13 +74,14 @@ func StartAttached(p Paths, id string, stdin bool) (*Attachment, int, error) {
 	// then (or while an old monitor's is left) there is nothing to reach.
 	name := c.State().DisplayName()
 	for {
-		a, err := c.dialAttach(name)
+		conn, err := c.dialSocket(name)
 		if err == nil {
 			s := <-done
 			if s.err != nil {
-				a.Close()
+				conn.Close()
 				return nil, 0, s.err
 			}
+			a := newAttachment(conn, spec)
 			if st := c.State(); st.Detached != nil {
 				a.Stdin = st.Detached.Stdin
 			}
