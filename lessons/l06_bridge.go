@@ -135,11 +135,7 @@ var stepBridge = Step{
 	Apply:  startBridge,
 	Probes: []Probe{{Host, bridgePing}, {Host, bridgeConnect}},
 	Rows: []Row{
-		{
-			Label: i18n.T("bridge", "브리지"),
-			Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, "bridge.name")) },
-			Box:   func(e *Evidence) string { return "-" },
-		},
+		hostRow(i18n.T("bridge", "브리지"), func(e *Evidence) string { return dashIfEmpty(noted(e, "bridge.name")) }),
 		{
 			Label: i18n.T("a, b", "a, b"),
 			Host:  func(e *Evidence) string { return "-" },

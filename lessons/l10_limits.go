@@ -283,11 +283,7 @@ var lessonLimits = &Lesson{
 					Box:   func(e *Evidence) string { return dashIfEmpty(noted(e, "hog")) },
 				},
 				rowNoted(i18n.T("oom_kill", "oom_kill"), "oom.oom_kill", "oom.inside"),
-				{
-					Label: i18n.T("memory peak", "최대 메모리"),
-					Host:  func(e *Evidence) string { return mib(notedInt(e, "oom.mem.peak")) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("memory peak", "최대 메모리"), func(e *Evidence) string { return mib(notedInt(e, "oom.mem.peak")) }),
 			},
 			Expect: Expect{
 				Text: i18n.T("the hog is killed and the cgroup counts one OOM kill", "dd는 죽고 cgroup은 OOM 킬 한 번을 센다"),

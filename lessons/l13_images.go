@@ -219,16 +219,8 @@ var lessonImages = &Lesson{
 			},
 			Probes: []Probe{{Host, imgUppers}, {Inside, imgTailIn}, {Host, imgTailOut}},
 			Rows: []Row{
-				{
-					Label: i18n.T("upper of this container", "이 컨테이너의 위층"),
-					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nImgUpper1)) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("upper of the second", "두 번째 컨테이너의 위층"),
-					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nImgUpper2)) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("upper of this container", "이 컨테이너의 위층"), func(e *Evidence) string { return dashIfEmpty(noted(e, nImgUpper1)) }),
+				hostRow(i18n.T("upper of the second", "두 번째 컨테이너의 위층"), func(e *Evidence) string { return dashIfEmpty(noted(e, nImgUpper2)) }),
 				{
 					Label: i18n.T("last line of /etc/passwd", "/etc/passwd의 마지막 줄"),
 					Host:  func(e *Evidence) string { return probeText(e, Host, imgTailOut) },
@@ -239,11 +231,7 @@ var lessonImages = &Lesson{
 					Host:  func(e *Evidence) string { return "-" },
 					Box:   func(e *Evidence) string { return noted(e, nImgPeerLast) },
 				},
-				{
-					Label: i18n.T("lower /etc/passwd: inode, SHA-256", "아래층 /etc/passwd: 아이노드, SHA-256"),
-					Host:  func(e *Evidence) string { return noted(e, nImgAfter) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("lower /etc/passwd: inode, SHA-256", "아래층 /etc/passwd: 아이노드, SHA-256"), func(e *Evidence) string { return noted(e, nImgAfter) }),
 			},
 			Expect: Expect{
 				Text: i18n.T("each upper holds only its container's writes; the lower file is unchanged",
@@ -280,11 +268,7 @@ var lessonImages = &Lesson{
 			},
 			Probes: []Probe{{Host, imgWhiteout}, {Inside, imgGroupIn}},
 			Rows: []Row{
-				{
-					Label: i18n.T("upper's etc/group (type, device)", "위층의 etc/group(종류, 장치 번호)"),
-					Host:  func(e *Evidence) string { return present(noted(e, nImgWhiteout), "c 0,0") },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("upper's etc/group (type, device)", "위층의 etc/group(종류, 장치 번호)"), func(e *Evidence) string { return present(noted(e, nImgWhiteout), "c 0,0") }),
 				{
 					Label: i18n.T("/etc/group", "/etc/group"),
 					Host:  func(e *Evidence) string { return present(noted(e, nImgKept), "/etc/group") },
@@ -354,21 +338,9 @@ var lessonImages = &Lesson{
 			},
 			Probes: []Probe{{Host, imgHistory}},
 			Rows: []Row{
-				{
-					Label: i18n.T("layers of the image", "이미지의 레이어 수"),
-					Host:  func(e *Evidence) string { return field(noted(e, nImgLayers), 0) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("layers of the commit", "commit한 이미지의 레이어 수"),
-					Host:  func(e *Evidence) string { return field(noted(e, nImgLayers), 1) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("the new layer holds", "새 레이어의 내용"),
-					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nImgTop)) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("layers of the image", "이미지의 레이어 수"), func(e *Evidence) string { return field(noted(e, nImgLayers), 0) }),
+				hostRow(i18n.T("layers of the commit", "commit한 이미지의 레이어 수"), func(e *Evidence) string { return field(noted(e, nImgLayers), 1) }),
+				hostRow(i18n.T("the new layer holds", "새 레이어의 내용"), func(e *Evidence) string { return dashIfEmpty(noted(e, nImgTop)) }),
 			},
 			Expect: Expect{
 				Text: i18n.T("one layer more, with the change, the whiteout and the message",
@@ -430,21 +402,9 @@ var lessonImages = &Lesson{
 			},
 			Probes: []Probe{{Host, imgSaveList}, {Host, imgManifest}},
 			Rows: []Row{
-				{
-					Label: i18n.T("SHA-256 of the config", "config의 SHA-256"),
-					Host:  func(e *Evidence) string { return field(noted(e, nImgSaved), 1) + "…" },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("the image's ID", "이미지 ID"),
-					Host:  func(e *Evidence) string { return field(noted(e, nImgSaved), 5) + "…" },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("layers matching their digests", "다이제스트가 맞는 레이어"),
-					Host:  func(e *Evidence) string { return field(noted(e, nImgSaved), 3) + "/" + field(noted(e, nImgSaved), 2) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("SHA-256 of the config", "config의 SHA-256"), func(e *Evidence) string { return field(noted(e, nImgSaved), 1) + "…" }),
+				hostRow(i18n.T("the image's ID", "이미지 ID"), func(e *Evidence) string { return field(noted(e, nImgSaved), 5) + "…" }),
+				hostRow(i18n.T("layers matching their digests", "다이제스트가 맞는 레이어"), func(e *Evidence) string { return field(noted(e, nImgSaved), 3) + "/" + field(noted(e, nImgSaved), 2) }),
 			},
 			Expect: Expect{
 				Text: i18n.T("the config and every layer match their digests", "config와 모든 레이어가 다이제스트와 일치한다"),

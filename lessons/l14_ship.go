@@ -159,21 +159,9 @@ var lessonShip = &Lesson{
 			Apply:    shipBuild,
 			Probes:   []Probe{{Host, shipDockerfile}, {Host, shipHistory}, {Host, shipLsLayer}},
 			Rows: []Row{
-				{
-					Label: i18n.T("layers: base, image", "레이어 수: 기반, 이미지"),
-					Host:  func(e *Evidence) string { return field(noted(e, nShipMade), 1) + ", " + field(noted(e, nShipMade), 2) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("the COPY layer holds", "COPY 레이어의 내용"),
-					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nShipTop)) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("history: the two new steps", "history: 새 단계 둘"),
-					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nShipSteps)) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("layers: base, image", "레이어 수: 기반, 이미지"), func(e *Evidence) string { return field(noted(e, nShipMade), 1) + ", " + field(noted(e, nShipMade), 2) }),
+				hostRow(i18n.T("the COPY layer holds", "COPY 레이어의 내용"), func(e *Evidence) string { return dashIfEmpty(noted(e, nShipTop)) }),
+				hostRow(i18n.T("history: the two new steps", "history: 새 단계 둘"), func(e *Evidence) string { return dashIfEmpty(noted(e, nShipSteps)) }),
 			},
 			Expect: Expect{
 				Text: i18n.T("COPY added one layer holding hello.txt; CMD added none", "COPY가 hello.txt를 담은 레이어 하나를 더하고, CMD는 하나도 더하지 않는다"),
@@ -199,18 +187,10 @@ var lessonShip = &Lesson{
 			Apply:    shipRebuild,
 			Probes:   []Probe{{Host, shipSecondLog}},
 			Rows: []Row{
-				{
-					Label: i18n.T("ID, built twice", "두 번 빌드한 ID"),
-					Host: func(e *Evidence) string {
-						return shortDigest(field(noted(e, nShipMade), 0)) + ", " + shortDigest(dashIfEmpty(noted(e, nShipAgain)))
-					},
-					Box: func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("store: images, blobs", "저장소: 이미지, 블롭"),
-					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nShipCounts)) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("ID, built twice", "두 번 빌드한 ID"), func(e *Evidence) string {
+					return shortDigest(field(noted(e, nShipMade), 0)) + ", " + shortDigest(dashIfEmpty(noted(e, nShipAgain)))
+				}),
+				hostRow(i18n.T("store: images, blobs", "저장소: 이미지, 블롭"), func(e *Evidence) string { return dashIfEmpty(noted(e, nShipCounts)) }),
 			},
 			Expect: Expect{
 				Text: i18n.T("the same image, and nothing new in the store", "같은 이미지이고, 저장소에 새것이 없다"),
@@ -230,21 +210,9 @@ var lessonShip = &Lesson{
 			Apply:    shipRegistry,
 			Probes:   []Probe{{Host, shipLsLab}},
 			Rows: []Row{
-				{
-					Label: i18n.T("registry", "레지스트리"),
-					Host:  func(e *Evidence) string { return noted(e, nShipReg) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("GET /v2/ answers", "GET /v2/의 대답"),
-					Host:  func(e *Evidence) string { return noted(e, nShipPing) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("blobs in its storage", "저장소의 블롭 수"),
-					Host:  func(e *Evidence) string { return noted(e, nShipBlobs0) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("registry", "레지스트리"), func(e *Evidence) string { return noted(e, nShipReg) }),
+				hostRow(i18n.T("GET /v2/ answers", "GET /v2/의 대답"), func(e *Evidence) string { return noted(e, nShipPing) }),
+				hostRow(i18n.T("blobs in its storage", "저장소의 블롭 수"), func(e *Evidence) string { return noted(e, nShipBlobs0) }),
 			},
 			Expect: Expect{
 				Text: i18n.T("an empty registry answers on 127.0.0.1 (or there is none, and the lesson says how to get one)",
@@ -267,28 +235,12 @@ var lessonShip = &Lesson{
 			Apply:    shipPush,
 			Probes:   []Probe{{Host, shipBlobs}},
 			Rows: []Row{
-				{
-					Label: i18n.T("push", "push"),
-					Host:  func(e *Evidence) string { return noted(e, nShipPushed) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("blobs the image has", "이미지의 블롭 수"),
-					Host:  func(e *Evidence) string { return strconv.Itoa(len(strings.Fields(noted(e, nShipWant)))) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("… shipped, content matching name", "… 배포됨, 내용이 이름과 일치"),
-					Host:  func(e *Evidence) string { return field(noted(e, nShipHave), 0) + ", " + field(noted(e, nShipHave), 1) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("manifest: store, shipped", "매니페스트: 저장소, 배포본"),
-					Host: func(e *Evidence) string {
-						return shortDigest(noted(e, nShipManifest)) + ", " + shortDigest(dashIfEmpty(noted(e, nShipLink)))
-					},
-					Box: func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("push", "push"), func(e *Evidence) string { return noted(e, nShipPushed) }),
+				hostRow(i18n.T("blobs the image has", "이미지의 블롭 수"), func(e *Evidence) string { return strconv.Itoa(len(strings.Fields(noted(e, nShipWant)))) }),
+				hostRow(i18n.T("… shipped, content matching name", "… 배포됨, 내용이 이름과 일치"), func(e *Evidence) string { return field(noted(e, nShipHave), 0) + ", " + field(noted(e, nShipHave), 1) }),
+				hostRow(i18n.T("manifest: store, shipped", "매니페스트: 저장소, 배포본"), func(e *Evidence) string {
+					return shortDigest(noted(e, nShipManifest)) + ", " + shortDigest(dashIfEmpty(noted(e, nShipLink)))
+				}),
 			},
 			Expect: Expect{
 				Text: i18n.T("every blob is shipped under the digest the store knows it by", "모든 블롭이 저장소가 아는 다이제스트 그대로 배포된다"),
@@ -310,23 +262,11 @@ var lessonShip = &Lesson{
 			Apply:    shipPull,
 			Probes:   []Probe{{Host, shipImages}},
 			Rows: []Row{
-				{
-					Label: i18n.T("image after rmi", "rmi 뒤의 이미지"),
-					Host:  func(e *Evidence) string { return present(noted(e, nShipGone), "gone") },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("layers fetched, of", "가져온 레이어 / 전체"),
-					Host:  func(e *Evidence) string { return dashIfEmpty(noted(e, nShipFetched)) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
-				{
-					Label: i18n.T("ID: built, pulled", "ID: 만든 것, 가져온 것"),
-					Host: func(e *Evidence) string {
-						return shortDigest(field(noted(e, nShipMade), 0)) + ", " + shortDigest(dashIfEmpty(noted(e, nShipBack)))
-					},
-					Box: func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("image after rmi", "rmi 뒤의 이미지"), func(e *Evidence) string { return present(noted(e, nShipGone), "gone") }),
+				hostRow(i18n.T("layers fetched, of", "가져온 레이어 / 전체"), func(e *Evidence) string { return dashIfEmpty(noted(e, nShipFetched)) }),
+				hostRow(i18n.T("ID: built, pulled", "ID: 만든 것, 가져온 것"), func(e *Evidence) string {
+					return shortDigest(field(noted(e, nShipMade), 0)) + ", " + shortDigest(dashIfEmpty(noted(e, nShipBack)))
+				}),
 			},
 			Expect: Expect{
 				Text: i18n.T("the image left the store and came back with the same ID", "이미지가 저장소를 떠났다가 같은 ID로 돌아온다"),
@@ -349,11 +289,7 @@ var lessonShip = &Lesson{
 					Host:  func(e *Evidence) string { return "-" },
 					Box:   func(e *Evidence) string { return dashIfEmpty(probeText(e, Host, shipRun)) },
 				},
-				{
-					Label: i18n.T("exit code", "종료 코드"),
-					Host:  func(e *Evidence) string { return strconv.Itoa(e.Probe(Host, shipRun).Code) },
-					Box:   func(e *Evidence) string { return "-" },
-				},
+				hostRow(i18n.T("exit code", "종료 코드"), func(e *Evidence) string { return strconv.Itoa(e.Probe(Host, shipRun).Code) }),
 			},
 			Expect: Expect{
 				Text: i18n.T("the shipped image runs its command and prints the greeting", "배포된 이미지가 자기 명령을 돌려 인사말을 출력한다"),

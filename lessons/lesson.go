@@ -132,6 +132,12 @@ type Row struct {
 	Host, Box func(e *Evidence) string
 }
 
+// hostRow is a row only the host has a value for: what a lesson keeps or
+// measures outside any container (a registry, an image store, a bridge).
+func hostRow(label i18n.Text, host func(e *Evidence) string) Row {
+	return Row{Label: label, Host: host, Box: func(*Evidence) string { return "-" }}
+}
+
 // Expect is a step's check: what should be true, and the test of it.
 type Expect struct {
 	Text  i18n.Text
