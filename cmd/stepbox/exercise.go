@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -102,9 +101,7 @@ func newExListCmd(g *globals) *cobra.Command {
 				for _, ex := range all {
 					rows = append(rows, row{ex.ID(), ex.Title.In(lang), prog.Exercise(ex.ID())})
 				}
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(g.stdout, rows)
 			}
 			st := g.Style()
 			t := ui.Table{Header: []string{msgExID.In(lang), msgExTitle.In(lang), msgExDone.In(lang), msgExHints.In(lang)},
@@ -247,9 +244,7 @@ exit code is 0 for ✓ and 3 for ✗.
 				fmt.Fprintln(g.stderr, "stepbox: "+err.Error())
 			}
 			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(r); err != nil {
+				if err := writeJSON(g.stdout, r); err != nil {
 					return err
 				}
 			} else {

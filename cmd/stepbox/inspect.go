@@ -153,6 +153,8 @@ func buildReport(target, vs int) (nsinspect.Report, error) {
 	return rep, nil
 }
 
+// writeJSON writes v as indented JSON, as every --json and --format json
+// output of stepbox is.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

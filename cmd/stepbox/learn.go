@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -142,9 +141,7 @@ whether you have done it.
 					}
 					rows = append(rows, r)
 				}
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(g.stdout, rows)
 			}
 			st := g.Style()
 			t := ui.Table{Header: []string{"#", "ID", i18n.T("LESSON", "레슨").In(lang), i18n.T("DONE", "완료").In(lang), i18n.T("EXERCISES", "연습").In(lang)},
@@ -388,9 +385,7 @@ func runLessons(ctx context.Context, g *globals, o *learnOptions, which []int) e
 }
 
 func writeTranscript(g *globals, results []*lessons.Result) error {
-	enc := json.NewEncoder(g.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{"schema_version": 1, "tool_version": version, "lessons": results})
+	return writeJSON(g.stdout, map[string]any{"schema_version": 1, "tool_version": version, "lessons": results})
 }
 
 func newAgentCmd(g *globals) *cobra.Command {

@@ -410,9 +410,7 @@ times, restarts), its log, its cgroups, the inode of each of its namespaces as
 				out = append(out, inspectContainer(c))
 				return nil
 			})
-			enc := json.NewEncoder(g.stdout)
-			enc.SetIndent("", "  ")
-			if eerr := enc.Encode(out); eerr != nil {
+			if eerr := writeJSON(g.stdout, out); eerr != nil {
 				return eerr
 			}
 			return err

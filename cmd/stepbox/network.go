@@ -238,9 +238,7 @@ its bridge on the host, and each container on it now with its address.
 				}
 				out = append(out, in)
 			}
-			enc := json.NewEncoder(g.stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(out); err != nil {
+			if err := writeJSON(g.stdout, out); err != nil {
 				return err
 			}
 			if failed {

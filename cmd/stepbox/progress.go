@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -57,9 +56,7 @@ exercise by exercise, for a teacher to collect; --json prints the same.
 			}
 			r := prog.Report(lang, version)
 			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				return writeJSON(g.stdout, r)
 			}
 			st := g.Style()
 			fmt.Fprintln(g.stdout, st.Bold(fmt.Sprintf(msgProgLearner.In(lang), r.Learner.Name, prog.Learner().Dir)))

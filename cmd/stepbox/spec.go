@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -48,9 +47,7 @@ run it from a bundle, and a learner can read what every flag becomes.
 				// crun 1.8 accepts only ociVersion strings containing "1.0".
 				spec.Version = "1.0.2-dev"
 			}
-			enc := json.NewEncoder(g.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(spec)
+			return writeJSON(g.stdout, spec)
 		},
 	}
 	o.flags(cmd)
