@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stepbox/stepbox/internal/childproc"
@@ -122,20 +121,8 @@ func (r *labRegistry) ping() (int, error) {
 
 // stop ends the registry: SIGTERM, then SIGKILL.
 func (r *labRegistry) stop() error {
-	if r == nil || r.cmd == nil || r.cmd.Process == nil {
-		return nil
-	}
-	select {
-	case <-r.done:
-		return nil
-	default:
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(5 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
+	if r != nil {
+		childproc.Stop(r.cmd, r.done, 5*time.Second)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"runtime"
 	"syscall"
+	"time"
 )
 
 // StartTied starts cmd in a process group of its own, killed (SIGKILL) when
@@ -38,4 +39,25 @@ func StartTied(cmd *exec.Cmd) (done <-chan struct{}, err error) {
 		return nil, err
 	}
 	return exited, nil
+}
+
+// Stop ends a child that StartTied started (done is what it returned):
+// SIGTERM, then SIGKILL if it is still there after grace. It returns once
+// the child has been waited for; a child already gone costs nothing.
+func Stop(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	select {
+	case <-done:
+		return
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -154,23 +153,7 @@ func (r *Registry) start(bin, cfg string) error {
 
 // Stop stops the registry (SIGTERM, then SIGKILL) and waits for it. The
 // registry can be stopped early to play one that is down.
-func (r *Registry) Stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-r.done:
-		return
-	default:
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(5 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.done
-	}
-}
+func (r *Registry) Stop() { childproc.Stop(r.cmd, r.done, 5*time.Second) }
 
 // Requests returns the requests the registry has answered as "METHOD
 // PATH" (from its log, in order), for the test to count what a client
