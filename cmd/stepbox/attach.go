@@ -213,15 +213,9 @@ func containerExit(st sandbox.State) error {
 
 // sendSize gives the container's terminal the size of ours.
 func sendSize(a *sandbox.Attachment, out io.Writer) {
-	f, ok := out.(*os.File)
-	if !ok {
-		return
+	if ws, ok := winsize(out); ok {
+		_ = a.Resize(ws.Row, ws.Col)
 	}
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	if err != nil {
-		return
-	}
-	_ = a.Resize(ws.Row, ws.Col)
 }
 
 // copyInput passes in on to the container until it ends (false) or the

@@ -303,15 +303,20 @@ func rawTerminal(in io.Reader) func() {
 // resize gives the container's terminal the size of ours (TIOCSWINSZ), which
 // sends SIGWINCH to its foreground process group.
 func resize(con *os.File, out io.Writer) {
+	if ws, ok := winsize(out); ok {
+		_ = unix.IoctlSetWinsize(int(con.Fd()), unix.TIOCSWINSZ, ws)
+	}
+}
+
+// winsize is the size of the terminal out writes to, when it is one
+// (TIOCGWINSZ).
+func winsize(out io.Writer) (*unix.Winsize, bool) {
 	f, ok := out.(*os.File)
 	if !ok {
-		return
+		return nil, false
 	}
 	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	if err != nil {
-		return
-	}
-	_ = unix.IoctlSetWinsize(int(con.Fd()), unix.TIOCSWINSZ, ws)
+	return ws, err == nil
 }
 
 // spec turns the flags, the image's config and the command into the
