@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stepbox/stepbox/internal/i18n"
+	"github.com/stepbox/stepbox/internal/procstat"
 	"github.com/stepbox/stepbox/nsinspect"
 	"github.com/stepbox/stepbox/sandbox"
 )
@@ -93,22 +94,8 @@ func (s *Session) Scene() (*Scene, error) {
 
 // procStat reads a process's parent, state and name from /proc/PID/stat.
 func procStat(pid int) (ppid int, state, comm string, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, "", "", false
-	}
-	// comm may hold spaces and parentheses: the last ')' ends it (proc(5)).
-	s := string(b)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open {
-		return 0, "", "", false
-	}
-	rest := strings.Fields(s[end+1:])
-	if len(rest) < 2 {
-		return 0, "", "", false
-	}
-	ppid, err = strconv.Atoi(rest[1])
-	return ppid, rest[0], s[open+1 : end], err == nil
+	st, err := procstat.Read(pid)
+	return st.PPID, st.State, st.Comm, err == nil
 }
 
 // Snapshot is the inspector's view of the process, read once.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stepbox/stepbox/internal/hint"
 	"github.com/stepbox/stepbox/internal/i18n"
+	"github.com/stepbox/stepbox/internal/procstat"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/builtinfs"
 )
@@ -203,17 +204,8 @@ func (s *Session) Alive() bool {
 // startTime is pid's start time in clock ticks since boot (proc(5),
 // /proc/PID/stat field 22), 0 when there is no such process.
 func startTime(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 20 {
-		return 0
-	}
-	n, _ := strconv.ParseUint(f[19], 10, 64)
-	return n
+	st, _ := procstat.Read(pid)
+	return st.StartTime
 }
 
 // ErrNoSession is the answer when the learner has no exercise open.

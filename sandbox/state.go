@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stepbox/stepbox/internal/hint"
+	"github.com/stepbox/stepbox/internal/procstat"
 )
 
 // Paths are where stepbox keeps its state: running containers under Run
@@ -217,20 +217,6 @@ func processAlive(pid int, start uint64) bool {
 
 // procStart reads the start time and state of pid from /proc/PID/stat.
 func procStart(pid int) (uint64, string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, "", err
-	}
-	// The command name may hold spaces and ')': fields follow the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, "", fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, "", fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	start, err := strconv.ParseUint(f[19], 10, 64) // field 22 overall
-	return start, f[0], err
+	st, err := procstat.Read(pid)
+	return st.StartTime, st.State, err
 }

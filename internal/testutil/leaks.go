@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stepbox/stepbox/internal/mountinfo"
+	"github.com/stepbox/stepbox/internal/procstat"
 )
 
 // Kernel objects the leak checker looks at. Each is a set of strings, so a
@@ -387,20 +388,6 @@ func ourChildren() []child {
 }
 
 func stat(pid int) (ppid int, state, comm string, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, "", "", false
-	}
-	// comm may hold spaces and parentheses: the last ')' ends it (proc(5)).
-	s := string(b)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < 0 {
-		return 0, "", "", false
-	}
-	rest := strings.Fields(s[end+1:])
-	if len(rest) < 2 {
-		return 0, "", "", false
-	}
-	ppid, err = strconv.Atoi(rest[1])
-	return ppid, rest[0], s[open+1 : end], err == nil
+	st, err := procstat.Read(pid)
+	return st.PPID, st.State, st.Comm, err == nil
 }

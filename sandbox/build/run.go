@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/stepbox/stepbox/internal/procstat"
 	"github.com/stepbox/stepbox/sandbox"
 	"github.com/stepbox/stepbox/sandbox/image"
 	"github.com/stepbox/stepbox/sandbox/imagefs"
@@ -148,21 +149,8 @@ func owner0() string {
 // startTime is a process's start time in clock ticks (proc(5) stat
 // field 22), 0 when it is gone: a pid alone can be reused.
 func startTime(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
+	st, _ := procstat.Read(pid)
+	return st.StartTime
 }
 
 // runContainer creates, starts and waits for the RUN container; its
