@@ -39,13 +39,20 @@ func memoryLimit(s *Scene, rel string) (limit, kills int64, ok bool) {
 	if !found {
 		return 0, 0, false
 	}
-	limit = -1
-	if v != "max" {
-		limit, _ = strconv.ParseInt(v, 10, 64)
-	}
 	ev, _ := s.CgroupFile("memory", rel, "memory.events")
+	limit = limitValue(v)
 	kills, _ = keyed(ev, "oom_kill")
 	return limit, kills, true
+}
+
+// limitValue reads a cgroup v2 limit file's value: a number, or "max"
+// for none (-1).
+func limitValue(v string) int64 {
+	if v == "max" {
+		return -1
+	}
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
 }
 
 // pidsLimit is a cgroup's pids.max (-1 for max) and the forks it refused
@@ -55,11 +62,8 @@ func pidsLimit(s *Scene, rel string) (limit, refused int64, ok bool) {
 	if !found {
 		return 0, 0, false
 	}
-	limit = -1
-	if v != "max" {
-		limit, _ = strconv.ParseInt(v, 10, 64)
-	}
 	ev, _ := s.CgroupFile("pids", rel, "pids.events")
+	limit = limitValue(v)
 	refused, _ = keyed(ev, "max")
 	return limit, refused, true
 }
