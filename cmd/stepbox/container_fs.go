@@ -111,13 +111,9 @@ unless --pause=false. The new image's ID is printed.
 			if err := needsRoot("commit"); err != nil {
 				return err
 			}
-			ref := ""
-			if len(args) == 2 {
-				r, err := image.ParseRef(args[1])
-				if err != nil {
-					return usageError{err}
-				}
-				ref = r
+			ref, err := refArg(args, 1)
+			if err != nil {
+				return err
 			}
 			c, err := findOne(g, args[0])
 			if err != nil {
@@ -170,4 +166,17 @@ whiteout there.
 			return nil
 		},
 	}
+}
+
+// refArg is the image reference args[i] names, normalised (image.ParseRef),
+// or "" when there is none; a malformed one is a usage error.
+func refArg(args []string, i int) (string, error) {
+	if len(args) <= i {
+		return "", nil
+	}
+	ref, err := image.ParseRef(args[i])
+	if err != nil {
+		return "", usageError{err}
+	}
+	return ref, nil
 }

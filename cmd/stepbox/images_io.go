@@ -184,13 +184,9 @@ LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR).
 					return usageError{err}
 				}
 			}
-			ref := ""
-			if len(args) == 2 {
-				r, err := image.ParseRef(args[1])
-				if err != nil {
-					return usageError{err}
-				}
-				ref = r
+			ref, err := refArg(args, 1)
+			if err != nil {
+				return err
 			}
 			var in io.Reader = g.stdin
 			if args[0] != "-" {
