@@ -443,10 +443,15 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 			extra = append(extra, t) // at the numbers cfg.SourceTrees says
 		}
 	}
+	reaper := -1
+	if cfg.Init && exe.reaper != nil {
+		reaper = 3 + len(extra)
+		extra = append(extra, exe.reaper)
+	}
 	cmd := &exec.Cmd{
 		Path:       fmt.Sprintf("/proc/self/fd/%d", base+3),
 		Args:       []string{"stepbox", initArg},
-		Env:        initEnviron(base, exe.lean),
+		Env:        initEnviron(base, exe.lean, reaper),
 		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cfg.cloneFlags(),
@@ -537,10 +542,16 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	}
 }
 
-func initEnviron(base int, lean bool) []string {
+// initEnviron is the init's environment: "cfgfd,syncfd,fifofd,exefd",
+// then for the lean init its fingerprint, and for a minimal init in C the
+// descriptor of its binary (execReaper).
+func initEnviron(base int, lean bool, reaper int) []string {
 	fds := fmt.Sprintf("%d,%d,%d,%d", base, base+1, base+2, base+3)
 	if lean {
 		fds += "," + wireFingerprint()
+		if reaper >= 0 {
+			fds += "," + strconv.Itoa(reaper)
+		}
 	}
 	env := []string{initEnv + "=" + fds}
 	if traceOn {

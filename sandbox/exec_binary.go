@@ -1,12 +1,11 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/stepbox/stepbox/internal/hint"
 )
@@ -54,18 +53,15 @@ func makeSealedExecStage() (*sealedInit, error) {
 		dir = filepath.Dir(self)
 	}
 	p := filepath.Join(dir, ExecBinaryName)
-	// O_NONBLOCK: a fifo put there must not hang us; trustedInit then
-	// refuses it.
-	src, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	src, err := openTrusted(p)
+	if errors.Is(err, errUntrusted) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, hint.With(fmt.Errorf("entering a container needs %s: %w", p, err),
 			"install stepbox-exec beside stepbox (make build puts it in bin/)")
 	}
 	defer src.Close()
-	// It runs as root on the host before it enters the container.
-	if err := trustedInit(src); err != nil {
-		return nil, fmt.Errorf("not using %s: %w", p, err)
-	}
 	dst, err := protectedExe(src, p, ExecBinaryName)
 	if err != nil {
 		return nil, err

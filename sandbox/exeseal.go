@@ -38,6 +38,10 @@ type sealedInit struct {
 	// the running one, which must then prove that it speaks this one's
 	// configuration (wireFingerprint).
 	lean bool
+	// reaper is the view of stepbox-exec, whose C constructor serves as
+	// the minimal init once the container is set up (execReaper); nil
+	// where there is none.
+	reaper *os.File
 }
 
 // InitBinaryName is the lean container init's file name, looked for in the
@@ -61,16 +65,12 @@ func sealedExe() (*sealedInit, error) {
 // binary.
 func initSource() (src *os.File, lean bool, err error) {
 	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), InitBinaryName)
-		// O_NONBLOCK: a fifo put there must not hang us; trustedInit then
-		// refuses it.
-		if f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
-			err := trustedInit(f)
-			if err == nil {
-				return f, true, nil
-			}
-			tracef("not using %s: %v", p, err)
-			f.Close()
+		f, err := openTrusted(filepath.Join(filepath.Dir(self), InitBinaryName))
+		if err == nil {
+			return f, true, nil
+		}
+		if errors.Is(err, errUntrusted) {
+			tracef("%v", err)
 		}
 	}
 	src, err = os.Open("/proc/self/exe")
@@ -78,6 +78,25 @@ func initSource() (src *os.File, lean bool, err error) {
 		return nil, false, fmt.Errorf("open /proc/self/exe: %w", err)
 	}
 	return src, false, nil
+}
+
+// errUntrusted marks a binary found but refused by trustedInit.
+var errUntrusted = errors.New("not safe to run as root")
+
+// openTrusted opens the binary at p, which runs as root in containers,
+// once trustedInit has found it safe to.
+func openTrusted(p string) (*os.File, error) {
+	// O_NONBLOCK: a fifo put there must not hang us; trustedInit then
+	// refuses it.
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := trustedInit(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("not using %s: %w (%w)", p, err, errUntrusted)
+	}
+	return f, nil
 }
 
 // trustedInit checks that f, a candidate init binary, and its directory can
@@ -118,11 +137,46 @@ func makeSealedExe() (*sealedInit, error) {
 			path = ""
 		}
 	}
+	if lean {
+		if s, err := leanViews(src, path); err == nil {
+			return s, nil
+		} else {
+			tracef("no read-only view of %s: %v", filepath.Dir(path), err)
+		}
+	}
 	dst, err := protectedExe(src, path, "stepbox-init")
 	if err != nil {
 		return nil, err
 	}
 	return &sealedInit{file: dst, lean: lean}, nil
+}
+
+// leanViews opens stepbox-init (src, at path) and, where it lies beside
+// it, stepbox-exec through one read-only view of their directory: the
+// exec stage's C constructor is the minimal init (package nsenter,
+// reaper.c). Without stepbox-exec the Go init stays and reaps (reap); it is
+// never copied for that, which would cost more than it saves.
+func leanViews(src *os.File, path string) (*sealedInit, error) {
+	dir := filepath.Dir(path)
+	view, err := dirView(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(view)
+	init, err := openInView(view, src, path)
+	if err != nil {
+		return nil, err
+	}
+	s := &sealedInit{file: init, lean: true}
+	reaper, err := openTrusted(filepath.Join(dir, ExecBinaryName))
+	if err == nil {
+		s.reaper, err = openInView(view, reaper, reaper.Name())
+		reaper.Close()
+	}
+	if err != nil {
+		tracef("minimal init in Go: %v", err)
+	}
+	return s, nil
 }
 
 // protectedExe gives a descriptor of src, the file at path, that no process

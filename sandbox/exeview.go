@@ -31,44 +31,57 @@ import (
 // has no "lowerdir+", or no overlayfs; a rootless caller), the caller copies
 // into a sealed memfd instead.
 func readOnlyView(src *os.File, path string) (*os.File, error) {
-	empty, err := detachedMount("tmpfs", [][2]string{{"size", "4k"}, {"mode", "0500"}})
+	view, err := dirView(filepath.Dir(path))
 	if err != nil {
 		return nil, err
 	}
+	defer unix.Close(view)
+	return openInView(view, src, path)
+}
+
+// dirView mounts the read-only overlay of dir described at readOnlyView
+// and returns its descriptor, through which any file of dir can be opened
+// (openInView): one mount serves every binary that lies there.
+func dirView(dir string) (int, error) {
+	empty, err := detachedMount("tmpfs", [][2]string{{"size", "4k"}, {"mode", "0500"}})
+	if err != nil {
+		return -1, err
+	}
 	defer unix.Close(empty)
-	dir, name := filepath.Split(path)
 	// fsconfig(2) stacks "lowerdir+" layers in the order given, the first
 	// on top.
-	ovl, err := detachedMount("overlay", [][2]string{
+	return detachedMount("overlay", [][2]string{
 		{"lowerdir+", filepath.Clean(dir)},
 		{"lowerdir+", "/proc/self/fd/" + strconv.Itoa(empty)},
 	})
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(ovl)
-	fd, err := unix.Openat(ovl, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+}
+
+// openInView opens the file at path, which must be the file src is open
+// on, in view, the view of path's directory.
+func openInView(view int, src *os.File, path string) (*os.File, error) {
+	name := filepath.Base(path)
+	fd, err := unix.Openat(view, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s in its read-only view: %w", name, err)
 	}
-	view := os.NewFile(uintptr(fd), path)
+	f := os.NewFile(uintptr(fd), path)
 	// The file checked (trustedInit) and the file seen must be one: a
 	// rename in between would swap what runs. The overlay shows a lower
 	// file's own inode number, size and times.
 	var a, b unix.Stat_t
 	if err := unix.Fstat(int(src.Fd()), &a); err != nil {
-		view.Close()
+		f.Close()
 		return nil, err
 	}
 	if err := unix.Fstat(fd, &b); err != nil {
-		view.Close()
+		f.Close()
 		return nil, err
 	}
 	if a.Ino != b.Ino || a.Size != b.Size || a.Mtim != b.Mtim || a.Ctim != b.Ctim || b.Mode&unix.S_IFMT != unix.S_IFREG {
-		view.Close()
+		f.Close()
 		return nil, errors.New("not the file opened")
 	}
-	return view, nil
+	return f, nil
 }
 
 // detachedMount makes a read-only, nodev, nosuid mount of fstype with the

@@ -90,13 +90,19 @@ func RunInit() {
 		}
 		fd[i], err = strconv.Atoi(f[i])
 	}
-	if err != nil || len(f) > 5 {
+	reaperFd := -1
+	if err == nil && len(f) == 6 {
+		reaperFd, err = strconv.Atoi(f[5])
+	}
+	if err != nil || len(f) > 6 {
 		fmt.Fprintln(os.Stderr, "stepbox init: started without its descriptors")
 		os.Exit(1)
 	}
 	cfgFd, syncFd, fifoFd, exeFd := fd[0], fd[1], fd[2], fd[3]
-	for _, fd := range []int{cfgFd, syncFd, fifoFd} {
-		unix.CloseOnExec(fd)
+	for _, fd := range []int{cfgFd, syncFd, fifoFd, reaperFd} {
+		if fd >= 0 {
+			unix.CloseOnExec(fd)
+		}
 	}
 	// The sealed copy we run from: mapped already, the descriptor is not
 	// needed.
@@ -105,7 +111,7 @@ func RunInit() {
 	if len(f) == 5 && f[4] != wireFingerprint() {
 		failInit(sync, fmt.Errorf("the container init (%s) was built from other sources than this stepbox: build both again (make build)", InitBinaryName))
 	}
-	err = runInit(os.NewFile(uintptr(cfgFd), "config"), sync, fifoFd)
+	err = runInit(os.NewFile(uintptr(cfgFd), "config"), sync, fifoFd, reaperFd)
 	failInit(sync, err)
 }
 
@@ -125,7 +131,10 @@ func failInit(sync *os.File, err error) {
 	os.Exit(1)
 }
 
-func runInit(cfgFile, sync *os.File, fifoFd int) error {
+// runInit sets the container up and executes the payload, or with
+// cfg.Init the minimal init: the C one in the binary open at reaperFd
+// (execReaper), or without one (-1) this process (reap).
+func runInit(cfgFile, sync *os.File, fifoFd, reaperFd int) error {
 	// CVE-2016-9962: until execve the init holds descriptors from the host
 	// (the sync socket, the fifo). Not dumpable, nobody without
 	// CAP_SYS_PTRACE over our user namespace can ptrace it or open
@@ -148,7 +157,7 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 	// container is set up: registering them costs milliseconds (see
 	// notifyForwarded).
 	var notified <-chan chan os.Signal
-	if cfg.Init {
+	if cfg.Init && reaperFd < 0 {
 		notified = notifyForwarded()
 	}
 	if err := joinNamespaces(s); err != nil {
@@ -261,10 +270,11 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 			return err
 		}
 	}
-	// The minimal init stays beside the payload: its other threads take the
-	// payload's groups now, and its identity and capabilities while we wait
-	// to be started (security.AllThreads).
-	confineAll := cfg.Init && !cfg.Unmapped
+	// A minimal init in Go stays beside the payload: its other threads take
+	// the payload's groups now, and its identity and capabilities while we
+	// wait to be started (security.AllThreads). The C one replaces this
+	// process, and its threads with it, before the payload runs.
+	confineAll := cfg.Init && !cfg.Unmapped && reaperFd < 0
 	if confineAll {
 		if err := security.AllThreadsGroups(s.Process.User); err != nil {
 			return err
@@ -310,6 +320,9 @@ func runInit(cfgFile, sync *os.File, fifoFd int) error {
 		if err := cfg.Seccomp.Load(); err != nil {
 			return fmt.Errorf("load seccomp filter: %w", err)
 		}
+	}
+	if cfg.Init && reaperFd >= 0 {
+		return execReaper(reaperFd, path, s.Process, cfg.PreserveFDs, sync)
 	}
 	if cfg.Init {
 		return reap(path, s.Process, cfg.PreserveFDs, sync, false, notified)
@@ -663,6 +676,18 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStag
 	return nil
 }
 
+// execReaper replaces this process with the minimal init in C (package
+// nsenter, reaper.c), which starts and reaps the payload as reap would.
+// It takes the second stage's arguments (reexecReaper): the sync socket
+// crosses the execve(2), as do the identity, capabilities, no_new_privs
+// and seccomp filter already in place, so the parent still hears how the
+// payload's start went. A time namespace made for the children is entered
+// at this execve, as reexecReaper's is.
+func execReaper(reaperFd int, path string, p *specs.Process, preserve int, sync *os.File) error {
+	tracef("init: minimal init in C")
+	return reapStage(fmt.Sprintf("/proc/self/fd/%d", reaperFd), path, p, preserve, sync)
+}
+
 // reexecReaper is the way around a kernel that refuses os.StartProcess its
 // vfork (CLONE_VM) while a time namespace made by unshare(2) waits for the
 // caller's children: Linux 6.1 does, 6.18 does not. The init re-executes
@@ -672,6 +697,13 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStag
 // carry over the execve as they would to the payload; the sync socket
 // crosses it, so the parent still hears how the start went.
 func reexecReaper(path string, p *specs.Process, preserve int, sync *os.File) error {
+	err := reapStage("/proc/self/exe", path, p, preserve, sync)
+	return fmt.Errorf("re-execute the init to enter its time namespace: %w", err)
+}
+
+// reapStage executes binary as the minimal init's second stage, for the
+// payload at path.
+func reapStage(binary, path string, p *specs.Process, preserve int, sync *os.File) error {
 	if _, err := unix.FcntlInt(sync.Fd(), unix.F_SETFD, 0); err != nil {
 		return err
 	}
@@ -681,8 +713,7 @@ func reexecReaper(path string, p *specs.Process, preserve int, sync *os.File) er
 	}
 	env := append(slices.Clone(p.Env), fmt.Sprintf("%s=%d,%d,%d", reapEnv, sync.Fd(), preserve, terminal))
 	argv := append([]string{"stepbox-init", reapArg, path}, p.Args...)
-	err := unix.Exec("/proc/self/exe", argv, env)
-	return fmt.Errorf("re-execute the init to enter its time namespace: %w", err)
+	return unix.Exec(binary, argv, env)
 }
 
 // runReapStage is the second stage started by reexecReaper; it never
@@ -703,4 +734,22 @@ func runReapStage() {
 	}
 	p := &specs.Process{Args: os.Args[3:], Env: env, Terminal: terminal == 1}
 	failInit(sync, reap(os.Args[2], p, preserve, sync, true, nil))
+}
+
+// ReapStageArg (argv[1]) and ReapStageEnv mark the minimal init's second
+// stage, which the C minimal init (package nsenter, reaper.c) recognises too.
+const (
+	ReapStageArg = reapArg
+	ReapStageEnv = reapEnv
+)
+
+// ForwardedSignals lists, as numbers, the signals the minimal init passes
+// on to the payload (and SIGCHLD, on which it reaps), for the C minimal
+// init's test to compare with its own.
+func ForwardedSignals() []int {
+	sigs := make([]int, len(forwarded))
+	for i, s := range forwarded {
+		sigs[i] = int(s.(syscall.Signal))
+	}
+	return sigs
 }

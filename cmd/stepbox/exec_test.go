@@ -200,10 +200,15 @@ func TestExecTerminal(t *testing.T) {
 
 // A pids limit the container's own tasks nearly fill leaves the exec
 // stage's runtime no threads: exec says so in one line, 125, instead of a
-// Go runtime's dump of its stack.
+// Go runtime's dump of its stack. The tasks: the minimal init, sh and
+// seven sleeps, nine of ten.
 func TestExecPidsLimitFull(t *testing.T) {
 	testutil.RequiresRoot(t)
-	detached(t, "--name", "expl", "--pids-limit", "10", "--", "sleep", "300")
+	detached(t, "--name", "expl", "--pids-limit", "10", "--", "sh", "-c", "for i in 1 2 3 4 5 6 7; do sleep 300 & done; wait")
+	eventually(t, "seven sleeps in the container", func() bool {
+		out, _ := exec.Command("pgrep", "-c", "-x", "-f", "sleep 300").Output()
+		return strings.TrimSpace(string(out)) == "7"
+	})
 	r := run(t, "exec", "expl", "true")
 	if r.code != 125 || !strings.Contains(r.stderr, "pids limit (10)") {
 		t.Errorf("exec under a full pids limit: %+v", r)

@@ -186,6 +186,39 @@ func TestRunBadInput(t *testing.T) {
 	}
 }
 
+// The minimal init (stepbox-exec's C one, beside a trusted stepbox-exec)
+// reaps the orphans the pid namespace gives it, passes on a signal the
+// payload handles, and reports a payload the kernel cannot execute as the
+// Go init would: 126 and one line.
+func TestRunMinimalInit(t *testing.T) {
+	testutil.RequiresRoot(t)
+	root := builtinRoot(t, builtinfs.SourceBusybox)
+	l := testutil.Snapshot()
+	// The orphan's parent exits at once; PID 1 inherits it and must reap
+	// it when it ends, or ps shows a zombie.
+	r := runIn(t, root, "run", "--rm", "--", "sh", "-c",
+		"sh -c 'sleep 0.1 &'; sleep 0.5; ps -o stat,comm; grep Threads: /proc/1/status")
+	if r.code != 0 || strings.Contains(r.stdout, "Z ") || !strings.Contains(r.stdout, "Threads:\t1") {
+		t.Errorf("an orphan in the container: %+v", r)
+	}
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "garbage"), []byte("not a program\n"), 0o755)
+	r = runIn(t, root, "run", "--rm", "-v", bin+":/x:ro", "--", "/x/garbage")
+	if r.code != 126 || !strings.Contains(r.stderr, "exec /x/garbage: exec format error") {
+		t.Errorf("a file the kernel cannot execute: %+v", r)
+	}
+	oneLine(t, "exec format error", r)
+	var stdout syncBuffer
+	p := startRun(t, root, func(c *exec.Cmd) error { c.Stdout = &stdout; return c.Start() },
+		"--rm", "--", "sh", "-c", "trap 'echo caught; exit 7' TERM; echo ready; sleep 30 & wait")
+	eventually(t, "the trap set", func() bool { return stdout.String() == "ready\n" })
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if got := p.exit(t, 10*time.Second); got != 7 || stdout.String() != "ready\ncaught\n" {
+		t.Errorf("a trapped SIGTERM: exit %d, stdout %q; want 7, \"caught\"", got, stdout.String())
+	}
+	l.Check(t, 5*time.Second)
+}
+
 // containersIn lists every container's id and state under root, to
 // compare (ps's times would differ from one call to the next).
 func containersIn(t *testing.T, root string) string {
@@ -489,12 +522,16 @@ func TestRunSeccompProfileFile(t *testing.T) {
 }
 
 // Each container's init is stepbox-init (a read-only view or a sealed
-// copy), the lean build beside stepbox, not stepbox itself; one that others could have
-// changed is not used (stepbox copies itself instead).
+// copy), the lean build beside stepbox, not stepbox itself, and the
+// minimal init it leaves beside the payload is stepbox-exec's C one. A
+// binary that others could have changed is not used: without stepbox-exec
+// the Go init reaps, without stepbox-init stepbox copies itself.
 func TestRunLeanInit(t *testing.T) {
 	testutil.RequiresRoot(t)
 	root := builtinRoot(t, builtinfs.SourceBusybox)
-	lean := filepath.Join(filepath.Dir(stepboxBin), sandbox.InitBinaryName)
+	dir := filepath.Dir(stepboxBin)
+	lean := filepath.Join(dir, sandbox.InitBinaryName)
+	execStage := filepath.Join(dir, sandbox.ExecBinaryName)
 	size := func(p string) int64 {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -502,7 +539,9 @@ func TestRunLeanInit(t *testing.T) {
 		}
 		return st.Size()
 	}
-	initExe := func() (string, int64) {
+	// The container's PID 1 beside a running payload: its binary's link
+	// and size, and its number of threads.
+	initExe := func() (string, int64, int) {
 		t.Helper()
 		p := startRun(t, root, nil, "--rm", "--", "sleep", "30")
 		defer func() {
@@ -514,22 +553,41 @@ func TestRunLeanInit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no stepbox-init under stepbox: %v", err)
 		}
-		exe := fmt.Sprintf("/proc/%s/exe", strings.TrimSpace(string(out)))
+		pid := strings.TrimSpace(string(out))
+		exe := "/proc/" + pid + "/exe"
 		link, _ := os.Readlink(exe)
-		return link, size(exe)
+		tasks, err := os.ReadDir("/proc/" + pid + "/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return link, size(exe), len(tasks)
 	}
-	link, got := initExe()
+	// The minimal init in C: stepbox-exec's constructor, one thread.
+	link, got, threads := initExe()
+	if !strings.HasPrefix(link, "/memfd:") && link != "/"+sandbox.ExecBinaryName {
+		t.Errorf("the minimal init runs %s, neither a memfd nor stepbox-exec's read-only view", link)
+	}
+	if want := size(execStage); got != want || threads != 1 {
+		t.Errorf("the minimal init's binary has %d bytes and %d threads, want stepbox-exec's %d and 1", got, threads, want)
+	}
+	// Without a trusted stepbox-exec, stepbox-init reaps, in Go.
+	if err := os.Chmod(execStage, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	link, got, _ = initExe()
+	os.Chmod(execStage, 0o755)
 	if !strings.HasPrefix(link, "/memfd:") && link != "/"+sandbox.InitBinaryName {
 		t.Errorf("the init runs %s, neither a memfd nor stepbox-init's read-only view", link)
 	}
 	if want := size(lean); got != want {
 		t.Errorf("the init's binary has %d bytes, stepbox-init %d", got, want)
 	}
+	// Without a trusted stepbox-init, stepbox itself.
 	if err := os.Chmod(lean, 0o777); err != nil {
 		t.Fatal(err)
 	}
 	defer os.Chmod(lean, 0o755)
-	if _, got := initExe(); got != size(stepboxBin) {
+	if _, got, _ := initExe(); got != size(stepboxBin) {
 		t.Errorf("with a world-writable stepbox-init the init's binary has %d bytes, want stepbox's own %d", got, size(stepboxBin))
 	}
 }

@@ -25,3 +25,20 @@ func cNames() (arg, env string) {
 func cUserNSNames() (arg, env string) {
 	return C.GoString(C.stepbox_userns_arg()), C.GoString(C.stepbox_userns_env())
 }
+
+// cReapNames is the same for the minimal init (reaper.c).
+func cReapNames() (arg, env string) {
+	return C.GoString(C.stepbox_reap_arg()), C.GoString(C.stepbox_reap_env())
+}
+
+// cReapForwarded lists the signals the C minimal init passes on.
+func cReapForwarded() []int {
+	var sigs []int
+	for i := C.int(0); ; i++ {
+		s := C.stepbox_reap_forwarded(i)
+		if s == 0 {
+			return sigs
+		}
+		sigs = append(sigs, int(s))
+	}
+}

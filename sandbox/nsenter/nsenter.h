@@ -16,10 +16,18 @@
 #define STEPBOX_USERNS_ARG "userns-init"
 #define STEPBOX_USERNS_ENV "_STEPBOX_USERNS"
 
+// The minimal init (reaper.c): the names must be the sandbox package's
+// reapArg and reapEnv, those of the Go init's second stage.
+#define STEPBOX_REAP_ARG "reap"
+#define STEPBOX_REAP_ENV "_STEPBOX_REAP"
+
 extern int stepbox_nsenter_entered;
 const char *stepbox_nsenter_env(void);
 const char *stepbox_nsenter_arg(void);
 const char *stepbox_userns_env(void);
 const char *stepbox_userns_arg(void);
+const char *stepbox_reap_env(void);
+const char *stepbox_reap_arg(void);
+int stepbox_reap_forwarded(int i);
 
 #endif
