@@ -85,9 +85,7 @@ func runExec(g *globals, o *execOptions, ref string, args []string) error {
 	}
 	// Signals the command should get pass through (docker's --sig-proxy),
 	// caught before it runs.
-	forward := notifyAsync(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-	defer forward.Stop()
+	forward := catchForwarded()
 	forward.Wait()
 	proc, err := c.Exec(p, opts)
 	if err != nil {

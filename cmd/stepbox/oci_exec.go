@@ -100,9 +100,7 @@ func (g *ociGlobals) exec(id string, args []string, f *ociExecFlags) error {
 	}
 	var forward *notifier
 	if !f.detach {
-		forward = notifyAsync(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-		defer forward.Stop()
+		forward = catchForwarded()
 	}
 	proc, err := c.Exec(p, o)
 	if err != nil {

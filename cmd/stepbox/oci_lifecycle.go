@@ -207,9 +207,7 @@ and exit with its status, then delete it (unless --keep).`,
 }
 
 func (g *ociGlobals) run(id string, f *createFlags) error {
-	forward := notifyAsync(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-	defer forward.Stop()
+	forward := catchForwarded()
 	c, err := g.create(id, f)
 	if err != nil {
 		return err

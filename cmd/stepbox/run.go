@@ -208,9 +208,7 @@ func runRun(g *globals, o *runOptions, args []string) error {
 	// Signals that mean "stop" or that a program may handle itself pass
 	// through to the container (docker's --sig-proxy); they are registered
 	// while the container is made (signals.go).
-	forward := notifyAsync(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-	defer forward.Stop()
+	forward := catchForwarded()
 	// Nothing is done between create and start but a terminal's attach:
 	// without one, the init goes on to the payload as soon as it is ready
 	// (sandbox.Options.StartAtOnce), once the signals to pass on are caught.
