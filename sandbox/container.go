@@ -196,27 +196,8 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 	if prev != nil {
 		c.state.carryOver(prev)
 	}
-	// The pids limit waits until the init is ready: the init is a Go
-	// program whose threads count as tasks, and a small limit in place
-	// from the start would stop its runtime from making them (it aborts).
-	// It is in place before the payload runs.
-	resources, pids := splitPids(spec)
-	// The cgroups are made while the name is reserved and the state
-	// written: both are the kernel's work (0.6 and 0.9 ms on the hybrid
-	// build machines), and it has a CPU for each.
-	cgMade := make(chan error, 1)
-	go func() {
-		cg, err := cgroups.New(cgroupPath(spec, id), resources)
-		if err == nil {
-			c.cg = cg
-		}
-		cgMade <- err
-	}()
 	defer func() {
 		if err != nil {
-			if cgMade != nil {
-				<-cgMade // what was made is removed with the rest
-			}
 			if prev != nil {
 				c.abandon()
 			} else {
@@ -242,9 +223,13 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 		}
 	}()
 
+	// The pids limit waits until the init is ready: the init is a Go
+	// program whose threads count as tasks, and a small limit in place
+	// from the start would stop its runtime from making them (it aborts).
+	// It is in place before the payload runs.
+	resources, pids := splitPids(spec)
 	tracef("state written")
-	err = <-cgMade
-	cgMade = nil
+	c.cg, err = cgroups.New(cgroupPath(spec, id), resources)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
@@ -857,23 +842,15 @@ func (c *Container) destroy() error {
 		c.cg = c.findCgroups()
 	}
 	img := c.readState().Image
-	emptied := c.emptied()
-	var released chan error
-	if emptied && img != nil {
-		released = inBackground(func() error { return ReleaseImageRootfs(img, c.ID) })
-	}
+	released := c.releaseEarly(img)
 	if c.cmd != nil && c.cmd.Process != nil {
 		_ = c.cmd.Process.Kill()
 	} else if st := c.readState(); processAlive(st.Pid, st.PidStart) {
 		_ = unix.Kill(st.Pid, unix.SIGKILL)
 	}
-	// The cgroup holds every process the container made, including the
-	// ones that left its pid namespace's view by double fork. Emptied, it
-	// is only removed, beside the rest.
-	var cgRemoved chan error
-	if c.cg != nil && emptied {
-		cgRemoved = inBackground(c.cg.Destroy)
-	} else if c.cg != nil {
+	if c.cg != nil {
+		// The cgroup holds every process the container made, including the
+		// ones that left its pid namespace's view by double fork.
 		if err := c.cg.Destroy(); err != nil {
 			errs = append(errs, err)
 		}
@@ -906,37 +883,27 @@ func (c *Container) destroy() error {
 		errs = append(errs, err)
 	}
 	releaseName(c.paths, c.state.Name, c.ID)
-	if cgRemoved != nil {
-		if err := <-cgRemoved; err != nil {
-			errs = append(errs, err)
-		}
-	}
 	tracef("deleted")
 	return errors.Join(errs...)
 }
 
-// emptied reports whether the container has no process left: its init has
-// exited, reaped by us, and it was its pid namespace's init, which the
-// kernel lets die only after every other process of the namespace is gone
-// (pid_namespaces(7)). What it had can then be removed side by side: its
-// cgroups, its image root filesystem (nothing can write into it any more),
-// its state.
-func (c *Container) emptied() bool {
-	if c.cmd == nil || c.spec == nil || !hasNew(c.spec, specs.PIDNamespace) {
-		return false
+// releaseEarly gives the container's image root filesystem back at once,
+// while its cgroups go, when nothing can write into it any more: its init
+// has exited, and it was its pid namespace's init, which the kernel lets
+// die only after every other process of the namespace is gone
+// (pid_namespaces(7)). Otherwise it returns nil, and destroy releases it
+// last.
+func (c *Container) releaseEarly(img *ImageRootfs) chan error {
+	if img == nil || c.cmd == nil || c.spec == nil || !hasNew(c.spec, specs.PIDNamespace) {
+		return nil
 	}
 	select {
 	case <-c.waited:
-		return true
 	default:
-		return false
+		return nil
 	}
-}
-
-// inBackground runs f in a goroutine and returns where its error will be.
-func inBackground(f func() error) chan error {
 	done := make(chan error, 1)
-	go func() { done <- f() }()
+	go func() { done <- ReleaseImageRootfs(img, c.ID) }()
 	return done
 }
 
