@@ -41,11 +41,13 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # The runtime alone, in a binary that links nothing else (bench/runbench),
-# beside stepbox-init as bin/stepbox has it: what the command line's own
-# start (its size, the libraries of its other commands) adds to a run.
+# beside stepbox-init and stepbox-exec (the minimal init in C) as bin/stepbox
+# has them: what the command line's own start (its size, the libraries of
+# its other commands) adds to a run.
 runbench=$work/runbench
 go build -trimpath -ldflags '-s -w' -o "$runbench" ./bench/runbench
 cp "$(pwd)/bin/stepbox-init" "$work/stepbox-init"
+[ ! -x bin/stepbox-exec ] || cp "$(pwd)/bin/stepbox-exec" "$work/stepbox-exec"
 
 # The rootfs: static busybox, every applet.
 rootfs=$work/bundle/rootfs

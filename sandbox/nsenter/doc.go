@@ -35,6 +35,13 @@
 // into the new namespaces as its caller's child and executes it; it never
 // enters Go (sandbox/joinuserns.go has the protocol).
 //
+// A third constructor (reaper.c) is the minimal init: started with
+// argv[1] sandbox.ReapStageArg by the container's Go init once the
+// container is set up, it starts the payload, passes signals on to its
+// process group, reaps orphans and exits with the payload's status; it
+// never enters Go either (its protocol is the Go second stage's,
+// sandbox/init_linux.go, reapStage).
+//
 // Built without cgo, the package has no constructor, [Available] is false
 // and [Entered] always false: stepbox-exec then refuses to run anything.
 package nsenter
