@@ -188,8 +188,9 @@ func TestRunBadInput(t *testing.T) {
 
 // The minimal init (stepbox-exec's C one, beside a trusted stepbox-exec)
 // reaps the orphans the pid namespace gives it, passes on a signal the
-// payload handles, and reports a payload the kernel cannot execute as the
-// Go init would: 126 and one line.
+// payload handles, reports a payload the kernel cannot execute as the Go
+// init would (126 and one line), and still ends with the payload under a
+// seccomp profile that refuses it signals.
 func TestRunMinimalInit(t *testing.T) {
 	testutil.RequiresRoot(t)
 	root := builtinRoot(t, builtinfs.SourceBusybox)
@@ -208,8 +209,18 @@ func TestRunMinimalInit(t *testing.T) {
 		t.Errorf("a file the kernel cannot execute: %+v", r)
 	}
 	oneLine(t, "exec format error", r)
+	// A profile that refuses the call it takes signals with: it still
+	// reaps, and ends with the payload.
+	profile := filepath.Join(bin, "no-sigwait.json")
+	os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW",
+		"architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+		"syscalls": [{"names": ["rt_sigtimedwait"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}`), 0o644)
+	p := startRun(t, root, nil, "--rm", "--security-opt", "seccomp="+profile, "--", "sh", "-c", "sleep 0.2; exit 5")
+	if got := p.exit(t, 10*time.Second); got != 5 {
+		t.Errorf("without rt_sigtimedwait: exit %d, want 5", got)
+	}
 	var stdout syncBuffer
-	p := startRun(t, root, func(c *exec.Cmd) error { c.Stdout = &stdout; return c.Start() },
+	p = startRun(t, root, func(c *exec.Cmd) error { c.Stdout = &stdout; return c.Start() },
 		"--rm", "--", "sh", "-c", "trap 'echo caught; exit 7' TERM; echo ready; sleep 30 & wait")
 	eventually(t, "the trap set", func() bool { return stdout.String() == "ready\n" })
 	p.cmd.Process.Signal(syscall.SIGTERM)

@@ -138,6 +138,30 @@ static pid_t start_payload(int sync, int terminal, const char *path, char **argv
 	return pid;
 }
 
+// exit_as ends the minimal init with the payload's status, as a shell
+// would report it: its exit code, or 128+n for signal n.
+static void exit_as(int status)
+{
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
+// wait_only reaps until the payload ends, when no signal can be taken (a
+// seccomp profile that refuses rt_sigtimedwait(2)): nothing is passed on
+// then, but nothing spins either.
+static void wait_only(pid_t child)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0 && errno != EINTR)
+			_exit(1);
+		if (pid == child)
+			exit_as(status);
+	}
+}
+
 // glibc calls constructors with main's argc, argv and envp.
 __attribute__((constructor)) static void stepbox_reap(int argc, char **argv, char **envp)
 {
@@ -186,8 +210,10 @@ __attribute__((constructor)) static void stepbox_reap(int argc, char **argv, cha
 	for (;;) {
 		siginfo_t info;
 		int sig = sigwaitinfo(&set, &info);
+		if (sig < 0 && errno == EINTR)
+			continue; // a stop and continue of PID 1
 		if (sig < 0)
-			continue; // EINTR: a stop and continue of PID 1
+			wait_only(child); // a seccomp profile refuses it
 		if (sig != SIGCHLD) {
 			if (kill(-child, sig) < 0)
 				kill(child, sig);
@@ -198,11 +224,8 @@ __attribute__((constructor)) static void stepbox_reap(int argc, char **argv, cha
 			pid_t pid = waitpid(-1, &status, WNOHANG);
 			if (pid <= 0)
 				break;
-			if (pid != child)
-				continue; // an orphan the namespace left us
-			if (WIFSIGNALED(status))
-				_exit(128 + WTERMSIG(status));
-			_exit(WEXITSTATUS(status));
+			if (pid == child)
+				exit_as(status); // else an orphan the namespace left us
 		}
 	}
 }
