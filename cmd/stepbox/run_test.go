@@ -186,8 +186,8 @@ func TestRunBadInput(t *testing.T) {
 	}
 }
 
-// The minimal init (stepbox-exec's C one, beside a trusted stepbox-exec)
-// reaps the orphans the pid namespace gives it, passes on a signal the
+// The minimal init (stepbox-exec's C one where the kernel allows it; see
+// TestRunLeanInit) reaps the orphans the pid namespace gives it, passes on a signal the
 // payload handles, reports a payload the kernel cannot execute as the Go
 // init would (126 and one line), and still ends with the payload under a
 // seccomp profile that refuses it signals.
@@ -198,8 +198,8 @@ func TestRunMinimalInit(t *testing.T) {
 	// The orphan's parent exits at once; PID 1 inherits it and must reap
 	// it when it ends, or ps shows a zombie.
 	r := runIn(t, root, "run", "--rm", "--", "sh", "-c",
-		"sh -c 'sleep 0.1 &'; sleep 0.5; ps -o stat,comm; grep Threads: /proc/1/status")
-	if r.code != 0 || strings.Contains(r.stdout, "Z ") || !strings.Contains(r.stdout, "Threads:\t1") {
+		"sh -c 'sleep 0.1 &'; sleep 0.5; ps -o stat,comm")
+	if r.code != 0 || strings.Contains(r.stdout, "Z ") || !strings.Contains(r.stdout, "stepbox-init") {
 		t.Errorf("an orphan in the container: %+v", r)
 	}
 	bin := t.TempDir()
@@ -573,13 +573,21 @@ func TestRunLeanInit(t *testing.T) {
 		}
 		return link, size(exe), len(tasks)
 	}
-	// The minimal init in C: stepbox-exec's constructor, one thread.
+	// The minimal init in C: stepbox-exec's constructor, one thread, seen
+	// through the read-only view. A kernel without one (before 6.8) gets
+	// sealed copies, and then the Go init reaps (DESIGN.md, "Start
+	// latency").
 	link, got, threads := initExe()
-	if !strings.HasPrefix(link, "/memfd:") && link != "/"+sandbox.ExecBinaryName {
-		t.Errorf("the minimal init runs %s, neither a memfd nor stepbox-exec's read-only view", link)
-	}
-	if want := size(execStage); got != want || threads != 1 {
-		t.Errorf("the minimal init's binary has %d bytes and %d threads, want stepbox-exec's %d and 1", got, threads, want)
+	switch {
+	case strings.HasPrefix(link, "/memfd:"):
+		t.Logf("no read-only view on this kernel: the Go init reaps")
+		if want := size(lean); got != want {
+			t.Errorf("the init's binary has %d bytes, stepbox-init %d", got, want)
+		}
+	case link != "/"+sandbox.ExecBinaryName:
+		t.Errorf("the minimal init runs %s, not stepbox-exec's read-only view", link)
+	case got != size(execStage) || threads != 1:
+		t.Errorf("the minimal init's binary has %d bytes and %d threads, want stepbox-exec's %d and 1", got, threads, size(execStage))
 	}
 	// Without a trusted stepbox-exec, stepbox-init reaps, in Go.
 	if err := os.Chmod(execStage, 0o777); err != nil {
