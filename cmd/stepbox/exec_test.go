@@ -200,15 +200,34 @@ func TestExecTerminal(t *testing.T) {
 
 // A pids limit the container's own tasks nearly fill leaves the exec
 // stage's runtime no threads: exec says so in one line, 125, instead of a
-// Go runtime's dump of its stack. The tasks: the minimal init, sh and
-// seven sleeps, nine of ten.
+// Go runtime's dump of its stack. The container is filled to two tasks
+// short of its limit: its minimal init (one task in C, several where the
+// Go init reaps; measured first) and sleeps.
 func TestExecPidsLimitFull(t *testing.T) {
 	testutil.RequiresRoot(t)
-	detached(t, "--name", "expl", "--pids-limit", "10", "--", "sh", "-c", "for i in 1 2 3 4 5 6 7; do sleep 300 & done; wait")
-	eventually(t, "seven sleeps in the container", func() bool {
-		out, _ := exec.Command("pgrep", "-c", "-x", "-f", "sleep 300").Output()
-		return strings.TrimSpace(string(out)) == "7"
-	})
+	sleeps := func() []string {
+		out, _ := exec.Command("pgrep", "-x", "-f", "sleep 300").Output()
+		return strings.Fields(string(out))
+	}
+	probe := detached(t, "--pids-limit", "10", "--", "sleep", "300")
+	eventually(t, "the probe's sleep", func() bool { return len(sleeps()) == 1 })
+	initTasks := 0
+	if b, err := os.ReadFile("/proc/" + sleeps()[0] + "/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if ppid, ok := strings.CutPrefix(line, "PPid:\t"); ok {
+				tasks, _ := os.ReadDir("/proc/" + ppid + "/task")
+				initTasks = len(tasks)
+			}
+		}
+	}
+	run(t, "rm", "-f", probe)
+	if initTasks == 0 {
+		t.Fatal("found no minimal init beside the probe's sleep")
+	}
+	n := 10 - 2 - initTasks - 1 // and one sleep in the shell's place
+	script := fmt.Sprintf("i=0; while [ $i -lt %d ]; do sleep 300 & i=$((i+1)); done; exec sleep 300", n)
+	detached(t, "--name", "expl", "--pids-limit", "10", "--", "sh", "-c", script)
+	eventually(t, "the container two tasks short of its limit", func() bool { return len(sleeps()) == n+1 })
 	r := run(t, "exec", "expl", "true")
 	if r.code != 125 || !strings.Contains(r.stderr, "pids limit (10)") {
 		t.Errorf("exec under a full pids limit: %+v", r)
