@@ -120,6 +120,10 @@ type Container struct {
 	// fifo and pidfd until Start takes them (startnow.go).
 	atOnce bool
 	early  *earlyStart
+	// cInit marks a container whose minimal init is the C one: the Go
+	// init is replaced before the payload runs, as by the payload itself
+	// without a minimal init.
+	cInit bool
 }
 
 // Spec returns the description the container was made from.
@@ -252,7 +256,7 @@ func create(p Paths, id string, spec *specs.Spec, o Options, prev *State) (_ *Co
 		return nil, err
 	}
 	if pids != nil {
-		if err := c.limitPids(pids, cfg.Init); err != nil {
+		if err := c.limitPids(pids, cfg.Init && !c.cInit); err != nil {
 			return nil, err
 		}
 	}
@@ -293,11 +297,13 @@ func splitPids(spec *specs.Spec) (*specs.LinuxResources, *specs.LinuxPids) {
 	return &r, pids
 }
 
-// limitPids writes the pids limit once the init is ready. The minimal init
-// keeps running beside the payload, and its threads keep counting: a limit
-// that leaves it no room is refused rather than let its runtime abort.
-func (c *Container) limitPids(pids *specs.LinuxPids, withInit bool) error {
-	if withInit {
+// limitPids writes the pids limit once the init is ready. Until its
+// execve(2) the init makes no more threads; a minimal init in Go
+// (goInitStays) keeps running beside the payload, and its threads keep
+// counting: a limit that leaves it no room is refused rather than let its
+// runtime abort. The C minimal init is one task.
+func (c *Container) limitPids(pids *specs.LinuxPids, goInitStays bool) error {
+	if goInitStays {
 		if n := threads(c.Pid()); n > 0 && *pids.Limit < int64(n)+2 {
 			return hint.With(fmt.Errorf("--pids-limit %d leaves no room: the container's minimal init alone runs %d threads", *pids.Limit, n),
 				fmt.Sprintf("use a limit of at least %d, or --init=false", n+2))
@@ -445,7 +451,7 @@ func (c *Container) startInit(cfg *initConfig) (err error) {
 	}
 	reaper := -1
 	if cfg.Init && exe.reaper != nil {
-		reaper = 3 + len(extra)
+		reaper, c.cInit = 3+len(extra), true
 		extra = append(extra, exe.reaper)
 	}
 	cmd := &exec.Cmd{

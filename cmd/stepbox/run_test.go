@@ -578,16 +578,23 @@ func TestRunLeanInit(t *testing.T) {
 	// sealed copies, and then the Go init reaps (DESIGN.md, "Start
 	// latency").
 	link, got, threads := initExe()
+	// A pids limit as small as docker takes: the C init, sh and a sleep.
+	small := runIn(t, root, "run", "--rm", "--pids-limit", "3", "--", "sh", "-c", "sleep 0.1 & wait; echo ok")
 	switch {
 	case strings.HasPrefix(link, "/memfd:"):
 		t.Logf("no read-only view on this kernel: the Go init reaps")
 		if want := size(lean); got != want {
 			t.Errorf("the init's binary has %d bytes, stepbox-init %d", got, want)
 		}
+		if small.code != 125 || !strings.Contains(small.stderr, "leaves no room") {
+			t.Errorf("--pids-limit 3 with the Go init: %+v", small)
+		}
 	case link != "/"+sandbox.ExecBinaryName:
 		t.Errorf("the minimal init runs %s, not stepbox-exec's read-only view", link)
 	case got != size(execStage) || threads != 1:
 		t.Errorf("the minimal init's binary has %d bytes and %d threads, want stepbox-exec's %d and 1", got, threads, size(execStage))
+	case small.code != 0 || small.stdout != "ok\n":
+		t.Errorf("--pids-limit 3 with the C init: %+v", small)
 	}
 	// Without a trusted stepbox-exec, stepbox-init reaps, in Go.
 	if err := os.Chmod(execStage, 0o777); err != nil {
