@@ -138,11 +138,11 @@ func makeSealedExe() (*sealedInit, error) {
 		}
 	}
 	if lean {
-		if s, err := leanViews(src, path); err == nil {
+		s, err := leanViews(src, path)
+		if err == nil {
 			return s, nil
-		} else {
-			tracef("no read-only view of %s: %v", filepath.Dir(path), err)
 		}
+		tracef("no read-only view of %s: %v", filepath.Dir(path), err)
 	}
 	dst, err := protectedExe(src, path, "stepbox-init")
 	if err != nil {

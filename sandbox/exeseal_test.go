@@ -99,8 +99,15 @@ func TestWireFingerprint(t *testing.T) {
 }
 
 // An init whose fingerprint is not the runtime's refuses to read the
-// configuration, and says why over the sync socket.
+// configuration, and says why over the sync socket; also when it is given
+// the C minimal init's descriptor after the fingerprint.
 func TestInitRefusesAnotherLayout(t *testing.T) {
+	for _, env := range []string{"3,4,5,6,0123456789abcdef", "3,4,5,6,0123456789abcdef,6"} {
+		t.Run(env, func(t *testing.T) { initRefuses(t, env) })
+	}
+}
+
+func initRefuses(t *testing.T, env string) {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +127,7 @@ func TestInitRefusesAnotherLayout(t *testing.T) {
 	defer placeholder.Close()
 	cmd := exec.Command(os.Args[0], initArg)
 	cmd.ExtraFiles = []*os.File{cfgR, child, placeholder, placeholder}
-	cmd.Env = []string{initEnv + "=3,4,5,6,0123456789abcdef"}
+	cmd.Env = []string{initEnv + "=" + env}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -108,7 +108,7 @@ func RunInit() {
 	// needed.
 	unix.Close(exeFd)
 	sync := os.NewFile(uintptr(syncFd), "sync")
-	if len(f) == 5 && f[4] != wireFingerprint() {
+	if len(f) >= 5 && f[4] != wireFingerprint() {
 		failInit(sync, fmt.Errorf("the container init (%s) was built from other sources than this stepbox: build both again (make build)", InitBinaryName))
 	}
 	err = runInit(os.NewFile(uintptr(cfgFd), "config"), sync, fifoFd, reaperFd)
@@ -685,7 +685,8 @@ func reap(path string, p *specs.Process, preserve int, sync *os.File, secondStag
 // at this execve, as reexecReaper's is.
 func execReaper(reaperFd int, path string, p *specs.Process, preserve int, sync *os.File) error {
 	tracef("init: minimal init in C")
-	return reapStage(fmt.Sprintf("/proc/self/fd/%d", reaperFd), path, p, preserve, sync)
+	err := reapStage(fmt.Sprintf("/proc/self/fd/%d", reaperFd), path, p, preserve, sync)
+	return fmt.Errorf("execute the minimal init (%s): %w", ExecBinaryName, err)
 }
 
 // reexecReaper is the way around a kernel that refuses os.StartProcess its
