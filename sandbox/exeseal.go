@@ -253,3 +253,24 @@ func copyInKernel(dst, src *os.File, size int64) error {
 	}
 	return nil
 }
+
+// InitBinaries says how this binary starts containers, for `stepbox
+// doctor`: the init's binary (stepbox-init or this binary itself, through
+// a read-only view or a sealed copy) and which minimal init stays beside a
+// payload (the C one in stepbox-exec, or the Go init).
+type InitBinaries struct {
+	Lean  bool // the init is stepbox-init, not this binary
+	View  bool // seen through a read-only view, not copied
+	CInit bool // the minimal init is C
+}
+
+// Binaries makes (once per process) what Create would use and reports it.
+func Binaries() (InitBinaries, error) {
+	s, err := sealedExe()
+	if err != nil {
+		return InitBinaries{}, err
+	}
+	var st unix.Statfs_t
+	view := unix.Fstatfs(int(s.file.Fd()), &st) == nil && st.Type == unix.OVERLAYFS_SUPER_MAGIC
+	return InitBinaries{Lean: s.lean, View: view, CInit: s.reaper != nil}, nil
+}

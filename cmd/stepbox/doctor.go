@@ -26,7 +26,8 @@ func newDoctorCmd(g *globals) *cobra.Command {
 the kernel and the namespace types it supports, the cgroup layout (v1, v2 or
 hybrid) and where each controller lives, user-namespace limits, overlayfs,
 whether stepbox itself runs inside a container (Docker, podman, Kubernetes,
-WSL), and what the course needs: which kind of built-in root filesystem is in
+WSL), what containers start from (stepbox-init, and the minimal init in C
+from stepbox-exec), and what the course needs: which kind of built-in root filesystem is in
 use, and the programs the lessons run inside it and on the host. Each line
 says what it means for you.
 
@@ -34,7 +35,8 @@ Exit status: 0 when everything stepbox needs is there, 1 otherwise.
 
 doctor는 이 호스트가 레슨과 런타임에 무엇을 제공하는지 확인합니다: root 여부,
 커널과 지원하는 네임스페이스, cgroup 구성(v1, v2, 하이브리드)과 컨트롤러 위치,
-사용자 네임스페이스 제한, overlayfs, stepbox가 컨테이너 안에서 실행 중인지, 그리고
+사용자 네임스페이스 제한, overlayfs, stepbox가 컨테이너 안에서 실행 중인지, 컨테이너가
+무엇에서 시작하는지(stepbox-init, 그리고 stepbox-exec의 C 최소 init), 그리고
 강의에 필요한 것(쓰고 있는 내장 루트 파일 시스템의 종류, 레슨이 그 안과 호스트에서
 돌리는 프로그램).
 필요한 것이 모두 있으면 0, 아니면 1로 끝납니다.`,
@@ -49,7 +51,7 @@ doctor는 이 호스트가 레슨과 런타임에 무엇을 제공하는지 확�
 			}
 			h := nsinspect.ProbeHost()
 			if os.Geteuid() == 0 {
-				h.Findings = append(h.Findings, timeNamespaceFinding(runPaths(g)))
+				h.Findings = append(h.Findings, timeNamespaceFinding(runPaths(g)), initFinding())
 			}
 			h.Findings = append(h.Findings, courseFindings(runPaths(g))...)
 			ready, missing := h.Ready()

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,5 +62,45 @@ func TestDoctorListsTheCourseNeeds(t *testing.T) {
 	if r.code != 1 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "needs awk") ||
 		strings.Contains(r.stdout, "Step 1") {
 		t.Errorf("learn ipc without awk: exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// doctor says what containers start from and which minimal init stays
+// beside the payload: with the binaries make builds, stepbox-init and the
+// C init (or, on a kernel without the read-only view, a copy and the Go
+// init); with stepbox alone, stepbox itself, a warning.
+func TestDoctorInit(t *testing.T) {
+	testutil.RequiresRoot(t)
+	initOf := func(bin string) map[string]any {
+		t.Helper()
+		out, _ := exec.Command(bin, "--root", t.TempDir(), "doctor", "--json").Output()
+		var doc struct {
+			Findings []map[string]any `json:"findings"`
+		}
+		if err := json.Unmarshal(out, &doc); err != nil {
+			t.Fatalf("doctor --json: %v\n%s", err, out)
+		}
+		for _, f := range doc.Findings {
+			if f["id"] == "runtime.init" {
+				return f
+			}
+		}
+		t.Fatalf("no runtime.init finding:\n%s", out)
+		return nil
+	}
+	f := initOf(stepboxBin)
+	if v := f["value"]; f["status"] != "pass" || (v != "stepbox-init, C minimal init" && v != "stepbox-init copied, Go minimal init") {
+		t.Errorf("with make's binaries: %v", f)
+	}
+	alone := filepath.Join(t.TempDir(), "stepbox")
+	b, err := os.ReadFile(stepboxBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if f := initOf(alone); f["status"] != "warn" || f["value"] != "stepbox itself" {
+		t.Errorf("stepbox alone: %v", f)
 	}
 }
