@@ -10,7 +10,7 @@ import (
 // its payload as PID 1: the binaries beside stepbox, the kernel's read-only
 // view of them (Linux 6.8), and so the minimal init in C or in Go.
 func initFinding() nsinspect.HostFinding {
-	f := nsinspect.HostFinding{ID: "runtime.init"}
+	f := nsinspect.HostFinding{ID: "runtime.init", Needed: true}
 	b, err := sandbox.Binaries()
 	switch {
 	case err != nil:
