@@ -102,6 +102,12 @@ doctor는 이 호스트가 레슨과 런타임에 무엇을 제공하는지 확�
 	return cmd
 }
 
+// judge gives a finding its verdict: a status, a value, and what it means
+// in English and Korean.
+func judge(f *nsinspect.HostFinding, s nsinspect.Status, value, en, ko string) {
+	f.Status, f.Value, f.Meaning = s, value, i18n.T(en, ko)
+}
+
 // timeNamespaceFinding runs the runtime's probe (a threaded program in a time
 // namespace, sandbox/timens.go): the one thing about the kernel that cannot
 // be read from /proc.
@@ -110,15 +116,12 @@ func timeNamespaceFinding(p sandbox.Paths) nsinspect.HostFinding {
 	works, err := sandbox.TimeNamespaceThreadsWork(p)
 	switch {
 	case err != nil:
-		f.Status, f.Value = nsinspect.Warn, "unknown"
-		f.Meaning = i18n.T("could not test: "+err.Error(), "시험하지 못했습니다: "+err.Error())
+		judge(&f, nsinspect.Warn, "unknown", "could not test: "+err.Error(), "시험하지 못했습니다: "+err.Error())
 	case works:
-		f.Status, f.Value = nsinspect.Pass, "work"
-		f.Meaning = i18n.T("programs with threads run in a time namespace: 'stepbox run' makes one by default",
+		judge(&f, nsinspect.Pass, "work", "programs with threads run in a time namespace: 'stepbox run' makes one by default",
 			"스레드를 쓰는 프로그램도 시간 네임스페이스 안에서 돕니다: 'stepbox run'이 기본으로 만듭니다")
 	default:
-		f.Status, f.Value = nsinspect.Warn, "broken"
-		f.Meaning = i18n.T("this kernel refuses new threads in a time namespace (clone EINVAL): 'stepbox run' leaves it out by default, and the time lesson cannot run",
+		judge(&f, nsinspect.Warn, "broken", "this kernel refuses new threads in a time namespace (clone EINVAL): 'stepbox run' leaves it out by default, and the time lesson cannot run",
 			"이 커널은 시간 네임스페이스 안에서 새 스레드를 거부합니다(clone EINVAL): 'stepbox run'은 기본으로 빼고, 시간 레슨은 실행할 수 없습니다")
 	}
 	return f
