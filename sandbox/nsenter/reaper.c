@@ -41,6 +41,12 @@
 
 #include "nsenter.h"
 
+// posix_spawn_file_actions_addtcsetpgrp_np, for the terminal's foreground
+// group, came with glibc 2.35 (README.md, requirements).
+#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 35)
+#error "stepbox-exec needs glibc 2.35 or later (posix_spawn_file_actions_addtcsetpgrp_np)"
+#endif
+
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
