@@ -7,8 +7,9 @@ BIN      := bin/stepbox
 # container (cmd/stepbox-init).
 INIT_BIN := bin/stepbox-init
 # The exec stage, beside stepbox too (cmd/stepbox-exec): the one binary
-# with cgo, for the C constructor that enters a running container before
-# the Go runtime starts (sandbox/nsenter). Static all the same; osusergo
+# with cgo, for the C constructors that enter a running container before
+# the Go runtime starts and that stay as each container's minimal init
+# (sandbox/nsenter). Static all the same; osusergo
 # and netgo keep the C library's NSS out. testutil.GoBuild builds the same.
 EXEC_BIN := bin/stepbox-exec
 EXEC_FLAGS := -tags osusergo,netgo -ldflags '$(LDFLAGS) -linkmode external -extldflags -static'
