@@ -363,15 +363,8 @@ func shipBuild(l *Lab) error {
 		return err
 	}
 	removeImage(l, st.local)
-	out, err := l.Host(fmt.Sprintf("%s build --progress plain -t %s %s", sb, st.local, ctx))
-	if err != nil {
+	if err := shipBuildLogged(l, sb, st, ctx, "first-build.log"); err != nil {
 		return err
-	}
-	if err := os.WriteFile(filepath.Join(st.dir, "first-build.log"), []byte(out.Output), 0o644); err != nil {
-		return err
-	}
-	if out.Code != 0 {
-		return &stepError{what: "stepbox build", out: out.Output}
 	}
 	img, err := s.Get(st.local)
 	if err != nil {
@@ -392,6 +385,23 @@ func shipBuild(l *Lab) error {
 		}
 		note(l, nShipTop, strings.Join(slices.DeleteFunc(names, func(n string) bool { return n == "" || n == "." }), " "))
 		note(l, nShipUnpacked, yesNo(exists(filepath.Join(top.Dir, "hello.txt"))))
+	}
+	return nil
+}
+
+// shipBuildLogged builds ctx as the lesson's image with the stepbox command
+// line sb, as the learner would, and keeps its output in the lesson's
+// directory as log (the steps show it).
+func shipBuildLogged(l *Lab, sb string, st *shipState, ctx, log string) error {
+	out, err := l.Host(fmt.Sprintf("%s build --progress plain -t %s %s", sb, st.local, ctx))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(st.dir, log), []byte(out.Output), 0o644); err != nil {
+		return err
+	}
+	if out.Code != 0 {
+		return &stepError{what: "stepbox build", out: out.Output}
 	}
 	return nil
 }
@@ -424,15 +434,8 @@ func shipRebuild(l *Lab) error {
 	if err != nil {
 		return err
 	}
-	out, err := l.Host(fmt.Sprintf("%s build --progress plain -t %s %s", sb, st.local, l.Var("ctx")))
-	if err != nil {
+	if err := shipBuildLogged(l, sb, st, l.Var("ctx"), "second-build.log"); err != nil {
 		return err
-	}
-	if err := os.WriteFile(filepath.Join(st.dir, "second-build.log"), []byte(out.Output), 0o644); err != nil {
-		return err
-	}
-	if out.Code != 0 {
-		return &stepError{what: "stepbox build", out: out.Output}
 	}
 	after, err := storeCounts(s)
 	if err != nil {
