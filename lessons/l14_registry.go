@@ -78,33 +78,24 @@ func startRegistry(bin, dir string) (*labRegistry, error) {
 }
 
 func (r *labRegistry) start(bin, cfg, logPath string) error {
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
 	cmd := exec.Command(bin, "serve", cfg)
-	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
 	// Its own process group, and killed should stepbox die first.
-	done, err := childproc.StartTied(cmd)
-	if err != nil {
+	done, err := childproc.StartServer(cmd, logPath, 10*time.Second, func() bool {
+		code, err := r.ping()
+		return err == nil && code == http.StatusOK
+	})
+	var exited *childproc.ExitedError
+	switch {
+	case errors.As(err, &exited):
+		return fmt.Errorf("it exited: %s", strings.TrimSpace(exited.Log))
+	case errors.Is(err, childproc.ErrNotReady):
+		return fmt.Errorf("it did not answer on %s in 10 s", r.Addr)
+	case err != nil:
 		return err
 	}
 	r.cmd, r.done = cmd, done
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-r.done:
-			b, _ := os.ReadFile(logPath)
-			return fmt.Errorf("it exited: %s", strings.TrimSpace(string(b)))
-		default:
-		}
-		if code, err := r.ping(); err == nil && code == http.StatusOK {
-			return nil
-		}
-	}
-	r.stop()
-	return fmt.Errorf("it did not answer on %s in 10 s", r.Addr)
+	return nil
 }
 
 // ping asks the registry's base endpoint (distribution spec, "GET /v2/").

@@ -3,6 +3,8 @@
 package childproc
 
 import (
+	"errors"
+	"os"
 	"os/exec"
 	"runtime"
 	"syscall"
@@ -60,4 +62,42 @@ func Stop(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+}
+
+// ErrNotReady is StartServer's answer for a server that did not say it was
+// ready in time; it has been stopped.
+var ErrNotReady = errors.New("not ready in time")
+
+// ExitedError is StartServer's answer for a server that exited before it
+// was ready: Log is what it wrote.
+type ExitedError struct{ Log string }
+
+func (e *ExitedError) Error() string { return "exited: " + e.Log }
+
+// StartServer starts cmd, a server, as StartTied does, with its standard
+// output and error in the file logPath, and asks ready every 20 ms until it
+// says the server serves, for at most timeout.
+func StartServer(cmd *exec.Cmd, logPath string, timeout time.Duration, ready func() bool) (done <-chan struct{}, err error) {
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	if done, err = StartTied(cmd); err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-done:
+			b, _ := os.ReadFile(logPath)
+			return nil, &ExitedError{Log: string(b)}
+		default:
+		}
+		if ready() {
+			return done, nil
+		}
+	}
+	Stop(cmd, done, 5*time.Second)
+	return nil, ErrNotReady
 }

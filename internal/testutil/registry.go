@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -116,39 +117,28 @@ http:
 }
 
 func (r *Registry) start(bin, cfg string) error {
-	log, err := os.OpenFile(r.Log, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
 	cmd := exec.Command(bin, "serve", cfg)
-	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
 	// Its own process group, and killed with the test binary.
-	done, err := childproc.StartTied(cmd)
-	if err != nil {
+	done, err := childproc.StartServer(cmd, r.Log, 10*time.Second, func() bool {
+		resp, err := http.Get("http://" + r.Addr + "/v2/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
+	})
+	var exited *childproc.ExitedError
+	switch {
+	case errors.As(err, &exited):
+		return fmt.Errorf("docker-registry exited: %s", lastLines(exited.Log, 3))
+	case errors.Is(err, childproc.ErrNotReady):
+		return fmt.Errorf("docker-registry did not answer on %s in 10 s", r.Addr)
+	case err != nil:
 		return err
 	}
 	r.cmd, r.done = cmd, done
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-r.done:
-			b, _ := os.ReadFile(r.Log)
-			return fmt.Errorf("docker-registry exited: %s", lastLines(string(b), 3))
-		default:
-		}
-		resp, err := http.Get("http://" + r.Addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-				return nil
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.Stop()
-	return fmt.Errorf("docker-registry did not answer on %s in 10 s", r.Addr)
+	return nil
 }
 
 // Stop stops the registry (SIGTERM, then SIGKILL) and waits for it. The
