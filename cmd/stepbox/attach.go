@@ -82,24 +82,20 @@ Exit status: the container's, 0 after the detach keys, 1 when attach fails.`,
 }
 
 func attach(ctx context.Context, g *globals, c *sandbox.Container, o *attachOptions, keys []byte) error {
-	if _, err := g.Lang(); err != nil {
+	lang, err := g.Lang()
+	if err != nil {
 		return err
 	}
 	a, err := c.Attach()
 	if err != nil {
 		return err
 	}
-	return attached(ctx, g, c, a, o, keys)
+	return attached(ctx, g, lang, c, a, o, keys)
 }
 
 // attached stays with the container through a: its output, its input
 // when it takes any, signals and resizes, until it exits or is left.
-func attached(ctx context.Context, g *globals, c *sandbox.Container, a *sandbox.Attachment, o *attachOptions, keys []byte) error {
-	lang, err := g.Lang()
-	if err != nil {
-		a.Close()
-		return err
-	}
+func attached(ctx context.Context, g *globals, lang i18n.Lang, c *sandbox.Container, a *sandbox.Attachment, o *attachOptions, keys []byte) error {
 	defer a.Close()
 	name := c.State().DisplayName()
 	input := a.Stdin && !o.noStdin

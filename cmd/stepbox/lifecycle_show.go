@@ -257,6 +257,10 @@ func startAttached(cmd *cobra.Command, g *globals, ref string, o *attachOptions)
 	if err != nil {
 		return err
 	}
+	lang, err := g.Lang()
+	if err != nil {
+		return err
+	}
 	c, err := sandbox.Find(runPaths(g), ref)
 	if err != nil {
 		return err
@@ -268,7 +272,7 @@ func startAttached(cmd *cobra.Command, g *globals, ref string, o *attachOptions)
 	if err != nil {
 		return err
 	}
-	return attached(cmd.Context(), g, c, a, o, keys)
+	return attached(cmd.Context(), g, lang, c, a, o, keys)
 }
 
 func newTopCmd(g *globals) *cobra.Command {
