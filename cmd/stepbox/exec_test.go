@@ -5,12 +5,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 
+	"github.com/stepbox/stepbox/internal/procstat"
 	"github.com/stepbox/stepbox/internal/testutil"
 )
 
@@ -212,12 +214,10 @@ func TestExecPidsLimitFull(t *testing.T) {
 	probe := detached(t, "--pids-limit", "10", "--", "sleep", "300")
 	eventually(t, "the probe's sleep", func() bool { return len(sleeps()) == 1 })
 	initTasks := 0
-	if b, err := os.ReadFile("/proc/" + sleeps()[0] + "/status"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if ppid, ok := strings.CutPrefix(line, "PPid:\t"); ok {
-				tasks, _ := os.ReadDir("/proc/" + ppid + "/task")
-				initTasks = len(tasks)
-			}
+	if pid, err := strconv.Atoi(sleeps()[0]); err == nil {
+		if st, err := procstat.Read(pid); err == nil {
+			tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(st.PPID) + "/task")
+			initTasks = len(tasks)
 		}
 	}
 	run(t, "rm", "-f", probe)
