@@ -38,11 +38,9 @@ func (c *Container) openStartEarly(fifoPath string, pid int) error {
 	if err != nil {
 		return fmt.Errorf("pidfd_open of container init: %w", err)
 	}
-	// O_NONBLOCK: a reader's open does not wait for a writer.
-	fifo, err := os.OpenFile(fifoPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fifo, err := openStartFifo(fifoPath, pidfd)
 	if err != nil {
-		unix.Close(pidfd)
-		return fmt.Errorf("open %s: %w", fifoPath, err)
+		return err
 	}
 	c.early = &earlyStart{fifo: fifo, pidfd: pidfd}
 	return nil
@@ -65,14 +63,24 @@ func (c *Container) openStart(fifoPath string) (*os.File, int, error) {
 	if err != nil {
 		return nil, -1, c.initDied("before it was started")
 	}
-	// O_NONBLOCK: opening does not wait for the writer; poll(2) then waits
-	// for its byte or for the init to die, so Start never hangs on a corpse.
+	fifo, err := openStartFifo(fifoPath, pidfd)
+	if err != nil {
+		return nil, -1, err
+	}
+	return fifo, pidfd, nil
+}
+
+// openStartFifo opens the start fifo for reading; on failure it closes
+// pidfd, the init's. O_NONBLOCK: opening does not wait for the writer;
+// poll(2) then waits for its byte or for the init to die, so Start never
+// hangs on a corpse.
+func openStartFifo(fifoPath string, pidfd int) (*os.File, error) {
 	fifo, err := os.OpenFile(fifoPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		unix.Close(pidfd)
-		return nil, -1, fmt.Errorf("open %s: %w", fifoPath, err)
+		return nil, fmt.Errorf("open %s: %w", fifoPath, err)
 	}
-	return fifo, pidfd, nil
+	return fifo, nil
 }
 
 // closeStart closes what openStartEarly opened, for a container removed
